@@ -1,0 +1,82 @@
+# nclrec - build, test and run. `make run` and `make test` work on a fresh Debian 12 machine:
+# the `deps` step installs the Debian packages below when they are missing (as root), or prints
+# the exact apt-get line to run.
+
+CC      ?= cc
+CXX     ?= g++
+ARCH    ?= -march=native
+OPT     ?= -O3
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -Icore -Iserver
+CXXFLAGS += -std=c++17 -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -Icore
+LDLIBS  = -lmicrohttpd -ljansson -lsqlite3 -lfaiss -lopenblas -lgomp -lstdc++ -lm -lpthread
+BUILD   ?= build
+
+DEB_PACKAGES = build-essential pkg-config xz-utils libfaiss-dev libopenblas-dev \
+               libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 curl
+
+CORE_C   = $(wildcard core/*.c)
+CORE_CXX = $(wildcard core/*.cpp)
+SRV_C    = $(filter-out server/main.c,$(wildcard server/*.c))
+TEST_C   = $(wildcard tests/test_*.c)
+
+CORE_OBJ = $(CORE_C:%.c=$(BUILD)/%.o) $(CORE_CXX:%.cpp=$(BUILD)/%.o)
+SRV_OBJ  = $(SRV_C:%.c=$(BUILD)/%.o)
+TEST_BIN = $(TEST_C:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test run asan bench bench-train check-layering clean
+all: deps $(BUILD)/nclrec $(TEST_BIN)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages; run as root:"; echo "  apt-get update && apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/%.o: %.c $(wildcard core/*.h server/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cpp $(wildcard core/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libcore.a: $(CORE_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/libserver.a: $(SRV_OBJ)
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $(SRV_OBJ)
+
+$(BUILD)/nclrec: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libcore.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testhelp.h $(BUILD)/libserver.a $(BUILD)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libserver.a $(BUILD)/libcore.a $(LDFLAGS) $(LDLIBS)
+
+# core/ is a library of its own: it never reaches into the server or its libraries.
+check-layering:
+	@bad=$$(grep -lE '#include *[<"](microhttpd|jansson|sqlite3)\.h|#include *"(\.\./)?server/' core/* || true); \
+	if [ -n "$$bad" ]; then echo "core/ must not include server headers: $$bad"; exit 1; fi
+
+test: all check-layering
+	@BUILD=$(BUILD) tests/run.sh
+
+# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer, in a build dir of their own.
+asan: deps
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+	  CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
+	  CXXFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer' \
+	  LDFLAGS='-fsanitize=address,undefined' test
+
+run: all
+	$(BUILD)/nclrec run
+
+clean:
+	rm -rf build build-asan

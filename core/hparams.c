@@ -1,0 +1,143 @@
+/* hparams.c - see hparams.h. */
+#include "hparams.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define F(field) offsetof(nc_hparams, field)
+const nc_hparam_desc nc_hparam_table[] = {
+    {"embedding_size", NC_HP_INT, F(embedding_size), 1, 4096, "embedding dimension d"},
+    {"n_layers", NC_HP_INT, F(n_layers), 1, 16, "LightGCN propagation layers"},
+    {"hyper_layers", NC_HP_INT, F(hyper_layers), 1, 8, "context layer is E_{2*hyper_layers}"},
+    {"learning_rate", NC_HP_FLOAT, F(learning_rate), 1e-7, 10, "Adam learning rate"},
+    {"reg_weight", NC_HP_FLOAT, F(reg_weight), 0, 10, "embedding regularisation weight"},
+    {"ssl_temp", NC_HP_FLOAT, F(ssl_temp), 1e-4, 100, "contrastive temperature tau"},
+    {"ssl_reg", NC_HP_FLOAT, F(ssl_reg), 0, 10, "structure-contrastive weight"},
+    {"alpha", NC_HP_FLOAT, F(alpha), 0, 100, "item weight in the structure term"},
+    {"proto_reg", NC_HP_FLOAT, F(proto_reg), 0, 10, "prototype-contrastive weight"},
+    {"num_clusters", NC_HP_INT, F(num_clusters), 1, 1000000, "k-means clusters per table"},
+    {"warm_up_step", NC_HP_INT, F(warm_up_step), 0, 100000, "first epoch with the proto term"},
+    {"train_batch_size", NC_HP_INT, F(train_batch_size), 1, 1 << 24, "training batch size"},
+    {"epochs", NC_HP_INT, F(epochs), 1, 100000, "maximum epochs"},
+    {"stopping_step", NC_HP_INT, F(stopping_step), 1, 100000, "early-stopping patience"},
+    {"min_epochs", NC_HP_INT, F(min_epochs), 0, 100000, "never stop early before this epoch"},
+    {"eval_step", NC_HP_INT, F(eval_step), 1, 100000, "evaluate every N epochs"},
+    {"kmeans_niter", NC_HP_INT, F(kmeans_niter), 1, 10000, "k-means iterations"},
+    {"kmeans_seed", NC_HP_INT, F(kmeans_seed), 0, 2147483647, "k-means seed"},
+    {"kmeans_max_points", NC_HP_INT, F(kmeans_max_points), 1, 1 << 24,
+     "k-means sample cap per centroid"},
+    {"threads", NC_HP_INT, F(threads), 0, 1024, "threads for training (0 = all cores)"},
+    {"seed", NC_HP_U64, F(seed), 0, 18446744073709551615.0, "random seed"},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+#undef F
+
+void nc_hparams_default(nc_hparams *hp) {
+    memset(hp, 0, sizeof *hp);
+    hp->embedding_size = 64;
+    hp->n_layers = 3;
+    hp->hyper_layers = 1;
+    hp->learning_rate = 1e-3f;
+    hp->reg_weight = 1e-4f;
+    hp->ssl_temp = 0.1f;
+    hp->ssl_reg = 1e-7f;
+    hp->alpha = 1.0f;
+    hp->proto_reg = 8e-8f;
+    hp->num_clusters = 1000;
+    hp->warm_up_step = 20;
+    hp->train_batch_size = 4096;
+    hp->epochs = 300;
+    hp->stopping_step = 10;
+    hp->min_epochs = 60;
+    hp->eval_step = 1;
+    hp->kmeans_niter = 25;
+    hp->kmeans_seed = 1234;
+    hp->kmeans_max_points = 256;
+    hp->threads = 0;
+    hp->seed = 2020;
+}
+
+/* Names compare with '-' and '_' treated alike, so --ssl-reg and --ssl_reg both work. */
+static int name_eq(const char *a, const char *b) {
+    for (; *a && *b; a++, b++) {
+        char x = *a == '-' ? '_' : *a, y = *b == '-' ? '_' : *b;
+        if (x != y) return 0;
+    }
+    return *a == *b;
+}
+
+const nc_hparam_desc *nc_hparam_find(const char *name) {
+    for (const nc_hparam_desc *d = nc_hparam_table; d->name; d++)
+        if (name_eq(d->name, name)) return d;
+    return NULL;
+}
+
+int nc_hparams_set(nc_hparams *hp, const char *name, const char *value, nc_err *e) {
+    const nc_hparam_desc *d = nc_hparam_find(name);
+    if (!d) return nc_fail(e, NC_EINVAL, "unknown setting '%s'", name);
+    if (!value || !*value) return nc_fail(e, NC_EINVAL, "setting '%s' needs a value", d->name);
+    char *end = NULL;
+    errno = 0;
+    double x;
+    unsigned long long u = 0;
+    if (d->type == NC_HP_U64) {
+        if (value[0] == '-') return nc_fail(e, NC_EINVAL, "%s: '%s' is negative", d->name, value);
+        u = strtoull(value, &end, 10);
+        x = (double)u;
+    } else if (d->type == NC_HP_INT) {
+        long long v = strtoll(value, &end, 10);
+        x = (double)v;
+    } else {
+        x = strtod(value, &end);
+    }
+    if (errno || end == value || *end || !isfinite(x))
+        return nc_fail(e, NC_EINVAL, "%s: '%s' is not a valid %s", d->name, value,
+                       d->type == NC_HP_FLOAT ? "number" : "integer");
+    if (x < d->min || x > d->max)
+        return nc_fail(e, NC_EINVAL, "%s: %s is out of range [%g, %g]", d->name, value, d->min,
+                       d->max);
+    char *p = (char *)hp + d->offset;
+    if (d->type == NC_HP_INT) *(int32_t *)p = (int32_t)x;
+    else if (d->type == NC_HP_U64) *(uint64_t *)p = u;
+    else *(float *)p = (float)x;
+    return NC_OK;
+}
+
+double nc_hparam_get(const nc_hparams *hp, const nc_hparam_desc *d) {
+    const char *p = (const char *)hp + d->offset;
+    if (d->type == NC_HP_INT) return *(const int32_t *)p;
+    if (d->type == NC_HP_U64) return (double)*(const uint64_t *)p;
+    return *(const float *)p;
+}
+
+int nc_hparams_validate(const nc_hparams *hp, nc_err *e) {
+    for (const nc_hparam_desc *d = nc_hparam_table; d->name; d++) {
+        double x = nc_hparam_get(hp, d);
+        if (!(x >= d->min && x <= d->max))
+            return nc_fail(e, NC_EINVAL, "%s: %g is out of range [%g, %g]", d->name, x, d->min,
+                           d->max);
+    }
+    return NC_OK;
+}
+
+size_t nc_hparams_format(const nc_hparams *hp, char *buf, size_t cap) {
+    size_t n = 0;
+    if (cap) buf[0] = '\0';
+    for (const nc_hparam_desc *d = nc_hparam_table; d->name; d++) {
+        const char *p = (const char *)hp + d->offset;
+        int w;
+        if (d->type == NC_HP_INT)
+            w = snprintf(buf + n, cap - n, "%s%s=%d", n ? " " : "", d->name, *(const int32_t *)p);
+        else if (d->type == NC_HP_U64)
+            w = snprintf(buf + n, cap - n, "%s%s=%llu", n ? " " : "", d->name,
+                         (unsigned long long)*(const uint64_t *)p);
+        else
+            w = snprintf(buf + n, cap - n, "%s%s=%g", n ? " " : "", d->name, *(const float *)p);
+        if (w < 0 || (size_t)w >= cap - n) break;
+        n += (size_t)w;
+    }
+    return n;
+}
