@@ -22,8 +22,10 @@ TEST_C   = $(wildcard tests/test_*.c)
 CORE_OBJ = $(CORE_C:%.c=$(BUILD)/%.o) $(CORE_CXX:%.cpp=$(BUILD)/%.o)
 SRV_OBJ  = $(SRV_C:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_C:tests/%.c=$(BUILD)/tests/%)
+BENCH_C  = $(wildcard bench/*.c)
+BENCH_BIN = $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test run asan bench bench-train check-layering clean
+.PHONY: all deps test run asan bench bench-train bench-quality check-layering clean
 all: deps $(BUILD)/nclrec $(TEST_BIN)
 
 deps:
@@ -60,6 +62,18 @@ $(BUILD)/tests/%: tests/%.c tests/testhelp.h $(BUILD)/libserver.a $(BUILD)/libco
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libserver.a $(BUILD)/libcore.a $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libserver.a $(BUILD)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libserver.a $(BUILD)/libcore.a $(LDFLAGS) $(LDLIBS)
+
+# Benchmarks read the public datasets from ../shared/data (DATA_DIR) when present.
+DATA_DIR ?= ../shared/data
+bench: bench-train bench-quality
+bench-train: all $(BENCH_BIN)
+	BUILD=$(BUILD) DATA_DIR=$(DATA_DIR) bench/bench_train.sh
+bench-quality: all
+	BUILD=$(BUILD) DATA_DIR=$(DATA_DIR) bench/bench_quality.sh
+
 # core/ is a library of its own: it never reaches into the server or its libraries.
 check-layering:
 	@bad=$$(grep -lE '#include *[<"](microhttpd|jansson|sqlite3)\.h|#include *"(\.\./)?server/' core/* || true); \
@@ -80,3 +94,6 @@ run: all
 
 clean:
 	rm -rf build build-asan
+
+# Further targets live in make fragments of their own (fuzzing, images, clusters).
+-include mk/*.mk
