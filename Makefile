@@ -49,6 +49,10 @@ $(BUILD)/%.o: %.cpp $(wildcard core/*.h)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+# The migrations are compiled into the binary: the daemon needs no SQL files at run time.
+server/sql_embed.c: tools/embed_sql.sh $(wildcard sql/migrations/*.sql)
+	sh tools/embed_sql.sh sql/migrations > $@.tmp && mv $@.tmp $@
+
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@rm -f $@; ar rcs $@ $^
 

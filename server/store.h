@@ -1,0 +1,224 @@
+/* store.h - the interaction store: every interaction the daemon accepts, in SQLite.
+ *
+ * Layout (sql/schema.sql): users and items interned to integers, an append-only log of
+ * interactions keyed by a sequence number, tombstones for user deletions, idempotency records
+ * and one row of counters. Every change (an accepted interaction, a user deletion) takes the
+ * next sequence number, which only grows and is never reused: the highest committed one is the
+ * "data watermark" a model is trained up to, and "everything after seq N" is a changefeed.
+ *
+ * Writes: one writer thread owns the only read-write connection. store_append and
+ * store_delete_user put a job on a queue and sleep; the writer takes every queued job (up to
+ * max_group_rows rows), runs them in ONE transaction (BEGIN IMMEDIATE ... COMMIT), each inside
+ * its own SAVEPOINT so a job that fails is rolled back alone and the others still commit, then
+ * wakes each caller with its own result. Under concurrent load one fsync serves many requests
+ * (group commit); a lone request still commits at once, with no waiting for company.
+ *
+ * Reads: a small pool of read-only connections (opts.readers). In WAL mode readers never block
+ * the writer nor each other, and each read sees the last COMMIT before it began, so a caller
+ * sees its own acknowledged writes.
+ *
+ * Durability (opts.sync_full):
+ *   1 (default) PRAGMA synchronous=FULL: the WAL is fsync'ed before COMMIT returns. An
+ *     acknowledged write survives a crash of the process, of the operating system, and a power
+ *     loss (given a disk that honours fsync).
+ *   0           PRAGMA synchronous=NORMAL: the WAL is fsync'ed only at checkpoints. An
+ *     acknowledged write survives a crash of the process, but the last transactions before an
+ *     operating-system crash or power loss may be lost (the database stays consistent: whole
+ *     transactions vanish, never parts of one). Faster ingest for data that can be replayed.
+ *
+ * WAL size: SQLite checkpoints passively every wal_checkpoint_pages pages; when the WAL file is
+ * still larger than wal_max_bytes after a commit (readers kept it from being reset), the writer
+ * runs a TRUNCATE checkpoint that waits briefly for readers, so the WAL stays bounded under
+ * constant reads.
+ *
+ * Ids (users, items): 1..NC_MAX_ID_LEN bytes of UTF-8 without control characters, ',' or '"',
+ * and without leading or trailing spaces, so that every id exported to CSV reads back the same.
+ * Timestamps: seconds since the epoch, 0 ..= STORE_TS_MAX (year 9999; milliseconds are refused).
+ *
+ * Errors: NC_EINVAL for a request that is wrong (bad id, batch too big, idempotency key reused
+ * for different content); NC_EIO when the database refuses (disk or quota full, read-only file,
+ * locked too long, I/O error); NC_EFORMAT for a file that is not an nclrec store or is corrupt;
+ * NC_ENOMEM. Messages name the database file and what failed.
+ *
+ * Threads: every function may be called from any number of threads at once, except store_open
+ * and store_close (one thread, with no other call in progress or to come). */
+#ifndef NCLREC_STORE_H
+#define NCLREC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common.h"
+#include "dataset.h"
+
+typedef struct nc_store nc_store; /* opaque; one per process and database file */
+
+/* Wall-clock seconds since the epoch; tests substitute a fake clock. */
+typedef int64_t (*store_clock_fn)(void *ctx);
+
+typedef struct store_opts {
+    int sync_full;            /* 1: synchronous=FULL (default); 0: NORMAL (see above) */
+    int busy_timeout_ms;      /* wait this long for another process's lock (default 5000) */
+    int64_t idem_window_s;    /* seconds an idempotency key is remembered (default 86400) */
+    int max_batch;            /* events per store_append (default 1000) */
+    int max_group_rows;       /* rows per group-commit transaction (default 10000) */
+    int readers;              /* read-only connections in the pool (default 4) */
+    int wal_checkpoint_pages; /* passive checkpoint every this many WAL pages (default 1000) */
+    int64_t wal_max_bytes;    /* truncate the WAL when larger after a commit (default 64 MiB) */
+    int64_t max_db_bytes;     /* size quota of the database file; 0 = none (default) */
+    int popular_cache_k;      /* most popular items kept in memory (default 1000) */
+    int popular_refresh_ms;   /* how stale that list may get (default 1000) */
+    int import_chunk;         /* rows per transaction in store_import_file (default 50000) */
+    store_clock_fn clock;     /* NULL: time(NULL) */
+    void *clock_ctx;
+} store_opts;
+
+#define STORE_TS_NOW INT64_MIN         /* store_event.ts: "use the time of acceptance" */
+#define STORE_TS_MAX 253402300799LL    /* 9999-12-31T23:59:59Z */
+#define STORE_MAX_KEY_LEN 255          /* longest idempotency key, in bytes */
+
+/* Fills o with the defaults above. */
+void store_opts_default(store_opts *o);
+
+/* ==== lifecycle ========================================================================= */
+
+/* Opens (creating if absent) the store at path, applies the pending migrations of
+ * sql/migrations (compiled in; all in one transaction), opens the reader pool and starts the
+ * writer thread. o may be NULL for the defaults; it is copied. On success *out is a new store
+ * owned by the caller (free with store_close); on failure *out is NULL and e names the file and
+ * the problem: cannot open, read-only, not an nclrec store, schema newer than this program. */
+int store_open(const char *path, const store_opts *o, nc_store **out, nc_err *e);
+
+/* Finishes every queued write (their callers get their results), stops and joins the writer,
+ * and closes all connections. NULL is fine. No other call may be in progress or follow. */
+void store_close(nc_store *s);
+
+/* ==== writes ============================================================================ */
+
+typedef struct store_event {
+    const char *user, *item; /* borrowed NUL-terminated ids */
+    int64_t ts;              /* seconds since the epoch, or STORE_TS_NOW */
+} store_event;
+
+typedef struct store_append_result {
+    int64_t n_accepted;      /* rows stored by the original request */
+    int64_t first_seq;       /* their sequence numbers: first_seq .. last_seq */
+    int64_t last_seq;
+    int replayed;            /* 1: the key was seen in the window; nothing new was stored */
+} store_append_result;
+
+/* Appends ev[0..n) atomically (all or none), 1 <= n <= max_batch, and returns once the rows are
+ * committed (durable as opts.sync_full promises). Every event is validated before anything is
+ * written; an error names the event index and field. idem_key (may be NULL; 1..255 bytes) makes
+ * a retry safe: when the same key was used within idem_window_s with the same events, *out is
+ * the original result with replayed = 1 and nothing is stored again; the same key with other
+ * events is refused (NC_EINVAL). Blocks the calling thread; ev is only read. */
+int store_append(nc_store *s, const store_event *ev, size_t n, const char *idem_key,
+                 store_append_result *out, nc_err *e);
+
+typedef struct store_delete_result {
+    int64_t n_deleted;       /* interactions removed (0 when the store had none) */
+    int64_t seq;             /* sequence number of the deletion (its tombstone) */
+} store_delete_result;
+
+/* Removes every interaction of user and the user's id, and records a tombstone with the next
+ * sequence number (also when there was nothing to remove: a model trained elsewhere may still
+ * know the user). A model trained up to a watermark below the tombstone must serve the user as
+ * unknown (see store_user_items). Blocks until committed. out may be NULL. */
+int store_delete_user(nc_store *s, const char *user, store_delete_result *out, nc_err *e);
+
+/* Checks one external id against the rules above; what ("user", "item") starts the message. */
+int store_check_id(const char *what, const char *id, nc_err *e);
+
+/* ==== reads ============================================================================= */
+
+/* A list of external ids with a count each, in one caller-owned block: free with
+ * store_items_free (which leaves an empty, reusable list). */
+typedef struct store_items {
+    size_t n;
+    char **ids;              /* ids[0..n), NUL-terminated */
+    int64_t *counts;         /* counts[0..n) */
+    char *blob_;             /* storage of the strings (private) */
+} store_items;
+
+void store_items_free(store_items *x);
+
+/* The distinct items user has interacted with (including interactions accepted after any model
+ * was trained), in order of first interaction, each with its number of interactions; empty for
+ * an unknown user. *deleted_seq (may be NULL) receives the sequence number of the user's latest
+ * deletion, 0 if never deleted: when it is above the watermark of the model being served, that
+ * model's embedding of the user is stale and the user must be served as unknown (fold-in from
+ * these items). out is filled fresh (its old content is not freed: pass an empty list). */
+int store_user_items(nc_store *s, const char *user, store_items *out, int64_t *deleted_seq,
+                     nc_err *e);
+
+/* The min(k, popular_cache_k) most popular items, by number of distinct users with a live
+ * interaction (ties: first seen first), counts = those numbers; items nobody has are left out.
+ * Served from a cache at most popular_refresh_ms old. out as for store_user_items. */
+int store_popular(nc_store *s, int k, store_items *out, nc_err *e);
+
+typedef struct store_stats {
+    int64_t interactions;    /* live rows */
+    int64_t users;           /* users with at least one live interaction */
+    int64_t items;           /* items ever seen */
+    int64_t last_seq;        /* the data watermark: highest committed sequence number */
+    int64_t db_bytes;        /* size of the database file */
+    int64_t wal_bytes;       /* size of its write-ahead log */
+    /* since store_open, in this process: */
+    uint64_t commits;        /* transactions committed by the writer */
+    uint64_t jobs;           /* requests committed (appends and deletions, replays included) */
+    uint64_t rows;           /* interactions appended */
+    uint64_t replays;        /* appends answered from an idempotency record */
+    uint64_t job_errors;     /* requests that failed in the writer */
+    uint64_t checkpoints;    /* TRUNCATE checkpoints run to bound the WAL */
+    size_t queue_depth;      /* requests waiting for the writer right now */
+    size_t in_writer;        /* requests the writer is running right now */
+    int writable;            /* 0 after the writer failed to write (disk full, read-only, I/O),
+                                1 again after its next successful commit */
+} store_stats;
+
+int store_stats_get(nc_store *s, store_stats *out, nc_err *e);
+
+typedef struct store_since {
+    int64_t interactions;    /* live interactions with seq > the given one */
+    int64_t deletions;       /* user deletions with seq > the given one */
+    int64_t last_seq;        /* the current watermark */
+} store_since;
+
+/* What changed after sequence number seq (a model's watermark): retraining is due when
+ * enough interactions arrived, or when users were deleted. */
+int store_changes_since(nc_store *s, int64_t seq, store_since *out, nc_err *e);
+
+/* A consistent snapshot of every live interaction for training, in sequence order: external
+ * ids are interned into users and items (initialised by the caller; may already hold ids, e.g.
+ * the current model's, which keep their internal numbers) and rows appended to out (initialised
+ * by the caller). *watermark receives the highest sequence number the snapshot includes. All
+ * three are caller-owned; on failure they may hold part of the data and should be discarded. */
+int store_snapshot(nc_store *s, nc_idmap *users, nc_idmap *items, nc_interactions *out,
+                   int64_t *watermark, nc_err *e);
+
+/* ==== bulk import and export ============================================================ */
+
+/* Called after each chunk: done of total rows (total -1 when unknown). */
+typedef void (*store_progress_fn)(void *ctx, int64_t done, int64_t total);
+
+/* Loads an interaction file with core/dataset.h's loader (CSV, TSV or adjacency lists; lo may
+ * be NULL for its defaults), validates every row, then appends them in chunks of import_chunk
+ * rows through the writer, so a running daemon's own writes interleave. Rows without a
+ * timestamp (0) get the time of the import. A bad row refuses the whole file before anything
+ * is written. Each chunk carries an idempotency key derived from its content and position, so
+ * re-running an interrupted import within idem_window_s skips the chunks already committed
+ * (*n_replayed counts their rows). A database failure midway leaves the chunks before it
+ * committed. n_rows / n_replayed may be NULL. progress may be NULL. */
+int store_import_file(nc_store *s, const char *path, const nc_load_opts *lo,
+                      store_progress_fn progress, void *ctx, int64_t *n_rows,
+                      int64_t *n_replayed, nc_err *e);
+
+/* Writes every live interaction as "user,item,timestamp" CSV (with that header line) in
+ * sequence order, from one consistent snapshot; store_import_file reads it back. out is the
+ * caller's (not closed). *n_rows (may be NULL) receives the rows written. */
+int store_export_csv(nc_store *s, FILE *out, store_progress_fn progress, void *ctx,
+                     int64_t *n_rows, nc_err *e);
+
+#endif

@@ -1,0 +1,108 @@
+/* store_impl.h - what the store's source files share (store.c: lifecycle, schema, helpers;
+ * store_read.c: the reader pool and queries; store_writer.c: the group-commit writer;
+ * store_io.c: snapshot, import, export). Not for use outside server/store*.c. */
+#ifndef NCLREC_STORE_IMPL_H
+#define NCLREC_STORE_IMPL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* ---- writer jobs ---- */
+
+enum { JOB_APPEND, JOB_DELETE };
+
+/* One request waiting for the writer. Lives on the caller's stack; the caller sleeps until
+ * done is set (under qmu), so the writer may use every field until then. */
+typedef struct st_job {
+    int kind;
+    const store_event *ev;   /* JOB_APPEND: events (borrowed) */
+    size_t n;
+    const char *key;         /* JOB_APPEND: idempotency key or NULL (borrowed) */
+    uint64_t hash;           /* JOB_APPEND: hash of the events, for the key */
+    const char *user;        /* JOB_DELETE (borrowed) */
+    int done;                /* set by the writer under qmu */
+    int rc;                  /* NC_OK or the job's error, with err */
+    nc_err err;
+    store_append_result app;
+    store_delete_result del;
+    struct st_job *next;
+} st_job;
+
+/* The writer connection's prepared statements. */
+typedef struct st_wstmts {
+    sqlite3_stmt *last_seq, *upd_counters;
+    sqlite3_stmt *sel_user, *ins_user, *sel_item, *ins_item;
+    sqlite3_stmt *sel_pair, *ins_inter, *inc_pop;
+    sqlite3_stmt *sel_idem, *put_idem, *prune_idem;
+    sqlite3_stmt *dec_pop, *del_inter, *del_user, *ins_tomb;
+} st_wstmts;
+
+/* One read-only connection of the pool and its statements. */
+typedef struct st_reader {
+    sqlite3 *db;
+    sqlite3_stmt *user_items, *user_deleted, *popular, *counters, *since_inter, *since_del;
+} st_reader;
+
+struct nc_store {
+    char *path;                /* owned */
+    store_opts o;
+
+    /* writer: wdb is used by the opening thread, then only by the writer thread */
+    sqlite3 *wdb;
+    st_wstmts w;
+    pthread_t thread;
+    int thread_started;
+
+    /* queue and writer statistics, under qmu */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;        /* jobs queued or stopping */
+    pthread_cond_t dcv;        /* jobs done */
+    st_job *head, *tail;
+    size_t qlen;               /* jobs queued */
+    size_t running;            /* jobs taken by the writer, not yet done */
+    int stopping;
+    uint64_t commits, jobs, rows, replays, job_errors, checkpoints;
+    int writable;
+
+    /* reader pool, under rmu */
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;        /* a reader was returned */
+    st_reader *readers;        /* owned, n_readers */
+    int n_readers;
+    int *free_ids;             /* stack of idle reader indices */
+    int n_free;
+
+    /* popularity cache, under pmu */
+    pthread_mutex_t pmu;
+    store_items pop;
+    double pop_at;             /* nc_now() of the last refresh; < 0: never */
+
+    int sync_init;             /* which of the mutexes/conds above exist (for cleanup) */
+};
+
+/* store.c */
+int st_sql_fail(const nc_store *s, sqlite3 *db, int rc, const char *what, nc_err *e);
+int st_exec(const nc_store *s, sqlite3 *db, const char *sql, const char *what, nc_err *e);
+int st_prepare(const nc_store *s, sqlite3 *db, const char *sql, sqlite3_stmt **out, nc_err *e);
+int64_t st_now(const nc_store *s);
+int64_t st_file_size(const char *path, const char *suffix);
+uint64_t st_hash_events(const store_event *ev, size_t n);
+int st_check_events(const store_event *ev, size_t n, nc_err *e);
+
+/* store_writer.c */
+int st_writer_start(nc_store *s, nc_err *e);
+void st_writer_stop(nc_store *s);
+int st_writer_prepare(nc_store *s, nc_err *e);
+void st_writer_finalize(nc_store *s);
+/* Queues job and sleeps until the writer has committed or failed it. */
+int st_submit(nc_store *s, st_job *job, nc_err *e);
+
+/* store_read.c */
+int st_readers_open(nc_store *s, nc_err *e);
+void st_readers_close(nc_store *s);
+st_reader *st_reader_get(nc_store *s);
+void st_reader_put(nc_store *s, st_reader *r);
+
+#endif
