@@ -1,12 +1,38 @@
-/* main.c - the nclrec binary: dispatches subcommands. */
+/* main.c - the nclrec binary: one process, several subcommands (server/commands.h). */
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"synth", cmd_synth, "write a synthetic interaction data set as CSV"},
+    {"import", cmd_import, "bulk-load interactions into the store"},
+    {"export", cmd_export, "write the store's interactions as CSV"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: nclrec <command> [--help] [options]\n\ncommands:\n");
+    for (const command *c = commands; c->name; c++) fprintf(f, "  %-8s %s\n", c->name, c->help);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help")) {
-        printf("usage: nclrec <train|eval|serve|run> [--help]\n");
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    fprintf(stderr, "nclrec: unknown command '%s'\n", argv[1]);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (const command *c = commands; c->name; c++)
+        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "nclrec: unknown command '%s' (see nclrec --help)\n", argv[1]);
     return 2;
 }
