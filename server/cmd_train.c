@@ -22,11 +22,10 @@
 /* Where the data comes from: a pre-split set of files, or one file split per user. */
 typedef struct data_args {
     const char *train, *valid, *test;
-    nc_format format;
+    nc_load_opts load;
     double ratios[3];
     int split_given;
     uint64_t split_seed;
-    int seed_given;
 } data_args;
 
 typedef struct train_args {
@@ -46,6 +45,10 @@ static void usage_data(FILE *f) {
             "                        0.8,0.1,0.1 when no --valid/--test is given)\n"
             "  --split-seed N        seed of the split permutation (default 2020)\n"
             "  --format F            csv | tsv | adj (default: recognised from the content)\n"
+            "  --ts-col N            CSV/TSV column of the timestamp, 0-based (default 2)\n"
+            "  --rating-col N        CSV/TSV column of a rating to filter on (default: none)\n"
+            "  --min-rating R        with --rating-col, keep rows rated >= R (e.g. ML-100K:\n"
+            "                        --rating-col 2 --ts-col 3 --min-rating 3)\n"
             "files: CSV/TSV `user,item[,timestamp]` (string ids, optional header) or\n"
             "adjacency lists `user item item ...` (a user may span several lines)\n");
 }
@@ -90,13 +93,27 @@ static int parse_format(const char *s, nc_format *f) {
     return 0;
 }
 
+/* Parses a whole number for flag f into *out; prints the problem and returns -1 if it isn't. */
+static int parse_int(const char *f, const char *v, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        fprintf(stderr, "nclrec: %s '%s' must be a whole number in [%ld, %ld]\n", f, v, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
 /* Handles one data flag at argv[*i]. Returns 1 if consumed, 0 if not a data flag, -1 on a bad
  * value (message printed). */
 static int parse_data_flag(data_args *a, int argc, char **argv, int *i) {
     const char *f = argv[*i];
-    const char *names[] = {"--train", "--valid", "--test", "--split", "--split-seed", "--format"};
+    const char *names[] = {"--train", "--valid", "--test", "--split", "--split-seed",
+                           "--format", "--ts-col", "--rating-col", "--min-rating"};
     int which = -1;
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 9; k++)
         if (!strcmp(f, names[k])) which = k;
     if (which < 0) return 0;
     if (*i + 1 >= argc) {
@@ -105,6 +122,7 @@ static int parse_data_flag(data_args *a, int argc, char **argv, int *i) {
     }
     const char *v = argv[++*i];
     char *end;
+    long x;
     switch (which) {
     case 0: a->train = v; break;
     case 1: a->valid = v; break;
@@ -124,11 +142,23 @@ static int parse_data_flag(data_args *a, int argc, char **argv, int *i) {
             fprintf(stderr, "nclrec: --split-seed '%s' is not a non-negative integer\n", v);
             return -1;
         }
-        a->seed_given = 1;
         break;
     case 5:
-        if (parse_format(v, &a->format)) {
+        if (parse_format(v, &a->load.fmt)) {
             fprintf(stderr, "nclrec: --format '%s': use csv, tsv or adj\n", v);
+            return -1;
+        }
+        break;
+    case 6:
+    case 7:
+        if (parse_int(f, v, -1, 1000, &x)) return -1;
+        *(which == 6 ? &a->load.ts_col : &a->load.rating_col) = (int32_t)x;
+        break;
+    case 8:
+        errno = 0;
+        a->load.min_rating = strtod(v, &end);
+        if (errno || end == v || *end) {
+            fprintf(stderr, "nclrec: --min-rating '%s' is not a number\n", v);
             return -1;
         }
         break;
@@ -142,6 +172,7 @@ static void data_args_default(data_args *a) {
     a->ratios[1] = 0.1;
     a->ratios[2] = 0.1;
     a->split_seed = 2020;
+    nc_load_opts_default(&a->load);
 }
 
 static int check_data_args(const data_args *a) {
@@ -186,13 +217,13 @@ static int load_data(const data_args *a, nc_dataset *d, int quiet) {
     nc_err_clear(&e);
     int rc;
     if (a->valid || a->test) {
-        rc = nc_load_file(a->train, a->format, &d->users, &d->items, &d->train, &e);
-        if (!rc && a->valid) rc = nc_load_file(a->valid, a->format, &d->users, &d->items, &d->valid, &e);
-        if (!rc && a->test) rc = nc_load_file(a->test, a->format, &d->users, &d->items, &d->test, &e);
+        rc = nc_load_file_opts(a->train, &a->load, &d->users, &d->items, &d->train, &e);
+        if (!rc && a->valid) rc = nc_load_file_opts(a->valid, &a->load, &d->users, &d->items, &d->valid, &e);
+        if (!rc && a->test) rc = nc_load_file_opts(a->test, &a->load, &d->users, &d->items, &d->test, &e);
     } else {
         nc_interactions all;
         nc_inter_init(&all);
-        rc = nc_load_file(a->train, a->format, &d->users, &d->items, &all, &e);
+        rc = nc_load_file_opts(a->train, &a->load, &d->users, &d->items, &all, &e);
         if (!rc) nc_inter_dedup(&all, &e);
         if (!rc) rc = nc_split(&all, d->users.n, a->ratios, a->split_seed, &d->train, &d->valid,
                                &d->test, &e);

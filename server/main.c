@@ -11,6 +11,8 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"train", cmd_train, "train NCL from interaction files and write a checkpoint"},
+    {"eval", cmd_eval, "report a saved model's metrics on data files"},
     {"synth", cmd_synth, "write a synthetic interaction data set as CSV"},
     {"import", cmd_import, "bulk-load interactions into the store"},
     {"export", cmd_export, "write the store's interactions as CSV"},

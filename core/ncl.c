@@ -1,0 +1,224 @@
+/* ncl.c - the NCL model's math (see ncl.h): the workspace, initialisation, and the float and
+ * double instantiations of ncl_tmpl.h (one batch's loss and gradient, the serving embeddings).
+ *
+ * Workspace buffers (REAL = float or double, N = U + I nodes, L = max(n_layers, 2 hyper_layers),
+ * B = batch size, S = max(U, I, clusters) the widest softmax support):
+ *   layers  L x N x d   E_1..E_L                 glay  L x N x d  dLoss/dE_1..E_L
+ *   mn      N x d       n(E0), every row         nrm0  N          ||E0 row||
+ *   dm      N x d       dLoss/d n(E0) (ssl)      blk   blk_rows x S  softmax block
+ *   anc, danc  B x d    anchors and their grads  fg, gfg  3B x d  gathered F and its grad
+ *   slot    N int32     -1, or a row's index in the distinct list being built */
+#include "ncl.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ncl_kernels.h"
+
+struct nc_ncl_ws {
+    const nc_graph *g;
+    nc_hparams hp;
+    int is_double;
+    int32_t n_user, n_item, n_node, d, L, B, S;
+    void *layers, *glay, *mn, *nrm0, *dm, *blk, *anc, *danc, *nrmc, *w, *fg, *gfg, *cent;
+    int32_t blk_rows;
+    double *row_loss, *coef;
+    int32_t *slot, *du, *mu, *dp, *mp, *da, *iu, *ip, *in, *tgt, *rows3;
+    int32_t nu, np, na;
+    double t_prop, t_ssl, t_proto, t_bpr;
+};
+
+/* Ids in range and a batch that fits: checked before any work so bad input never reaches
+ * an array index. */
+static int check_batch(const nc_ncl_ws *ws, const nc_batch *b, const nc_protos *p, nc_err *e) {
+    if (b->n < 1 || b->n > ws->B)
+        return nc_fail(e, NC_EINVAL, "batch of %d triples (workspace holds 1..%d)", b->n, ws->B);
+    for (int32_t k = 0; k < b->n; k++) {
+        if (b->user[k] < 0 || b->user[k] >= ws->n_user)
+            return nc_fail(e, NC_EINVAL, "batch row %d: user %d out of range [0, %d)", k,
+                           b->user[k], ws->n_user);
+        if (b->pos[k] < 0 || b->pos[k] >= ws->n_item || b->neg[k] < 0 || b->neg[k] >= ws->n_item)
+            return nc_fail(e, NC_EINVAL, "batch row %d: item out of range [0, %d)", k, ws->n_item);
+    }
+    if (p && (p->k_user > ws->S || p->k_item > ws->S || p->k_user < 0 || p->k_item < 0))
+        return nc_fail(e, NC_EINVAL, "%d / %d centroids: workspace holds at most %d",
+                       p->k_user, p->k_item, ws->S);
+    if (p) {
+        for (int32_t u = 0; p->k_user > 0 && u < ws->n_user; u++)
+            if (p->assign_user[u] < 0 || p->assign_user[u] >= p->k_user)
+                return nc_fail(e, NC_EINVAL, "user %d assigned to cluster %d of %d", u,
+                               p->assign_user[u], p->k_user);
+        for (int32_t i = 0; p->k_item > 0 && i < ws->n_item; i++)
+            if (p->assign_item[i] < 0 || p->assign_item[i] >= p->k_item)
+                return nc_fail(e, NC_EINVAL, "item %d assigned to cluster %d of %d", i,
+                               p->assign_item[i], p->k_item);
+    }
+    return NC_OK;
+}
+
+#define REAL float
+#define NC_R(f) f##_f
+#define NC_K(f) f##_f
+#define NC_SPMM nc_graph_spmm
+#define NC_DOUBLE 0
+#include "ncl_tmpl.h"
+#undef REAL
+#undef NC_R
+#undef NC_K
+#undef NC_SPMM
+#undef NC_DOUBLE
+
+#define REAL double
+#define NC_R(f) f##_d
+#define NC_K(f) f##_d
+#define NC_SPMM nc_graph_spmm_d
+#define NC_DOUBLE 1
+#include "ncl_tmpl.h"
+#undef REAL
+#undef NC_R
+#undef NC_K
+#undef NC_SPMM
+#undef NC_DOUBLE
+
+void nc_ncl_ws_free(nc_ncl_ws *ws) {
+    if (!ws) return;
+    void *bufs[] = {ws->layers, ws->glay, ws->mn,  ws->nrm0, ws->dm,  ws->blk,
+                    ws->anc,    ws->danc, ws->nrmc, ws->w,   ws->fg,  ws->gfg,
+                    ws->cent,   ws->row_loss, ws->coef, ws->slot, ws->du, ws->mu,
+                    ws->dp,     ws->mp,   ws->da,  ws->iu,   ws->ip,  ws->in,
+                    ws->tgt,    ws->rows3};
+    for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
+    free(ws);
+}
+
+/* Softmax rows per block: enough rows for an efficient sgemm, small enough that the block
+ * (rows x S) stays around 16 MiB. */
+static int32_t default_block_rows(int32_t S, int32_t B, size_t esz) {
+    size_t rows = ((size_t)16 << 20) / ((size_t)S * esz);
+    if (rows < 64) rows = 64;
+    if (rows > (size_t)B) rows = (size_t)B;
+    return (int32_t)rows;
+}
+
+static int ws_alloc(nc_ncl_ws *ws, size_t esz, nc_err *e) {
+    const size_t N = (size_t)ws->n_node, d = (size_t)ws->d, B = (size_t)ws->B, L = (size_t)ws->L;
+    ws->blk_rows = default_block_rows(ws->S, ws->B, esz);
+    ws->layers = nc_aligned_alloc(L * N * d, esz, e);
+    ws->glay = nc_aligned_alloc(L * N * d, esz, e);
+    ws->mn = nc_aligned_alloc(N * d, esz, e);
+    ws->nrm0 = nc_malloc(N, esz, e);
+    ws->dm = nc_aligned_alloc(N * d, esz, e);
+    ws->blk = nc_aligned_alloc((size_t)ws->blk_rows * ws->S, esz, e);
+    ws->anc = nc_aligned_alloc(B * d, esz, e);
+    ws->danc = nc_aligned_alloc(B * d, esz, e);
+    ws->nrmc = nc_malloc(B, esz, e);
+    ws->w = nc_malloc(B, esz, e);
+    ws->fg = nc_aligned_alloc(3 * B * d, esz, e);
+    ws->gfg = nc_aligned_alloc(3 * B * d, esz, e);
+    ws->cent = nc_malloc((size_t)ws->S * d, esz, e);
+    ws->row_loss = nc_malloc(B, sizeof(double), e);
+    ws->coef = nc_malloc(B, sizeof(double), e);
+    ws->slot = nc_malloc(N, sizeof(int32_t), e);
+    int32_t **ints[] = {&ws->du, &ws->mu, &ws->dp, &ws->mp, &ws->iu, &ws->ip, &ws->in, &ws->tgt};
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) *ints[k] = nc_malloc(B, 4, e);
+    ws->da = nc_malloc(3 * B, sizeof(int32_t), e);
+    ws->rows3 = nc_malloc(3 * B, sizeof(int32_t), e);
+    if (!ws->layers || !ws->glay || !ws->mn || !ws->nrm0 || !ws->dm || !ws->blk || !ws->anc ||
+        !ws->danc || !ws->nrmc || !ws->w || !ws->fg || !ws->gfg || !ws->cent || !ws->row_loss ||
+        !ws->coef || !ws->slot || !ws->du || !ws->mu || !ws->dp || !ws->mp || !ws->iu ||
+        !ws->ip || !ws->in || !ws->tgt || !ws->da || !ws->rows3)
+        return NC_ENOMEM;
+    for (size_t r = 0; r < N; r++) ws->slot[r] = -1;
+    return NC_OK;
+}
+
+static int ws_create(const nc_graph *g, const nc_hparams *hp, int is_double, nc_ncl_ws **out,
+                     nc_err *e) {
+    *out = NULL;
+    int rc = nc_hparams_validate(hp, e);
+    if (rc) return rc;
+    if (g->n_users < 1 || g->n_items < 1)
+        return nc_fail(e, NC_EINVAL, "graph has %d users and %d items", g->n_users, g->n_items);
+    nc_ncl_ws *ws = nc_calloc(1, sizeof *ws, e);
+    if (!ws) return NC_ENOMEM;
+    ws->g = g;
+    ws->hp = *hp;
+    ws->is_double = is_double;
+    ws->n_user = g->n_users;
+    ws->n_item = g->n_items;
+    ws->n_node = g->n;
+    ws->d = hp->embedding_size;
+    ws->L = hp->n_layers > 2 * hp->hyper_layers ? hp->n_layers : 2 * hp->hyper_layers;
+    ws->B = hp->train_batch_size;
+    ws->S = ws->n_user > ws->n_item ? ws->n_user : ws->n_item;
+    if (hp->num_clusters > ws->S) ws->S = hp->num_clusters;
+    rc = ws_alloc(ws, is_double ? sizeof(double) : sizeof(float), e);
+    if (rc) {
+        nc_ncl_ws_free(ws);
+        return rc;
+    }
+    *out = ws;
+    return NC_OK;
+}
+
+int nc_ncl_ws_create(const nc_graph *g, const nc_hparams *hp, nc_ncl_ws **out, nc_err *e) {
+    return ws_create(g, hp, 0, out, e);
+}
+
+int nc_ncl_ws_create_d(const nc_graph *g, const nc_hparams *hp, nc_ncl_ws **out, nc_err *e) {
+    return ws_create(g, hp, 1, out, e);
+}
+
+/* The float entry points refuse a double workspace and the other way round: mixing them
+ * would read buffers of the wrong element size. */
+int nc_ncl_loss_grad(nc_ncl_ws *ws, const float *E0, const nc_batch *b, const nc_protos *p,
+                     float *grad, nc_loss *out, nc_err *e) {
+    if (ws->is_double) return nc_fail(e, NC_EINTERNAL, "double workspace used for float");
+    return loss_grad_f(ws, E0, b, p, grad, out, e);
+}
+
+int nc_ncl_loss_grad_d(nc_ncl_ws *ws, const double *E0, const nc_batch *b, const nc_protos *p,
+                       double *grad, nc_loss *out, nc_err *e) {
+    if (!ws->is_double) return nc_fail(e, NC_EINTERNAL, "float workspace used for double");
+    return loss_grad_d(ws, E0, b, p, grad, out, e);
+}
+
+int nc_ncl_embed(nc_ncl_ws *ws, const float *E0, float *user_emb, float *item_emb, nc_err *e) {
+    if (ws->is_double) return nc_fail(e, NC_EINTERNAL, "double workspace used for float");
+    return embed_f(ws, E0, user_emb, item_emb);
+}
+
+int nc_ncl_embed_d(nc_ncl_ws *ws, const double *E0, double *user_emb, double *item_emb,
+                   nc_err *e) {
+    if (!ws->is_double) return nc_fail(e, NC_EINTERNAL, "float workspace used for double");
+    return embed_d(ws, E0, user_emb, item_emb);
+}
+
+/* torch.nn.init.xavier_uniform_ on each embedding table (fan_in + fan_out = rows + d). */
+void nc_ncl_init_params(float *E0, int32_t n_users, int32_t n_items, int32_t d, nc_rng *rng) {
+    int32_t rows[2] = {n_users, n_items};
+    float *base = E0;
+    for (int t = 0; t < 2; t++) {
+        double a = sqrt(6.0 / ((double)rows[t] + d));
+        for (size_t k = 0; k < (size_t)rows[t] * d; k++)
+            base[k] = (float)((2 * nc_rng_uniform(rng) - 1) * a);
+        base += (size_t)rows[t] * d;
+    }
+}
+
+void nc_ncl_timers(const nc_ncl_ws *ws, double *prop, double *ssl, double *proto, double *bpr) {
+    if (prop) *prop = ws->t_prop;
+    if (ssl) *ssl = ws->t_ssl;
+    if (proto) *proto = ws->t_proto;
+    if (bpr) *bpr = ws->t_bpr;
+}
+
+void nc_ncl_timers_reset(nc_ncl_ws *ws) { ws->t_prop = ws->t_ssl = ws->t_proto = ws->t_bpr = 0; }
+
+void nc_ncl_set_block_rows(nc_ncl_ws *ws, int32_t rows) {
+    int32_t cap = default_block_rows(ws->S, ws->B, ws->is_double ? 8 : 4);
+    if (rows <= 0) rows = cap;
+    ws->blk_rows = rows < cap ? rows : cap; /* the block buffer was sized for cap rows */
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# test_cli.sh - the command line as a user meets it: --help, refused flags and values, every
+# kind of bad data file (exit 2 and a message naming the file and line), a small training run
+# whose printed metrics `nclrec eval` reproduces from the saved model, and a corrupted model.
+set -u
+BUILD=${BUILD:-build}
+NCLREC=$BUILD/nclrec
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0; failed=0
+
+ok() { passed=$((passed + 1)); echo "ok $1"; }
+bad() { failed=$((failed + 1)); echo "not ok $1: $2"; }
+
+# expect NAME CODE PATTERN -- CMD...: exit code CODE and PATTERN (grep -E) in stdout+stderr
+expect() {
+    local name=$1 code=$2 pat=$3; shift 4
+    local out rc
+    out=$(timeout 300 "$@" 2>&1); rc=$?
+    if [ "$rc" -ne "$code" ]; then bad "$name" "exit $rc, expected $code; output: $(echo "$out" | tail -n 3)"; return; fi
+    if ! echo "$out" | grep -qE -- "$pat"; then bad "$name" "output lacks /$pat/: $(echo "$out" | tail -n 3)"; return; fi
+    ok "$name"
+}
+
+expect help 0 'usage: nclrec' -- "$NCLREC" --help
+expect unknown-command 2 "unknown command 'frobnicate'" -- "$NCLREC" frobnicate
+expect train-help 0 '--ssl-reg' -- "$NCLREC" train --help
+expect eval-help 0 'usage: nclrec eval' -- "$NCLREC" eval --help
+expect unknown-flag 2 "'--bogus'" -- "$NCLREC" train --train x --out y --bogus 1
+expect bad-int 2 'epochs' -- "$NCLREC" train --train x --out y --epochs abc
+expect out-of-range 2 'learning_rate' -- "$NCLREC" train --train x --out y --learning-rate -1
+expect bad-split 2 'split' -- "$NCLREC" train --train x --out y --split 0.5,0.5
+expect split-and-files 2 'not both' -- "$NCLREC" train --train x --valid v --out y --split 0.8,0.1,0.1
+expect no-out 2 '--out' -- "$NCLREC" train --train x
+
+# bad data files: each refused with exit 2, naming the file (and line where there is one)
+expect missing-file 2 "$T/nope.csv" -- "$NCLREC" train --train "$T/nope.csv" --out "$T/m.ncl"
+: > "$T/empty.csv"
+expect empty-file 2 "empty.csv" -- "$NCLREC" train --train "$T/empty.csv" --out "$T/m.ncl"
+printf 'u1,i1\nu2,i2\nu3\n' > "$T/short.csv"
+expect malformed-line 2 "short.csv:3" -- "$NCLREC" train --train "$T/short.csv" --out "$T/m.ncl"
+printf 'u1,i1\n\000\001\002binary\n' > "$T/bin.csv"
+expect binary-file 2 "bin.csv" -- "$NCLREC" train --train "$T/bin.csv" --out "$T/m.ncl"
+printf 'u1,i1\nu2,%0300d\n' 7 > "$T/long.csv"
+expect id-too-long 2 "long.csv:2" -- "$NCLREC" train --train "$T/long.csv" --out "$T/m.ncl"
+printf 'u1,i1,100\nu2,i2,notatime\n' > "$T/ts.csv"
+expect bad-timestamp 2 "ts.csv:2" -- "$NCLREC" train --train "$T/ts.csv" --out "$T/m.ncl"
+expect directory 2 "$T" -- "$NCLREC" train --train "$T" --out "$T/m.ncl"
+
+# a small synthetic data set, trained for a few epochs
+"$NCLREC" synth --users 300 --items 120 --communities 6 --mean-per-user 15 --out "$T/syn.csv" \
+    && ok synth-writes-csv || bad synth-writes-csv "nclrec synth failed"
+expect synth-bad-flag 2 "'--nope'" -- "$NCLREC" synth --nope 3
+FAST="--epochs 4 --min-epochs 0 --warm-up-step 1 --num-clusters 10 --train-batch-size 512 --threads 2"
+out=$(timeout 300 "$NCLREC" train --train "$T/syn.csv" --out "$T/m.ncl" $FAST 2>"$T/train.err")
+rc=$?
+if [ $rc -eq 0 ] && echo "$out" | grep -qE 'recall@10=0\.[0-9]{4} .*ndcg@50=0\.[0-9]{4}'; then
+    ok train-prints-metrics
+else
+    bad train-prints-metrics "exit $rc: $out $(tail -n 3 "$T/train.err")"
+fi
+grep -q '^epoch   3' "$T/train.err" && ok train-logs-epochs || bad train-logs-epochs "$(head -n 5 "$T/train.err")"
+[ -s "$T/m.ncl" ] && ok train-writes-model || bad train-writes-model "no $T/m.ncl"
+
+# eval of the saved model on the same data and split reproduces the test metrics
+want=$(echo "$out" | tr ' ' '\n' | grep -E '^(recall|ndcg)@' | tr '\n' ' ')
+got=$("$NCLREC" eval --model "$T/m.ncl" --train "$T/syn.csv" 2>&1 | grep '^test ' | cut -d' ' -f2- | tr ' ' '\n' | grep -E '^(recall|ndcg)@' | tr '\n' ' ')
+[ -n "$want" ] && [ "$want" = "$got" ] && ok eval-reproduces-test-metrics \
+    || bad eval-reproduces-test-metrics "train: '$want' eval: '$got'"
+
+# too many clusters for the data: clamped with a note, not a crash
+expect clusters-clamped 0 'num_clusters 5000 is too many' -- \
+    "$NCLREC" train --train "$T/syn.csv" --out "$T/m2.ncl" --epochs 2 --warm-up-step 0 --num-clusters 5000 --threads 2
+
+# ids only in the test file stay in the catalogue and the log counts them
+head -n 2000 "$T/syn.csv" > "$T/tr.csv"
+{ echo "user,item,timestamp"; echo "newuser,newitem,1700000000"; tail -n 200 "$T/syn.csv"; } > "$T/te.csv"
+expect cold-ids-reported 0 '1 users and 1 items appear only in valid/test' -- \
+    "$NCLREC" train --train "$T/tr.csv" --valid "$T/te.csv" --test "$T/te.csv" --out "$T/m3.ncl" $FAST
+
+# a corrupted model is refused, naming the problem
+cp "$T/m.ncl" "$T/bad.ncl"
+printf '\xff\xff\xff\xff' | dd of="$T/bad.ncl" bs=1 seek=200 conv=notrunc status=none
+expect corrupt-model 2 'checksum' -- "$NCLREC" eval --model "$T/bad.ncl" --train "$T/syn.csv"
+head -c 100 "$T/m.ncl" > "$T/short.ncl"
+expect truncated-model 2 'truncated' -- "$NCLREC" eval --model "$T/short.ncl" --train "$T/syn.csv"
+expect not-a-model 2 'not an nclrec checkpoint' -- "$NCLREC" eval --model "$T/syn.csv" --train "$T/syn.csv"
+
+echo "test_cli.sh: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
