@@ -401,8 +401,16 @@ static int finish(trainer *t, const stopper *s, int32_t epochs_run, nc_checkpoin
                          &test, e);
     if (!rc) rc = nc_ncl_embed(t->ws, t->best_E0, t->user_emb, t->item_emb, e);
     if (!rc && t->hp.proto_reg > 0) rc = estep(t, t->best_E0, e);
-    if (!rc && t->hp.proto_reg <= 0) t->k_user = t->k_item = 0;
     if (rc) return rc;
+    if (t->hp.proto_reg <= 0) { /* LightGCN: no clusters to record */
+        free(t->cent_user);
+        free(t->cent_item);
+        free(t->assign_user);
+        free(t->assign_item);
+        t->cent_user = t->cent_item = NULL;
+        t->assign_user = t->assign_item = NULL;
+        t->k_user = t->k_item = 0;
+    }
     nc_checkpoint_init(out);
     out->valid = valid;
     out->test = test;

@@ -68,6 +68,10 @@ got=$("$NCLREC" eval --model "$T/m.ncl" --train "$T/syn.csv" 2>&1 | grep '^test 
 [ -n "$want" ] && [ "$want" = "$got" ] && ok eval-reproduces-test-metrics \
     || bad eval-reproduces-test-metrics "train: '$want' eval: '$got'"
 
+# LightGCN (no contrastive terms): trains and writes a model without clusters
+expect lightgcn-mode 0 'recall@10=' -- "$NCLREC" train --train "$T/syn.csv" --out "$T/lg.ncl" $FAST --ssl-reg 0 --proto-reg 0
+[ -s "$T/lg.ncl" ] && ok lightgcn-writes-model || bad lightgcn-writes-model "no $T/lg.ncl"
+
 # too many clusters for the data: clamped with a note, not a crash
 expect clusters-clamped 0 'num_clusters 5000 is too many' -- \
     "$NCLREC" train --train "$T/syn.csv" --out "$T/m2.ncl" --epochs 2 --warm-up-step 0 --num-clusters 5000 --threads 2
