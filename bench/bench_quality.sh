@@ -19,6 +19,10 @@ D=${OUT:-$BUILD/data}
 run() {
     local name=$1 seed=$2; shift 2
     local log=$Q/$name-$seed.log
+    if [ -z "${FORCE:-}" ] && grep -q 'recall@10=' "$log.out" 2>/dev/null; then
+        echo "$name seed=$seed $(cat "$log.out") (kept from an earlier run; FORCE=1 re-runs)"
+        return 0
+    fi
     "$BUILD/nclrec" train --seed "$seed" --threads "$THREADS" --out "$Q/$name-$seed.ncl" "$@" \
         > "$log.out" 2> "$log" || { echo "$name seed $seed failed: $(tail -n 1 "$log")"; return 1; }
     cat "$log.out" >> "$log"
