@@ -53,6 +53,9 @@ $(BUILD)/%.o: %.cpp $(wildcard core/*.h)
 server/sql_embed.c: tools/embed_sql.sh $(wildcard sql/migrations/*.sql)
 	sh tools/embed_sql.sh sql/migrations > $@.tmp && mv $@.tmp $@
 
+# The OpenAPI spec is compiled into the binary (served at /openapi.yaml).
+$(BUILD)/server/spec.o: openapi.yaml
+
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
@@ -87,11 +90,13 @@ test: all check-layering
 	@BUILD=$(BUILD) tests/run.sh
 
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer, in a build dir of their own.
+SAN ?=
+CFLAGS += $(SAN)
+CXXFLAGS += $(SAN)
+LDFLAGS += $(SAN)
 asan: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 \
-	  CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
-	  CXXFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer' \
-	  LDFLAGS='-fsanitize=address,undefined' test
+	  SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' test
 
 run: all
 	$(BUILD)/nclrec run

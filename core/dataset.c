@@ -31,9 +31,11 @@ static uint64_t hash_id(const char *s, size_t len) {
     return h;
 }
 
-/* True when the owned id equals s[0..len); strncmp stops at the owned string's NUL. */
+/* True when the owned id equals s[0..len) exactly; a NUL inside s never matches. */
 static int id_equal(const char *owned, const char *s, size_t len) {
-    return strncmp(owned, s, len) == 0 && owned[len] == '\0';
+    size_t i = 0;
+    while (i < len && owned[i] != '\0' && owned[i] == s[i]) i++;
+    return i == len && owned[len] == '\0';
 }
 
 void nc_idmap_init(nc_idmap *m) { memset(m, 0, sizeof *m); }
@@ -238,6 +240,15 @@ size_t nc_inter_dedup(nc_interactions *x, nc_err *e) {
 /* An id that would not read back as the same single CSV field. */
 static int id_csv_unsafe(const char *s) { return strpbrk(s, ",\r\n") != NULL; }
 
+/* The reader trims blanks and removes one surrounding pair of quotes, so an id it would change
+ * is written inside quotes, which the reader removes again. */
+static const char *id_csv_quote(const char *s) {
+    size_t n = strlen(s);
+    int q = s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t' ||
+            (n >= 2 && s[0] == '"' && s[n - 1] == '"');
+    return q ? "\"" : "";
+}
+
 int nc_inter_write_csv(FILE *f, const nc_idmap *users, const nc_idmap *items,
                        const nc_interactions *x, nc_err *e) {
     if (fputs("user,item,timestamp\n", f) == EOF)
@@ -250,7 +261,9 @@ int nc_inter_write_csv(FILE *f, const nc_idmap *users, const nc_idmap *items,
         if (id_csv_unsafe(users->ids[u]) || id_csv_unsafe(items->ids[i]))
             return nc_fail(e, NC_EINVAL, "row %zu: id '%s' or '%s' holds ',' or a line break",
                            r, users->ids[u], items->ids[i]);
-        if (fprintf(f, "%s,%s,%lld\n", users->ids[u], items->ids[i], (long long)x->ts[r]) < 0)
+        const char *qu = id_csv_quote(users->ids[u]), *qi = id_csv_quote(items->ids[i]);
+        if (fprintf(f, "%s%s%s,%s%s%s,%lld\n", qu, users->ids[u], qu, qi, items->ids[i], qi,
+                    (long long)x->ts[r]) < 0)
             return nc_fail(e, NC_EIO, "write failed at row %zu: %s", r, strerror(errno));
     }
     if (fflush(f) == EOF || ferror(f))

@@ -30,7 +30,7 @@ const nc_hparam_desc nc_hparam_table[] = {
     {"kmeans_max_points", NC_HP_INT, F(kmeans_max_points), 1, 1 << 24,
      "k-means sample cap per centroid"},
     {"threads", NC_HP_INT, F(threads), 0, 1024, "threads for training (0 = all cores)"},
-    {"seed", NC_HP_U64, F(seed), 0, 18446744073709551615.0, "random seed"},
+    {"seed", NC_HP_U64, F(seed), 0, 9007199254740991.0, "random seed (up to 2^53 - 1, exact in JSON)"},
     {NULL, 0, 0, 0, 0, NULL},
 };
 #undef F

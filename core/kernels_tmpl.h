@@ -120,8 +120,8 @@ double NC_R(nc_kern_infonce)(const REAL *A, const REAL *w, int32_t nb, const REA
 
 double NC_R(nc_kern_bpr)(const REAL *Fg, int32_t n, const int32_t *iu, const int32_t *ip,
                          const int32_t *in, int32_t d, double *coef, REAL *gFg) {
-    double loss = 0;
-#pragma omp parallel for schedule(static) reduction(+ : loss)
+    /* the scores in parallel (coef holds x for now) ... */
+#pragma omp parallel for schedule(static)
     for (int32_t b = 0; b < n; b++) {
         const REAL *fu = Fg + (int64_t)iu[b] * d, *fp = Fg + (int64_t)ip[b] * d,
                    *fn = Fg + (int64_t)in[b] * d;
@@ -130,8 +130,13 @@ double NC_R(nc_kern_bpr)(const REAL *Fg, int32_t n, const int32_t *iu, const int
             sp += fu[j] * fp[j];
             sn += fu[j] * fn[j];
         }
+        coef[b] = (double)sp - (double)sn;
+    }
+    /* ... the loss in batch order, so it is the same number whatever the thread count */
+    double loss = 0;
+    for (int32_t b = 0; b < n; b++) {
         /* sigma(x) and sigma(x)(1 - sigma(x)) without cancellation for large |x| */
-        double x = (double)sp - (double)sn, ex = exp(-fabs(x));
+        double x = coef[b], ex = exp(-fabs(x));
         double sig = x >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
         double dsig = ex / ((1 + ex) * (1 + ex));
         loss += -log(NC_BPR_GAMMA + sig);

@@ -5,7 +5,7 @@
  * B = batch size, S = max(U, I, clusters) the widest softmax support):
  *   layers  L x N x d   E_1..E_L                 glay  L x N x d  dLoss/dE_1..E_L
  *   mn      N x d       n(E0), every row         nrm0  N          ||E0 row||
- *   dm      N x d       dLoss/d n(E0) (ssl)      blk   blk_rows x S  softmax block
+ *   dm      N x d       dLoss/d n(E0) (ssl)      blk   blk_cap   softmax block (rows x width)
  *   anc, danc  B x d    anchors and their grads  fg, gfg  3B x d  gathered F and its grad
  *   slot    N int32     -1, or a row's index in the distinct list being built */
 #include "ncl.h"
@@ -23,7 +23,8 @@ struct nc_ncl_ws {
     int is_double;
     int32_t n_user, n_item, n_node, d, L, B, S;
     void *layers, *glay, *mn, *nrm0, *dm, *blk, *anc, *danc, *nrmc, *w, *fg, *gfg, *cent;
-    int32_t blk_rows;
+    int32_t blk_rows;   /* rows per softmax block chosen by the caller, 0 = automatic */
+    size_t blk_cap;     /* elements of blk */
     double *row_loss, *coef;
     int32_t *slot, *du, *mu, *dp, *mp, *da, *iu, *ip, *in, *tgt, *rows3;
     int32_t nu, np, na;
@@ -45,6 +46,10 @@ static int check_batch(const nc_ncl_ws *ws, const nc_batch *b, const nc_protos *
     if (p && (p->k_user > ws->S || p->k_item > ws->S || p->k_user < 0 || p->k_item < 0))
         return nc_fail(e, NC_EINVAL, "%d / %d centroids: workspace holds at most %d",
                        p->k_user, p->k_item, ws->S);
+    if (p && ((p->k_user > 0 && (!p->cent_user || !p->assign_user)) ||
+              (p->k_item > 0 && (!p->cent_item || !p->assign_item))))
+        return nc_fail(e, NC_EINVAL, "prototypes: %d user / %d item centroids without their "
+                       "table or assignments", p->k_user, p->k_item);
     if (p) {
         for (int32_t u = 0; p->k_user > 0 && u < ws->n_user; u++)
             if (p->assign_user[u] < 0 || p->assign_user[u] >= p->k_user)
@@ -56,6 +61,32 @@ static int check_batch(const nc_ncl_ws *ws, const nc_batch *b, const nc_protos *
                                p->assign_item[i], p->k_item);
     }
     return NC_OK;
+}
+
+/* Softmax blocks of about this many bytes: the score block of a few hundred rows stays in
+ * the L3 cache between the sgemm that writes it, the softmax, and the two sgemms that read
+ * it (measured on ML-1M's shape: 128-256 user rows beat both 64 and the whole batch). */
+#define NC_BLOCK_BYTES ((size_t)4 << 20)
+#define NC_BLOCK_MIN_ROWS 64 /* fewer rows make sgemm inefficient, whatever the width */
+
+/* Elements of the block buffer: the byte budget, or NC_BLOCK_MIN_ROWS rows of the widest
+ * support if that is more, but never more than the whole batch needs. */
+static size_t block_capacity(int32_t S, int32_t B, size_t esz) {
+    size_t cap = NC_BLOCK_BYTES / esz, min_rows = (size_t)NC_BLOCK_MIN_ROWS * S;
+    if (cap < min_rows) cap = min_rows;
+    if (cap > (size_t)B * S) cap = (size_t)B * S;
+    return cap;
+}
+
+/* Rows per block for a softmax over nm columns: the caller's choice or the byte budget,
+ * within what the buffer holds. */
+static int32_t block_rows(const nc_ncl_ws *ws, int32_t nm) {
+    size_t esz = ws->is_double ? sizeof(double) : sizeof(float);
+    size_t rows = ws->blk_rows > 0 ? (size_t)ws->blk_rows : NC_BLOCK_BYTES / ((size_t)nm * esz);
+    if (ws->blk_rows <= 0 && rows < NC_BLOCK_MIN_ROWS) rows = NC_BLOCK_MIN_ROWS;
+    if (rows > ws->blk_cap / (size_t)nm) rows = ws->blk_cap / (size_t)nm;
+    if (rows > (size_t)ws->B) rows = (size_t)ws->B;
+    return rows < 1 ? 1 : (int32_t)rows;
 }
 
 #define REAL float
@@ -93,24 +124,15 @@ void nc_ncl_ws_free(nc_ncl_ws *ws) {
     free(ws);
 }
 
-/* Softmax rows per block: enough rows for an efficient sgemm, small enough that the block
- * (rows x S) stays around 16 MiB. */
-static int32_t default_block_rows(int32_t S, int32_t B, size_t esz) {
-    size_t rows = ((size_t)16 << 20) / ((size_t)S * esz);
-    if (rows < 64) rows = 64;
-    if (rows > (size_t)B) rows = (size_t)B;
-    return (int32_t)rows;
-}
-
 static int ws_alloc(nc_ncl_ws *ws, size_t esz, nc_err *e) {
     const size_t N = (size_t)ws->n_node, d = (size_t)ws->d, B = (size_t)ws->B, L = (size_t)ws->L;
-    ws->blk_rows = default_block_rows(ws->S, ws->B, esz);
+    ws->blk_cap = block_capacity(ws->S, ws->B, esz);
     ws->layers = nc_aligned_alloc(L * N * d, esz, e);
     ws->glay = nc_aligned_alloc(L * N * d, esz, e);
     ws->mn = nc_aligned_alloc(N * d, esz, e);
     ws->nrm0 = nc_malloc(N, esz, e);
     ws->dm = nc_aligned_alloc(N * d, esz, e);
-    ws->blk = nc_aligned_alloc((size_t)ws->blk_rows * ws->S, esz, e);
+    ws->blk = nc_aligned_alloc(ws->blk_cap, esz, e);
     ws->anc = nc_aligned_alloc(B * d, esz, e);
     ws->danc = nc_aligned_alloc(B * d, esz, e);
     ws->nrmc = nc_malloc(B, esz, e);
@@ -218,7 +240,5 @@ void nc_ncl_timers(const nc_ncl_ws *ws, double *prop, double *ssl, double *proto
 void nc_ncl_timers_reset(nc_ncl_ws *ws) { ws->t_prop = ws->t_ssl = ws->t_proto = ws->t_bpr = 0; }
 
 void nc_ncl_set_block_rows(nc_ncl_ws *ws, int32_t rows) {
-    int32_t cap = default_block_rows(ws->S, ws->B, ws->is_double ? 8 : 4);
-    if (rows <= 0) rows = cap;
-    ws->blk_rows = rows < cap ? rows : cap; /* the block buffer was sized for cap rows */
+    ws->blk_rows = rows > 0 ? rows : 0; /* capped per call by what the buffer holds */
 }

@@ -13,10 +13,12 @@
  *
  * Ownership: the workspace (nc_ncl_ws) is created and freed by the caller with the functions
  * below; it borrows the graph, which must outlive it. It holds every buffer a batch needs,
- * so a step allocates nothing (beyond one growth of the softmax block the first time a wider
- * support or a larger number of centroids is seen).
+ * so a step allocates nothing.
  * Threads: a workspace serves one thread at a time; calls run OpenMP loops and multi-threaded
- * BLAS (threads from nc_set_threads) and must not be made from inside an OpenMP region. */
+ * BLAS (threads from nc_set_threads) and must not be made from inside an OpenMP region.
+ * The two kinds of threads take turns many times per step, so idle threads of either kind
+ * must not spin: run with OMP_WAIT_POLICY=passive (libgomp spins by default; a step is then
+ * several times slower on a busy machine). */
 #ifndef NCLREC_NCL_H
 #define NCLREC_NCL_H
 
@@ -37,7 +39,7 @@ typedef struct nc_batch {
 /* The E-step's prototypes, constants for an epoch. Borrowed for the call.
  * cent_user: k_user x d, cent_item: k_item x d, each row L2-normalised.
  * assign_user (U) / assign_item (I): the cluster of every user / item.
- * A side with k == 0 (or a NULL centroid table) has no prototype term. */
+ * A side with k == 0 has no prototype term (its pointers are not read); k > 0 needs both. */
 typedef struct nc_protos {
     int32_t k_user, k_item;
     const float *cent_user, *cent_item;
@@ -68,7 +70,9 @@ void nc_ncl_init_params(float *E0, int32_t n_users, int32_t n_items, int32_t d, 
 /* Loss of batch b and its gradient w.r.t. E0. grad (N x d, caller-allocated) is overwritten.
  * p == NULL: no prototype term (epochs before warm_up_step). ssl_reg == 0 skips the structure
  * term, alpha == 0 its item side. *out receives the terms. Fails with NC_EINVAL when the
- * batch is larger than the workspace's or holds an id out of range (naming it). */
+ * batch is empty or larger than the workspace's, holds an id out of range, or the prototypes
+ * have more than max(U, I, num_clusters) centroids or an assignment out of range (naming
+ * what is wrong); nothing is computed then. */
 int nc_ncl_loss_grad(nc_ncl_ws *ws, const float *E0, const nc_batch *b, const nc_protos *p,
                      float *grad, nc_loss *out, nc_err *e);
 

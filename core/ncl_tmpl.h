@@ -14,6 +14,9 @@
  *
  * Gradients are collected per layer: gl[l] (N x d, dense) is dLoss/dE_l with E_l taken as an
  * independent input; then dE0 = gl[0] + Â(gl[1] + Â(gl[2] + ... Â gl[L])) (Â symmetric). */
+#if !defined(REAL) || !defined(NC_R) || !defined(NC_K) || !defined(NC_SPMM) || !defined(NC_DOUBLE)
+#error "define REAL, NC_R, NC_K, NC_SPMM and NC_DOUBLE before including ncl_tmpl.h"
+#endif
 
 /* Distinct rows of rows[0..n) (offset added), multiplicities, and each element's index. slot
  * is an N-array of -1 on entry and on return. */
@@ -38,14 +41,15 @@ static void NC_R(reset_slots)(int32_t *slot, const int32_t *rows, int32_t n) {
     for (int32_t k = 0; k < n; k++) slot[rows[k]] = -1;
 }
 
-/* E_1..E_L from E0 (forward propagation). */
-static void NC_R(propagate)(nc_ncl_ws *ws, const REAL *E0) {
+/* E_1..E_L from E0 (forward propagation), L <= ws->L. */
+static void NC_R(propagate)(nc_ncl_ws *ws, const REAL *E0, int32_t L) {
     const size_t nd = (size_t)ws->n_node * ws->d;
     REAL *lay = ws->layers;
-    for (int32_t l = 1; l <= ws->L; l++)
+    for (int32_t l = 1; l <= L; l++)
         NC_SPMM(ws->g, l == 1 ? E0 : lay + (l - 2) * nd, lay + (l - 1) * nd, ws->d, 0);
 }
 
+/* E_l for l = 0..L: the caller's E0 or one of the workspace's layer buffers. */
 static const REAL *NC_R(layer)(const nc_ncl_ws *ws, const REAL *E0, int32_t l) {
     return l == 0 ? E0 : (const REAL *)ws->layers + (size_t)(l - 1) * ws->n_node * ws->d;
 }
@@ -85,7 +89,7 @@ static double NC_R(reg_term)(nc_ncl_ws *ws, const REAL *E0, const nc_batch *b, R
         ws->rows3[n + k] = U + b->pos[k];
         ws->rows3[2 * n + k] = U + b->neg[k];
     }
-    const REAL scale = (REAL)(ws->hp.reg_weight / n);
+    const REAL scale = (REAL)((double)ws->hp.reg_weight / n);
     double s = 0;
     for (int c = 0; c < 3; c++)
         s += NC_K(nc_kern_frob)(E0, ws->rows3 + (size_t)c * n, n, ws->d, scale, grad);
@@ -109,7 +113,7 @@ static double NC_R(ssl_side)(nc_ncl_ws *ws, const REAL *E0, const int32_t *rows,
     const REAL *M = (const REAL *)ws->mn + (size_t)base * d;
     REAL *dM = (REAL *)ws->dm + (size_t)base * d;
     double loss = NC_K(nc_kern_infonce)(A, w, nr, M, nm, ws->tgt, d,
-                                        (REAL)(1.0 / ws->hp.ssl_temp), ws->blk, ws->blk_rows,
+                                        (REAL)(1.0 / ws->hp.ssl_temp), ws->blk, block_rows(ws, nm),
                                         ws->row_loss, dA, dM);
     NC_K(nc_kern_normalize_bwd)(A, nrm, dA, nr, d, dA, 0);
     NC_K(nc_kern_scatter_add)(dA, rows, nr, d, 1, NC_R(glayer)(ws, grad, 2 * ws->hp.hyper_layers));
@@ -136,7 +140,7 @@ static double NC_R(proto_side)(nc_ncl_ws *ws, const int32_t *rows, const int32_t
     const REAL *M = cent;
 #endif
     double loss = NC_K(nc_kern_infonce)(A, w, nr, M, k, ws->tgt, d,
-                                        (REAL)(1.0 / ws->hp.ssl_temp), ws->blk, ws->blk_rows,
+                                        (REAL)(1.0 / ws->hp.ssl_temp), ws->blk, block_rows(ws, k),
                                         ws->row_loss, dA, NULL);
     NC_K(nc_kern_normalize_bwd)(A, nrm, dA, nr, d, dA, 0);
     NC_K(nc_kern_scatter_add)(dA, rows, nr, d, 1, grad);
@@ -162,6 +166,9 @@ static void NC_R(backprop)(nc_ncl_ws *ws, REAL *grad) {
         NC_SPMM(ws->g, NC_R(glayer)(ws, grad, l + 1), NC_R(glayer)(ws, grad, l), ws->d, 1);
 }
 
+/* The whole step, in the order the backward needs: forward, distinct rows, bpr and reg (into
+ * gl[0..n_layers]), ssl (into gl[2 hyper_layers] and, through n(E0), gl[0]), proto (gl[0]),
+ * then back through the layers. Each phase's time is added to the workspace's timers. */
 static int NC_R(loss_grad)(nc_ncl_ws *ws, const REAL *E0, const nc_batch *b,
                            const nc_protos *p, REAL *grad, nc_loss *out, nc_err *e) {
     int rc = check_batch(ws, b, p, e);
@@ -171,7 +178,7 @@ static int NC_R(loss_grad)(nc_ncl_ws *ws, const REAL *E0, const nc_batch *b,
     const int use_ssl = hp->ssl_reg > 0;
     const int use_proto = p && hp->proto_reg > 0 && (p->k_user > 0 || p->k_item > 0);
     double t = nc_now();
-    NC_R(propagate)(ws, E0);
+    NC_R(propagate)(ws, E0, ws->L);
     memset(grad, 0, nd * sizeof(REAL));
     memset(ws->glay, 0, (size_t)ws->L * nd * sizeof(REAL));
     NC_R(index_batch)(ws, b);
@@ -209,13 +216,15 @@ static int NC_R(loss_grad)(nc_ncl_ws *ws, const REAL *E0, const nc_batch *b,
     return NC_OK;
 }
 
+/* F = mean(E_0..E_n_layers) for every node, written into the user and item tables. */
 static int NC_R(embed)(nc_ncl_ws *ws, const REAL *E0, REAL *user_emb, REAL *item_emb) {
     const int32_t d = ws->d, nl = ws->hp.n_layers;
-    NC_R(propagate)(ws, E0);
+    NC_R(propagate)(ws, E0, nl); /* F needs no layer beyond n_layers */
     const REAL inv = (REAL)1 / (REAL)(nl + 1);
 #pragma omp parallel for schedule(static)
     for (int32_t r = 0; r < ws->n_node; r++) {
-        REAL *o = r < ws->n_user ? user_emb + (size_t)r * d : item_emb + (size_t)(r - ws->n_user) * d;
+        REAL *o = r < ws->n_user ? user_emb + (size_t)r * d
+                                 : item_emb + (size_t)(r - ws->n_user) * d;
         for (int32_t j = 0; j < d; j++) o[j] = 0;
         for (int32_t l = 0; l <= nl; l++) {
             const REAL *x = NC_R(layer)(ws, E0, l) + (size_t)r * d;

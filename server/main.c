@@ -15,6 +15,9 @@ typedef struct command {
 static const command commands[] = {
     {"train", cmd_train, "train NCL from interaction files and write a checkpoint"},
     {"eval", cmd_eval, "report a saved model's metrics on data files"},
+    {"serve", cmd_serve, "the daemon: serve, ingest, retrain in the background"},
+    {"run", cmd_run, "the daemon on the embedded default (synthetic data, ./var)"},
+    {"probe", cmd_probe, "health probe of a running daemon (for containers)"},
     {"synth", cmd_synth, "write a synthetic interaction data set as CSV"},
     {"import", cmd_import, "bulk-load interactions into the store"},
     {"export", cmd_export, "write the store's interactions as CSV"},

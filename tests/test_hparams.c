@@ -28,8 +28,9 @@ static void test_set_parses_and_refuses(void) {
     CHECK(nc_hparams_set(&hp, "ssl-reg", "1e-6", &e) == NC_OK, "dash form");
     CHECK_CLOSE(hp.ssl_reg, 1e-6, 0, 1e-6);
     CHECK(nc_hparams_set(&hp, "epochs", "12", &e) == NC_OK && hp.epochs == 12, "int");
-    CHECK(nc_hparams_set(&hp, "seed", "18446744073709551615", &e) == NC_OK, "u64 max");
-    CHECK(hp.seed == 18446744073709551615ULL, "u64 value");
+    CHECK(nc_hparams_set(&hp, "seed", "9007199254740991", &e) == NC_OK, "2^53 - 1");
+    CHECK(hp.seed == 9007199254740991ULL, "largest seed value");
+    CHECK(nc_hparams_set(&hp, "seed", "9007199254740992", &e) == NC_EINVAL, "2^53 refused");
     CHECK(nc_hparams_set(&hp, "nope", "1", &e) == NC_EINVAL && strstr(e.msg, "nope"), "unknown");
     CHECK(nc_hparams_set(&hp, "epochs", "12x", &e) == NC_EINVAL && strstr(e.msg, "epochs"), "junk");
     CHECK(nc_hparams_set(&hp, "epochs", "0", &e) == NC_EINVAL, "range");

@@ -1,0 +1,607 @@
+/* routes.c - see routes.h. Sections: request parsing helpers, recommendations, ingest and
+ * deletion, operational routes, the route table. */
+#include "routes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "retrain.h"
+
+/* ======================= request parsing helpers ======================= */
+
+typedef struct param_check {
+    const char *const *allowed;
+    const char *bad;      /* first unknown parameter */
+} param_check;
+
+static enum MHD_Result param_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    (void)value;
+    param_check *pc = cls;
+    for (const char *const *a = pc->allowed; *a; a++)
+        if (!strcmp(*a, key)) return MHD_YES;
+    pc->bad = key;
+    return MHD_NO;
+}
+
+/* A typo in a parameter name would otherwise be silently ignored: refuse unknown names. */
+static int params_known(const http_req *rq, http_resp *rs, const char *const *allowed) {
+    param_check pc = {allowed, NULL};
+    MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, param_iter, &pc);
+    if (!pc.bad) return 1;
+    http_problem(rs, 400, "unknown query parameter '%.64s'", pc.bad);
+    return 0;
+}
+
+/* k from the query: default k_default, 1..k_max. */
+static int parse_k(const srv_app *a, const http_req *rq, http_resp *rs, int *k) {
+    const char *v = http_query(rq, "k");
+    *k = a->cfg.k_default;
+    if (!v) return 1;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || x < 1 || x > a->cfg.k_max) {
+        http_problem(rs, 400, "query parameter 'k' must be an integer from 1 to %d, got '%.32s'", a->cfg.k_max, v);
+        return 0;
+    }
+    *k = (int)x;
+    return 1;
+}
+
+/* A required id parameter, checked against the store's id rules. */
+static const char *parse_id(const http_req *rq, http_resp *rs, const char *name) {
+    const char *v = http_query(rq, name);
+    nc_err e;
+    if (!v || !*v) {
+        http_problem(rs, 400, "query parameter '%s' is required", name);
+        return NULL;
+    }
+    if (store_check_id(name, v, &e) != NC_OK) {
+        http_problem(rs, 400, "query parameter '%s': %s", name, e.msg);
+        return NULL;
+    }
+    return v;
+}
+
+/* exclude=ID,ID,... into a caller-freed copy (*buf) and pointers into it (*ids). */
+static int parse_exclude(const srv_app *a, const http_req *rq, http_resp *rs, char **buf, char ***ids, size_t *n) {
+    *buf = NULL;
+    *ids = NULL;
+    *n = 0;
+    const char *v = http_query(rq, "exclude");
+    if (!v || !*v) return 1;
+    size_t count = 1;
+    for (const char *p = v; *p; p++) count += *p == ',';
+    if (count > (size_t)a->cfg.max_exclude) {
+        http_problem(rs, 400, "query parameter 'exclude' lists %zu ids; at most %d are accepted", count, a->cfg.max_exclude);
+        return 0;
+    }
+    *buf = strdup(v);
+    *ids = calloc(count, sizeof **ids);
+    if (!*buf || !*ids) {
+        http_problem(rs, 500, "out of memory");
+        return 0;
+    }
+    char *save = NULL;
+    for (char *t = strtok_r(*buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        nc_err e;
+        if (store_check_id("exclude", t, &e) != NC_OK) {
+            http_problem(rs, 400, "query parameter 'exclude': %s", e.msg);
+            return 0;
+        }
+        (*ids)[(*n)++] = t;
+    }
+    return 1;
+}
+
+static void rfc3339(double t, char *buf, size_t cap) {
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* {"version": N, "trained_at": "..."} of a model: which model produced an answer. */
+static json_t *model_ref(const live_model *m) {
+    char ts[40];
+    rfc3339(m->ck.meta.trained_at, ts, sizeof ts);
+    return json_pack("{s:I, s:s}", "version", (json_int_t)m->ck.meta.model_version, "trained_at", ts);
+}
+
+/* The store failed: a server-side fault, so 503 (retryable), never a 4xx. */
+static void store_fault(srv_app *a, http_resp *rs, const char *what, const nc_err *e) {
+    prom_add(&a->metrics.store_errors, 1);
+    slog_kv(&a->log, SLOG_ERROR, "store_error", "op", json_string(what), "error", json_string(e->msg), NULL);
+    http_problem(rs, 503, "the interaction store is unavailable (%s); retry later", nc_strerror(e->code));
+    http_add_header(rs, "Retry-After", "1");
+}
+
+/* ======================= recommendations ======================= */
+
+static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
+
+/* Sorted external ids the answer must leave out: the user's items and exclude=. */
+typedef struct id_set {
+    char **ids;
+    size_t n;
+} id_set;
+
+static int id_set_build(id_set *s, const store_items *seen, char **excl, size_t n_excl) {
+    s->n = 0;
+    s->ids = malloc((seen->n + n_excl + 1) * sizeof *s->ids);
+    if (!s->ids) return -1;
+    for (size_t i = 0; i < seen->n; i++) s->ids[s->n++] = seen->ids[i];
+    for (size_t i = 0; i < n_excl; i++) s->ids[s->n++] = excl[i];
+    qsort(s->ids, s->n, sizeof *s->ids, cmp_str);
+    return 0;
+}
+
+static int id_set_has(const id_set *s, const char *id) {
+    return s->n && bsearch(&id, s->ids, s->n, sizeof *s->ids, cmp_str) != NULL;
+}
+
+/* The model's item ids of an id set (ids the model lacks are dropped). Caller frees. */
+static int32_t *model_item_ids(const live_model *m, const id_set *s, size_t *n) {
+    int32_t *out = malloc((s->n + 1) * sizeof *out);
+    *n = 0;
+    if (!out) return NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        int32_t it = live_item(m, s->ids[i]);
+        if (it >= 0) out[(*n)++] = it;
+    }
+    return out;
+}
+
+/* Nearest items to q by inner product, minus the exclusions, as a JSON array. */
+static json_t *search_items(const live_model *m, const float *q, int k, const int32_t *ex, size_t n_ex, nc_err *e) {
+    int32_t *ids = malloc((size_t)k * sizeof *ids);
+    float *sc = malloc((size_t)k * sizeof *sc);
+    int32_t got = 0;
+    json_t *arr = NULL;
+    if (ids && sc && nc_index_search(m->index, q, k, ex, n_ex, ids, sc, &got, e) == NC_OK) {
+        arr = json_array();
+        for (int32_t i = 0; arr && i < got; i++)
+            json_array_append_new(arr, json_pack("{s:s, s:f}", "item", m->ck.items.ids[ids[i]], "score", (double)sc[i]));
+    } else if (!ids || !sc) {
+        nc_fail(e, NC_ENOMEM, "out of memory for k = %d results", k);
+    }
+    free(ids);
+    free(sc);
+    return arr;
+}
+
+/* The most popular items (by users) minus the exclusions; score = number of users. */
+static json_t *popular_items(srv_app *a, int k, const id_set *ex, nc_err *e) {
+    store_items pop = {0};
+    if (store_popular(a->store, k + (int)ex->n, &pop, e) != NC_OK) return NULL;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < pop.n && (int)json_array_size(arr) < k; i++)
+        if (!id_set_has(ex, pop.ids[i]))
+            json_array_append_new(arr, json_pack("{s:s, s:f}", "item", pop.ids[i], "score", (double)pop.counts[i]));
+    store_items_free(&pop);
+    return arr;
+}
+
+/* Picks the query vector: the trained embedding when the model knows the user (and the user
+ * was not deleted after it was trained), else a fold-in from the user's stored items. Returns
+ * the source; q (caller's, dim floats) is filled unless the answer is PROM_SRC_POPULAR. */
+static prom_source choose_query(srv_app *a, const live_model *m, const char *user, const store_items *seen,
+                                int64_t deleted_seq, float *q) {
+    int32_t d = m->ck.dim, u = live_user(m, user);
+    if (u >= 0 && deleted_seq <= m->ck.meta.data_watermark) {
+        memcpy(q, m->ck.user_emb + (size_t)u * d, sizeof(float) * (size_t)d);
+        return PROM_SRC_NCL;
+    }
+    int32_t *items = malloc((seen->n + 1) * sizeof *items);
+    size_t n = 0;
+    if (!items) return PROM_SRC_POPULAR;
+    for (size_t i = 0; i < seen->n; i++) {
+        int32_t it = live_item(m, seen->ids[i]);
+        if (it >= 0) items[n++] = it;
+    }
+    nc_err e;
+    int rc = NC_EINVAL;
+    if (n && a->foldin == FOLDIN_IALS)
+        rc = foldin_ials(m->ck.item_emb, m->ck.n_items, d, m->gram, items, n, a->cfg.foldin_alpha, a->cfg.foldin_reg, q, &e);
+    else if (n)
+        rc = foldin_mean(m->ck.item_emb, m->ck.n_items, d, items, n, q, &e);
+    free(items);
+    return rc == NC_OK ? PROM_SRC_FOLDIN : PROM_SRC_POPULAR;
+}
+
+static const char *const source_name[PROM_SRC_N] = {"ncl", "fold-in", "popular"};
+
+/* Everything after parameter parsing: needs the model and the user's stored items. */
+static void recommend(srv_app *a, const live_model *m, const char *user, int k, char **excl, size_t n_excl, http_resp *rs) {
+    store_items seen = {0};
+    int64_t deleted_seq = 0;
+    nc_err e = {0};
+    if (store_user_items(a->store, user, &seen, &deleted_seq, &e) != NC_OK) {
+        store_fault(a, rs, "user_items", &e);
+        return;
+    }
+    id_set ex = {0};
+    float *q = malloc(sizeof(float) * (size_t)m->ck.dim);
+    json_t *items = NULL;
+    prom_source src = PROM_SRC_POPULAR;
+    if (q && id_set_build(&ex, &seen, excl, n_excl) == 0) {
+        src = choose_query(a, m, user, &seen, deleted_seq, q);
+        if (src == PROM_SRC_POPULAR) {
+            items = popular_items(a, k, &ex, &e);
+        } else {
+            size_t n_ids = 0;
+            int32_t *ids = model_item_ids(m, &ex, &n_ids);
+            items = ids ? search_items(m, q, k, ids, n_ids, &e) : NULL;
+            free(ids);
+        }
+    }
+    free(q);
+    free(ex.ids);
+    store_items_free(&seen);
+    if (!items) {
+        http_problem(rs, 500, "could not compute recommendations: %s", e.msg[0] ? e.msg : "out of memory");
+        return;
+    }
+    prom_add(&a->metrics.recommend_source[src], 1);
+    http_json(rs, 200, json_pack("{s:s, s:o, s:o, s:s}", "user", user, "items", items, "model", model_ref(m),
+                                 "source", source_name[src]));
+}
+
+static void h_recommend(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    static const char *const allowed[] = {"user", "k", "exclude", NULL};
+    int k;
+    char *buf = NULL, **excl = NULL;
+    size_t n_excl = 0;
+    const char *user;
+    if (!params_known(rq, rs, allowed) || !(user = parse_id(rq, rs, "user")) || !parse_k(a, rq, rs, &k) ||
+        !parse_exclude(a, rq, rs, &buf, &excl, &n_excl)) {
+        free(buf);
+        free(excl);
+        return;
+    }
+    live_model *m = live_acquire(&a->model);
+    if (!m)
+        http_problem(rs, 503, "no model is loaded yet; retry once /readyz answers 200");
+    else
+        recommend(a, m, user, k, excl, n_excl, rs);
+    live_release(m);
+    free(buf);
+    free(excl);
+}
+
+static void h_similar(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    static const char *const allowed[] = {"item", "k", NULL};
+    int k;
+    const char *item;
+    if (!params_known(rq, rs, allowed) || !(item = parse_id(rq, rs, "item")) || !parse_k(a, rq, rs, &k)) return;
+    live_model *m = live_acquire(&a->model);
+    if (!m) {
+        http_problem(rs, 503, "no model is loaded yet; retry once /readyz answers 200");
+        return;
+    }
+    int32_t it = live_item(m, item);
+    nc_err e = {0};
+    if (it < 0) {
+        http_problem(rs, 404, "item '%s' is not in the current model (version %llu)", item,
+                     (unsigned long long)m->ck.meta.model_version);
+    } else {
+        json_t *items = search_items(m, m->ck.item_emb + (size_t)it * m->ck.dim, k, &it, 1, &e);
+        if (!items)
+            http_problem(rs, 500, "could not search similar items: %s", e.msg);
+        else
+            http_json(rs, 200, json_pack("{s:s, s:o, s:o}", "item", item, "items", items, "model", model_ref(m)));
+    }
+    live_release(m);
+}
+
+/* ======================= ingest and deletion ======================= */
+
+/* An id field of an event: a string, or a non-negative integer taken as its decimal form. */
+static const char *event_id(json_t *v, char *num, size_t cap) {
+    if (json_is_string(v)) return json_string_value(v);
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        snprintf(num, cap, "%lld", (long long)json_integer_value(v));
+        return num;
+    }
+    return NULL;
+}
+
+/* Validates events[i] into ev[i] (strings borrowed from the JSON tree; numeric ids copied into
+ * nums). Returns 0, or -1 with a 422 problem naming the field. */
+static int decode_event(json_t *o, size_t i, store_event *ev, char (*nums)[2][24], http_resp *rs) {
+    if (!json_is_object(o)) {
+        http_problem(rs, 422, "events[%zu]: must be an object with user, item and optional timestamp", i);
+        return -1;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        if (strcmp(key, "user") && strcmp(key, "item") && strcmp(key, "timestamp")) {
+            http_problem(rs, 422, "events[%zu]: unknown field '%.64s' (expected user, item, timestamp)", i, key);
+            return -1;
+        }
+    }
+    const char *names[2] = {"user", "item"}, *vals[2];
+    for (int f = 0; f < 2; f++) {
+        vals[f] = event_id(json_object_get(o, names[f]), nums[i][f], sizeof nums[i][f]);
+        nc_err e;
+        if (!vals[f]) {
+            http_problem(rs, 422, "events[%zu].%s: required, a string id", i, names[f]);
+            return -1;
+        }
+        if (store_check_id(names[f], vals[f], &e) != NC_OK) {
+            http_problem(rs, 422, "events[%zu].%s: %s", i, names[f], e.msg);
+            return -1;
+        }
+    }
+    json_t *ts = json_object_get(o, "timestamp");
+    ev[i] = (store_event){vals[0], vals[1], STORE_TS_NOW};
+    if (ts && !json_is_null(ts)) {
+        if (!json_is_integer(ts) || json_integer_value(ts) < 0 || json_integer_value(ts) > STORE_TS_MAX) {
+            http_problem(rs, 422, "events[%zu].timestamp: must be whole seconds since the epoch, 0 to %lld", i,
+                         (long long)STORE_TS_MAX);
+            return -1;
+        }
+        ev[i].ts = json_integer_value(ts);
+    }
+    return 0;
+}
+
+/* Parses the body into an array of events (a lone object counts as an array of one). */
+static json_t *decode_body(const srv_app *a, const http_req *rq, http_resp *rs) {
+    if (rq->body_len == 0) {
+        http_problem(rs, 400, "the body is empty; send an event object or an array of them");
+        return NULL;
+    }
+    json_error_t err;
+    json_t *j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (!j) {
+        http_problem(rs, 400, "the body is not valid JSON: %s at line %d, column %d", err.text, err.line, err.column);
+        return NULL;
+    }
+    if (json_is_object(j)) {
+        json_t *arr = json_array();
+        json_array_append_new(arr, j);
+        j = arr;
+    }
+    if (!json_is_array(j)) {
+        http_problem(rs, 422, "the body must be an event object or an array of events");
+    } else if (json_array_size(j) == 0) {
+        http_problem(rs, 422, "the array of events is empty");
+    } else if (json_array_size(j) > (size_t)a->cfg.batch_max) {
+        http_problem(rs, 422, "%zu events in one request; at most %d are accepted", json_array_size(j), a->cfg.batch_max);
+    } else {
+        return j;
+    }
+    json_decref(j);
+    return NULL;
+}
+
+static void append_events(srv_app *a, const http_req *rq, json_t *arr, http_resp *rs) {
+    size_t n = json_array_size(arr);
+    store_event *ev = calloc(n, sizeof *ev);
+    char(*nums)[2][24] = calloc(n, sizeof *nums);
+    if (!ev || !nums) {
+        http_problem(rs, 500, "out of memory for %zu events", n);
+    } else {
+        size_t i = 0;
+        for (; i < n; i++)
+            if (decode_event(json_array_get(arr, i), i, ev, nums, rs) != 0) break;
+        const char *key = http_header(rq, "Idempotency-Key");
+        store_append_result res;
+        nc_err e = {0};
+        int rc = i < n ? NC_EINVAL : store_append(a->store, ev, n, key, &res, &e);
+        if (i < n) {
+            /* decode_event set the problem */
+        } else if (rc == NC_EINVAL) {
+            http_problem(rs, 422, "%s", e.msg);
+        } else if (rc != NC_OK) {
+            store_fault(a, rs, "append", &e);
+        } else {
+            prom_add(res.replayed ? &a->metrics.idempotent_replays : &a->metrics.ingested,
+                     res.replayed ? 1 : (uint64_t)res.n_accepted);
+            http_json(rs, 200, json_pack("{s:I, s:I, s:I, s:b}", "accepted", (json_int_t)res.n_accepted, "first_seq",
+                                         (json_int_t)res.first_seq, "last_seq", (json_int_t)res.last_seq, "replayed",
+                                         res.replayed));
+        }
+    }
+    free(ev);
+    free(nums);
+}
+
+static void h_interactions(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    static const char *const allowed[] = {NULL};
+    if (!params_known(rq, rs, allowed)) return;
+    const char *key = http_header(rq, "Idempotency-Key");
+    if (key && (!*key || strlen(key) > STORE_MAX_KEY_LEN)) {
+        http_problem(rs, 400, "header 'Idempotency-Key' must have 1 to %d bytes", STORE_MAX_KEY_LEN);
+        return;
+    }
+    if (atomic_load(&a->stopping)) {
+        http_problem(rs, 503, "the server is shutting down; retry on another instance");
+        return;
+    }
+    json_t *arr = decode_body(a, rq, rs);
+    if (!arr) return;
+    append_events(a, rq, arr, rs);
+    json_decref(arr);
+}
+
+static void h_delete_user(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    static const char *const allowed[] = {NULL};
+    nc_err e = {0};
+    if (!params_known(rq, rs, allowed)) return;
+    if (store_check_id("user", rq->param, &e) != NC_OK) {
+        http_problem(rs, 400, "path segment {id}: %s", e.msg);
+        return;
+    }
+    if (atomic_load(&a->stopping)) {
+        http_problem(rs, 503, "the server is shutting down; retry on another instance");
+        return;
+    }
+    store_delete_result res;
+    if (store_delete_user(a->store, rq->param, &res, &e) != NC_OK) {
+        if (e.code == NC_EINVAL) http_problem(rs, 400, "%s", e.msg);
+        else store_fault(a, rs, "delete_user", &e);
+        return;
+    }
+    live_model *m = live_acquire(&a->model);
+    int known = m && live_user(m, rq->param) >= 0;
+    live_release(m);
+    if (res.n_deleted == 0 && !known) {
+        http_problem(rs, 404, "user '%s' has no interactions and is not in the model", rq->param);
+        return;
+    }
+    prom_add(&a->metrics.deleted_users, 1);
+    http_json(rs, 200, json_pack("{s:s, s:I, s:I}", "user", rq->param, "deleted", (json_int_t)res.n_deleted, "seq",
+                                 (json_int_t)res.seq));
+}
+
+/* ======================= operational routes ======================= */
+
+static void h_livez(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    (void)rq;
+    http_json(rs, 200, json_pack("{s:s, s:f}", "status", "alive", "uptime_seconds", nc_wall_time() - a->started_at));
+}
+
+/* Ready = not shutting down, a model loaded, and the store accepting writes. */
+static void h_readyz(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    (void)rq;
+    store_stats st = {0};
+    nc_err e = {0};
+    live_model *m = live_acquire(&a->model);
+    uint64_t version = m ? m->ck.meta.model_version : 0;
+    live_release(m);
+    int store_ok = a->store && store_stats_get(a->store, &st, &e) == NC_OK && st.writable;
+    int ok = !atomic_load(&a->stopping) && m && store_ok;
+    atomic_store(&a->metrics.ready, ok);
+    if (ok) {
+        http_json(rs, 200, json_pack("{s:s, s:I}", "status", "ready", "model_version", (json_int_t)version));
+        return;
+    }
+    http_problem(rs, 503, "not ready:%s%s%s", atomic_load(&a->stopping) ? " shutting down;" : "",
+                 m ? "" : " no model loaded yet;", store_ok ? "" : " the store is not writable;");
+}
+
+static void h_metrics(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    (void)rq;
+    size_t len = 0;
+    char *text = prom_render(&a->metrics, &len);
+    store_stats st;
+    nc_err e;
+    if (!text) {
+        http_problem(rs, 500, "out of memory rendering metrics");
+        return;
+    }
+    if (a->store && store_stats_get(a->store, &st, &e) == NC_OK) {
+        char extra[1024];
+        int w = snprintf(extra, sizeof extra,
+                         "# HELP nclrec_store_interactions Live interactions in the store.\n# TYPE nclrec_store_interactions gauge\nnclrec_store_interactions %lld\n"
+                         "# HELP nclrec_store_watermark Highest committed sequence number.\n# TYPE nclrec_store_watermark gauge\nnclrec_store_watermark %lld\n"
+                         "# HELP nclrec_store_wal_bytes Size of the write-ahead log.\n# TYPE nclrec_store_wal_bytes gauge\nnclrec_store_wal_bytes %lld\n"
+                         "# HELP nclrec_store_commits_total Transactions committed.\n# TYPE nclrec_store_commits_total counter\nnclrec_store_commits_total %llu\n"
+                         "# HELP nclrec_store_writable 1 while the store accepts writes.\n# TYPE nclrec_store_writable gauge\nnclrec_store_writable %d\n",
+                         (long long)st.interactions, (long long)st.last_seq, (long long)st.wal_bytes,
+                         (unsigned long long)st.commits, st.writable);
+        char *t2 = realloc(text, len + (size_t)w + 1);
+        if (t2) {
+            memcpy(t2 + len, extra, (size_t)w + 1);
+            text = t2;
+            len += (size_t)w;
+        }
+    }
+    rs->status = 200;
+    rs->ctype = "text/plain; version=0.0.4; charset=utf-8";
+    rs->body = text;
+    rs->len = len;
+}
+
+static json_t *metrics_json(const nc_metrics *m) {
+    json_t *o = json_object();
+    char key[32];
+    for (int i = 0; i < NC_N_TOPK; i++) {
+        snprintf(key, sizeof key, "recall@%d", nc_topk_ks[i]);
+        json_object_set_new(o, key, json_real(m->recall[i]));
+        snprintf(key, sizeof key, "ndcg@%d", nc_topk_ks[i]);
+        json_object_set_new(o, key, json_real(m->ndcg[i]));
+    }
+    json_object_set_new(o, "users", json_integer(m->n_users));
+    return o;
+}
+
+static void h_model(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    (void)rq;
+    live_model *m = live_acquire(&a->model);
+    if (!m) {
+        http_problem(rs, 503, "no model is loaded yet");
+        return;
+    }
+    const nc_checkpoint *c = &m->ck;
+    char ts[40];
+    rfc3339(c->meta.trained_at, ts, sizeof ts);
+    json_t *o = json_pack("{s:I, s:s, s:f, s:I, s:i, s:i, s:i, s:{s:I, s:I, s:I}, s:i, s:i, s:f, s:o, s:{s:o, s:o}}",
+                          "version", (json_int_t)c->meta.model_version, "trained_at", ts, "age_seconds",
+                          nc_wall_time() - c->meta.trained_at, "data_watermark", (json_int_t)c->meta.data_watermark,
+                          "users", c->n_users, "items", c->n_items, "dim", c->dim, "interactions", "train",
+                          (json_int_t)c->meta.n_train, "valid", (json_int_t)c->meta.n_valid, "test",
+                          (json_int_t)c->meta.n_test, "epochs_run", c->meta.epochs_run, "best_epoch",
+                          c->meta.best_epoch, "train_seconds", c->meta.train_seconds, "hparams", cfg_hparams_json(&c->hp),
+                          "metrics", "valid", metrics_json(&c->valid), "test", metrics_json(&c->test));
+    if (o && a->retrain) json_object_set_new(o, "retrain", retrain_status(a->retrain));
+    live_release(m);
+    http_json(rs, 200, o);
+}
+
+static void h_retrain(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    (void)rq;
+    if (!a->retrain || atomic_load(&a->stopping)) {
+        http_problem(rs, 503, "retraining is not available %s", a->retrain ? "while shutting down" : "in this process");
+        return;
+    }
+    int running = retrain_request(a->retrain);
+    http_json(rs, 202, json_pack("{s:s}", "status", running ? "already running" : "started"));
+}
+
+static void h_openapi(void *ap, const http_req *rq, http_resp *rs) {
+    (void)ap;
+    (void)rq;
+    size_t len;
+    const char *spec = routes_openapi(&len);
+    http_text(rs, 200, "application/yaml", spec, len);
+}
+
+/* ======================= the table ======================= */
+
+const http_route routes_table[] = {
+    {"GET", "/recommend", h_recommend, HTTP_AUTH_READ},
+    {"GET", "/similar", h_similar, HTTP_AUTH_READ},
+    {"POST", "/interactions", h_interactions, HTTP_AUTH_WRITE | HTTP_BODY_JSON},
+    {"DELETE", "/users/{id}", h_delete_user, HTTP_AUTH_WRITE},
+    {"GET", "/model", h_model, HTTP_AUTH_READ},
+    {"POST", "/admin/retrain", h_retrain, HTTP_AUTH_WRITE},
+    {"GET", "/livez", h_livez, 0},
+    {"GET", "/readyz", h_readyz, 0},
+    {"GET", "/metrics", h_metrics, HTTP_AUTH_READ},
+    {"GET", "/openapi.yaml", h_openapi, 0},
+};
+const int routes_count = (int)(sizeof routes_table / sizeof routes_table[0]);
+
+void routes_labels(const char **patterns, const char **methods, int cap) {
+    for (int i = 0; i < routes_count && i < cap; i++) {
+        patterns[i] = routes_table[i].pattern;
+        methods[i] = routes_table[i].method;
+    }
+}

@@ -1,0 +1,53 @@
+/* routes.h - the daemon's HTTP API: the application state every handler works on and the route
+ * table handed to http_start.
+ *
+ *   GET    /recommend?user=ID&k=N&exclude=ID,...   top-k items for a user (ncl | fold-in | popular)
+ *   GET    /similar?item=ID&k=N                    items nearest by inner product
+ *   POST   /interactions                           ingest one event or an array (all or nothing)
+ *   DELETE /users/{id}                             forget a user's interactions
+ *   GET    /livez, /readyz, /metrics, /model, /openapi.yaml
+ *   POST   /admin/retrain                          start a retrain now
+ *
+ * openapi.yaml describes exactly these routes and statuses; tests/test_api.sh checks both ways.
+ * Handlers decode and validate the request, call the store and the live model, and encode the
+ * answer; every client mistake is a 4xx problem+json naming the parameter or field, every
+ * server fault a 5xx. */
+#ifndef NCLREC_ROUTES_H
+#define NCLREC_ROUTES_H
+
+#include <stdatomic.h>
+
+#include "config.h"
+#include "foldin.h"
+#include "http.h"
+#include "live_model.h"
+#include "log.h"
+#include "prom.h"
+#include "store.h"
+
+struct retrain;
+
+/* Everything the request path shares. Owned by serve.c (heap-allocated: prom is large). */
+typedef struct srv_app {
+    srv_config cfg;
+    slog log;
+    prom metrics;
+    live_slot model;
+    nc_store *store;           /* NULL when the daemon runs without a store (tests) */
+    struct retrain *retrain;   /* NULL until the retrain thread runs */
+    foldin_method foldin;
+    atomic_int stopping;       /* set on SIGTERM: /readyz fails at once, writes get 503 */
+    double started_at;         /* nc_wall_time() at start */
+} srv_app;
+
+/* The route table (read-only) and its size. */
+extern const http_route routes_table[];
+extern const int routes_count;
+
+/* Labels for prom_init: the route patterns and methods, in table order. */
+void routes_labels(const char **patterns, const char **methods, int cap);
+
+/* The embedded OpenAPI document (openapi.yaml) and its length. */
+const char *routes_openapi(size_t *len);
+
+#endif
