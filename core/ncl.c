@@ -29,6 +29,7 @@ struct nc_ncl_ws {
     int32_t *slot, *du, *mu, *dp, *mp, *da, *iu, *ip, *in, *tgt, *rows3;
     int32_t nu, np, na;
     double t_prop, t_ssl, t_proto, t_bpr;
+    double flops;       /* floating-point operations of the matrix products so far */
 };
 
 /* Ids in range and a batch that fits: checked before any work so bad input never reaches
@@ -237,7 +238,12 @@ void nc_ncl_timers(const nc_ncl_ws *ws, double *prop, double *ssl, double *proto
     if (bpr) *bpr = ws->t_bpr;
 }
 
-void nc_ncl_timers_reset(nc_ncl_ws *ws) { ws->t_prop = ws->t_ssl = ws->t_proto = ws->t_bpr = 0; }
+void nc_ncl_timers_reset(nc_ncl_ws *ws) {
+    ws->t_prop = ws->t_ssl = ws->t_proto = ws->t_bpr = 0;
+    ws->flops = 0;
+}
+
+double nc_ncl_flops(const nc_ncl_ws *ws) { return ws->flops; }
 
 void nc_ncl_set_block_rows(nc_ncl_ws *ws, int32_t rows) {
     ws->blk_rows = rows > 0 ? rows : 0; /* capped per call by what the buffer holds */

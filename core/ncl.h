@@ -86,6 +86,10 @@ int nc_ncl_embed(nc_ncl_ws *ws, const float *E0, float *user_emb, float *item_em
 void nc_ncl_timers(const nc_ncl_ws *ws, double *prop, double *ssl, double *proto, double *bpr);
 void nc_ncl_timers_reset(nc_ncl_ws *ws);
 
+/* Floating-point operations of the matrix products this workspace has run since it was made
+ * or its timers were reset (see step_flops in ncl_tmpl.h for what is counted). */
+double nc_ncl_flops(const nc_ncl_ws *ws);
+
 /* Rows of the softmax handled per block (0 = automatic, sized to stay in cache). Exposed so
  * tests can force several blocks on small graphs and the benchmark can tune it. */
 void nc_ncl_set_block_rows(nc_ncl_ws *ws, int32_t rows);

@@ -166,6 +166,24 @@ static void NC_R(backprop)(nc_ncl_ws *ws, REAL *grad) {
         NC_SPMM(ws->g, NC_R(glayer)(ws, grad, l + 1), NC_R(glayer)(ws, grad, l), ws->d, 1);
 }
 
+/* Floating-point operations of the step's matrix products (multiply and add counted apart),
+ * so a benchmark can set the step's rate against the machine's sgemm rate. Counted: the 2L
+ * sparse products (L forward, L backward: 2 nnz d each), the structure term's three products
+ * per side (scores, dA, dM: 2 rows width d each), the prototype term's two per side (the
+ * centroids are constants) and bpr's dot products and their gradients. Not counted: the
+ * softmax exponentials, the normalisations and the gathers, which are memory-bound. */
+static double NC_R(step_flops)(const nc_ncl_ws *ws, int32_t n, int use_ssl, const nc_protos *p) {
+    const double d = ws->d, L = ws->L;
+    double f = 2 * L * 2 * (double)ws->g->nnz * d + 12.0 * n * d;
+    if (use_ssl) {
+        f += 6.0 * ws->nu * ws->n_user * d;
+        if (ws->hp.alpha > 0) f += 6.0 * ws->np * ws->n_item * d;
+    }
+    if (p) f += 4.0 * (p->k_user > 0 ? ws->nu * (double)p->k_user : 0) * d +
+                4.0 * (p->k_item > 0 ? ws->np * (double)p->k_item : 0) * d;
+    return f;
+}
+
 /* The whole step, in the order the backward needs: forward, distinct rows, bpr and reg (into
  * gl[0..n_layers]), ssl (into gl[2 hyper_layers] and, through n(E0), gl[0]), proto (gl[0]),
  * then back through the layers. Each phase's time is added to the workspace's timers. */
@@ -212,6 +230,7 @@ static int NC_R(loss_grad)(nc_ncl_ws *ws, const REAL *E0, const nc_batch *b,
     ws->t_proto += t4 - t3;
     NC_R(backprop)(ws, grad);
     ws->t_prop += nc_now() - t4;
+    ws->flops += NC_R(step_flops)(ws, b->n, use_ssl, use_proto ? p : NULL);
     out->total = out->bpr + hp->reg_weight * out->reg + out->ssl + out->proto;
     return NC_OK;
 }

@@ -425,7 +425,7 @@ static int train_loop(trainer *t, stopper *s, int32_t *epochs_run, nc_err *e) {
     int use_proto = hp->proto_reg > 0;
     nc_protos protos = {t->k_user, t->k_item, t->cent_user, t->cent_item,
                         t->assign_user, t->assign_item};
-    double prev[4] = {0};
+    double prev[5] = {0};
     for (int32_t epoch = 0; epoch < hp->epochs; epoch++) {
         double te = nc_now();
         nc_progress p = {0};
@@ -440,8 +440,10 @@ static int train_loop(trainer *t, stopper *s, int32_t *epochs_run, nc_err *e) {
         int rc = run_epoch(t, epoch, on ? &protos : NULL, &p, e);
         if (rc) return rc;
         *epochs_run = epoch + 1;
-        double cur[4];
+        double cur[5];
         nc_ncl_timers(t->ws, &cur[0], &cur[1], &cur[2], &cur[3]);
+        cur[4] = nc_ncl_flops(t->ws);
+        p.flops = cur[4] - prev[4];
         p.t_prop = cur[0] - prev[0];
         p.t_ssl = cur[1] - prev[1];
         p.t_proto = cur[2] - prev[2];

@@ -33,6 +33,7 @@ typedef struct nc_progress {
     double epoch_seconds;      /* duration of this epoch (at NC_PHASE_EPOCH_END) */
     /* seconds of this epoch spent in each part (at NC_PHASE_EPOCH_END) */
     double t_prop, t_ssl, t_proto, t_bpr, t_kmeans, t_adam, t_sample, t_eval;
+    double flops;              /* floating-point operations of this epoch's training steps */
     const char *message;       /* NC_PHASE_LOG: a warning or note worth logging, else NULL */
 } nc_progress;
 

@@ -282,9 +282,9 @@ static int on_progress(const nc_progress *p, void *vctx) {
                 p->valid_ndcg10, p->best_ndcg10, p->best_epoch, p->epoch_seconds, p->seconds);
         if (c->timings)
             fprintf(stderr, "timing epoch=%d total=%.3f prop=%.3f ssl=%.3f proto=%.3f bpr=%.3f "
-                            "kmeans=%.3f adam=%.3f sample=%.3f eval=%.3f\n",
+                            "kmeans=%.3f adam=%.3f sample=%.3f eval=%.3f flops=%.4g\n",
                     p->epoch, p->epoch_seconds, p->t_prop, p->t_ssl, p->t_proto, p->t_bpr,
-                    p->t_kmeans, p->t_adam, p->t_sample, p->t_eval);
+                    p->t_kmeans, p->t_adam, p->t_sample, p->t_eval, p->flops);
         fflush(stderr);
     }
     return 0;

@@ -437,6 +437,53 @@ static void test_float_matches_double(void) {
     free_problem(&p);
 }
 
+/* The FLOP count the benchmark divides by the epoch's time: the sparse products over both
+ * directions of every pair, and the softmax products over the batch's DISTINCT users and
+ * items (counted here by hand from the batch), each alone and together. */
+static int32_t count_distinct(const int32_t *x, int32_t n) {
+    int32_t c = 0;
+    for (int32_t k = 0; k < n; k++) {
+        int32_t seen = 0;
+        for (int32_t j = 0; j < k && !seen; j++) seen = x[j] == x[k];
+        c += !seen;
+    }
+    return c;
+}
+
+static void test_flop_count(void) {
+    problem p;
+    make_problem(&p, 43, 37);
+    size_t n = (size_t)p.N * p.d;
+    float *E0 = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n);
+    for (size_t k = 0; k < n; k++) E0[k] = (float)p.E0[k];
+    const double d = p.d, L = 3, nnz = 2.0 * p.n_pairs; /* n_layers 3 > 2 hyper_layers */
+    const double nu = count_distinct(p.bu, p.B), np = count_distinct(p.bp, p.B);
+    const double base = 4 * L * nnz * d + 12.0 * p.B * d;
+    const double ssl = 6 * nu * p.U * d + 6 * np * p.I * d, proto = 4 * (nu + np) * p.K * d;
+    nc_batch b = {p.B, p.bu, p.bp, p.bn};
+    nc_protos pr = {p.K, p.K, p.cu, p.ci, p.au, p.ai};
+    nc_loss l;
+    nc_err e;
+    nc_ncl_ws *ws;
+    CHECK(nc_ncl_ws_create(&p.g, &p.hp, &ws, &e) == 0, "%s", e.msg);
+    CHECK(nc_ncl_flops(ws) == 0, "a new workspace counts %g", nc_ncl_flops(ws));
+    CHECK(nc_ncl_loss_grad(ws, E0, &b, NULL, g, &l, &e) == 0, "%s", e.msg);
+    CHECK_CLOSE(nc_ncl_flops(ws), base + ssl, 0, 1e-12);
+    CHECK(nc_ncl_loss_grad(ws, E0, &b, &pr, g, &l, &e) == 0, "%s", e.msg);
+    CHECK_CLOSE(nc_ncl_flops(ws), 2 * (base + ssl) + proto, 0, 1e-12);
+    nc_ncl_timers_reset(ws);
+    CHECK(nc_ncl_flops(ws) == 0, "reset left %g", nc_ncl_flops(ws));
+    nc_ncl_ws_free(ws);
+    p.hp.ssl_reg = 0; /* LightGCN + proto: no structure products */
+    CHECK(nc_ncl_ws_create(&p.g, &p.hp, &ws, &e) == 0, "%s", e.msg);
+    CHECK(nc_ncl_loss_grad(ws, E0, &b, &pr, g, &l, &e) == 0, "%s", e.msg);
+    CHECK_CLOSE(nc_ncl_flops(ws), base + proto, 0, 1e-12);
+    nc_ncl_ws_free(ws);
+    free(E0);
+    free(g);
+    free_problem(&p);
+}
+
 int main(void) {
     nc_set_threads(2);
     RUN(test_normalised_adjacency);
@@ -449,5 +496,6 @@ int main(void) {
     RUN(test_propagation_gradient);
     RUN(test_normalisation_gradient);
     RUN(test_float_matches_double);
+    RUN(test_flop_count);
     return TEST_REPORT();
 }
