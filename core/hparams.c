@@ -17,6 +17,8 @@ const nc_hparam_desc nc_hparam_table[] = {
     {"ssl_temp", NC_HP_FLOAT, F(ssl_temp), 1e-4, 100, "contrastive temperature tau"},
     {"ssl_reg", NC_HP_FLOAT, F(ssl_reg), 0, 10, "structure-contrastive weight"},
     {"alpha", NC_HP_FLOAT, F(alpha), 0, 100, "item weight in the structure term"},
+    {"ssl_negatives", NC_HP_INT, F(ssl_negatives), 0, 1 << 30,
+     "0 = exact structure term; N = sampled softmax over N uniform rows per side"},
     {"proto_reg", NC_HP_FLOAT, F(proto_reg), 0, 10, "prototype-contrastive weight"},
     {"num_clusters", NC_HP_INT, F(num_clusters), 1, 1000000, "k-means clusters per table"},
     {"warm_up_step", NC_HP_INT, F(warm_up_step), 0, 100000, "first epoch with the proto term"},
@@ -45,6 +47,7 @@ void nc_hparams_default(nc_hparams *hp) {
     hp->ssl_temp = 0.1f;
     hp->ssl_reg = 1e-7f;
     hp->alpha = 1.0f;
+    hp->ssl_negatives = 0;
     hp->proto_reg = 8e-8f;
     hp->num_clusters = 1000;
     hp->warm_up_step = 20;

@@ -18,6 +18,9 @@ typedef struct nc_hparams {
     float ssl_temp;           /* tau 0.1 */
     float ssl_reg;            /* 1e-7 */
     float alpha;              /* item weight of the structure term, 1 */
+    int32_t ssl_negatives;    /* 0: structure term's softmax over all users / items (NCL.md);
+                                 N > 0: over the positive and N uniformly drawn rows per side,
+                                 an approximation (our addition, docs/scaling.md) */
     float proto_reg;          /* 8e-8 */
     int32_t num_clusters;     /* k of the E-step, 1000 */
     int32_t warm_up_step;     /* proto joins at this 0-based epoch, 20 */

@@ -7,7 +7,11 @@
  *   mn      N x d       n(E0), every row         nrm0  N          ||E0 row||
  *   dm      N x d       dLoss/d n(E0) (ssl)      blk   blk_cap   softmax block (rows x width)
  *   anc, danc  B x d    anchors and their grads  fg, gfg  3B x d  gathered F and its grad
- *   slot    N int32     -1, or a row's index in the distinct list being built */
+ *   slot    N int32     -1, or a row's index in the distinct list being built
+ * Only with ssl_negatives = N > 0 (the sampled structure term, ssl_sampled_tmpl.h; Ns =
+ * min(N, max(U, I))):
+ *   sm, dsm  Ns x d     the sample's n(E0) rows and their grads; samp, samp_g  Ns int32
+ *   pm       B x d      the anchors' own n(E0) rows; pc, skip  B  positive's coefficient, slot */
 #include "ncl.h"
 
 #include <cblas.h>
@@ -30,6 +34,13 @@ struct nc_ncl_ws {
     int32_t nu, np, na;
     double t_prop, t_ssl, t_proto, t_bpr;
     double flops;       /* floating-point operations of the matrix products so far */
+    /* sampled structure term (ssl_negatives > 0) */
+    nc_rng rng;         /* draws the samples; seeded from hp.seed, apart from training's */
+    int32_t ns_cap;     /* rows a sample can hold */
+    void *sm, *dsm, *pm, *pc;
+    int32_t *samp, *samp_g, *skip;
+    int32_t *fix[2], fix_n[2]; /* a fixed sample per side (tests), fix_n 0 = draw */
+    int32_t ns_used[2]; /* sample sizes of the last step, for the FLOP count */
 };
 
 /* Ids in range and a batch that fits: checked before any work so bad input never reaches
@@ -94,24 +105,32 @@ static int32_t block_rows(const nc_ncl_ws *ws, int32_t nm) {
 #define NC_R(f) f##_f
 #define NC_K(f) f##_f
 #define NC_SPMM nc_graph_spmm
+#define NC_GEMM cblas_sgemm
+#define NC_EXP(x) nc_expf_fast(x)
 #define NC_DOUBLE 0
 #include "ncl_tmpl.h"
 #undef REAL
 #undef NC_R
 #undef NC_K
 #undef NC_SPMM
+#undef NC_GEMM
+#undef NC_EXP
 #undef NC_DOUBLE
 
 #define REAL double
 #define NC_R(f) f##_d
 #define NC_K(f) f##_d
 #define NC_SPMM nc_graph_spmm_d
+#define NC_GEMM cblas_dgemm
+#define NC_EXP(x) exp(x)
 #define NC_DOUBLE 1
 #include "ncl_tmpl.h"
 #undef REAL
 #undef NC_R
 #undef NC_K
 #undef NC_SPMM
+#undef NC_GEMM
+#undef NC_EXP
 #undef NC_DOUBLE
 
 void nc_ncl_ws_free(nc_ncl_ws *ws) {
@@ -120,9 +139,31 @@ void nc_ncl_ws_free(nc_ncl_ws *ws) {
                     ws->anc,    ws->danc, ws->nrmc, ws->w,   ws->fg,  ws->gfg,
                     ws->cent,   ws->row_loss, ws->coef, ws->slot, ws->du, ws->mu,
                     ws->dp,     ws->mp,   ws->da,  ws->iu,   ws->ip,  ws->in,
-                    ws->tgt,    ws->rows3};
+                    ws->tgt,    ws->rows3, ws->sm, ws->dsm, ws->pm, ws->pc,
+                    ws->samp,   ws->samp_g, ws->skip, ws->fix[0], ws->fix[1]};
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
     free(ws);
+}
+
+/* The sampled structure term's buffers, sized for the largest sample a side can draw. */
+static int ws_alloc_sampled(nc_ncl_ws *ws, size_t esz, nc_err *e) {
+    const size_t d = (size_t)ws->d, B = (size_t)ws->B;
+    int32_t side_max = ws->n_user > ws->n_item ? ws->n_user : ws->n_item;
+    ws->ns_cap = ws->hp.ssl_negatives < side_max ? ws->hp.ssl_negatives : side_max;
+    const size_t ns = (size_t)ws->ns_cap;
+    ws->sm = nc_aligned_alloc(ns * d, esz, e);
+    ws->dsm = nc_aligned_alloc(ns * d, esz, e);
+    ws->pm = nc_aligned_alloc(B * d, esz, e);
+    ws->pc = nc_malloc(B, esz, e);
+    ws->samp = nc_malloc(ns, sizeof(int32_t), e);
+    ws->samp_g = nc_malloc(ns, sizeof(int32_t), e);
+    ws->skip = nc_malloc(B, sizeof(int32_t), e);
+    if (!ws->sm || !ws->dsm || !ws->pm || !ws->pc || !ws->samp || !ws->samp_g || !ws->skip)
+        return NC_ENOMEM;
+    nc_rng seeded;
+    nc_rng_seed(&seeded, ws->hp.seed);
+    ws->rng = nc_rng_split(&seeded, 0x551); /* a stream of its own: training's draws unchanged */
+    return NC_OK;
 }
 
 static int ws_alloc(nc_ncl_ws *ws, size_t esz, nc_err *e) {
@@ -154,7 +195,7 @@ static int ws_alloc(nc_ncl_ws *ws, size_t esz, nc_err *e) {
         !ws->ip || !ws->in || !ws->tgt || !ws->da || !ws->rows3)
         return NC_ENOMEM;
     for (size_t r = 0; r < N; r++) ws->slot[r] = -1;
-    return NC_OK;
+    return ws->hp.ssl_negatives > 0 ? ws_alloc_sampled(ws, esz, e) : NC_OK;
 }
 
 static int ws_create(const nc_graph *g, const nc_hparams *hp, int is_double, nc_ncl_ws **out,
@@ -244,6 +285,65 @@ void nc_ncl_timers_reset(nc_ncl_ws *ws) {
 }
 
 double nc_ncl_flops(const nc_ncl_ws *ws) { return ws->flops; }
+
+/* Checks one side's fixed sample: 1..cap distinct ids in 0..m-1. */
+static int check_fixed(const int32_t *ids, int32_t n, int32_t m, int32_t cap, const char *what,
+                       nc_err *e) {
+    if (n < 1 || n > cap)
+        return nc_fail(e, NC_EINVAL, "fixed %s sample of %d rows: need 1..%d (ssl_negatives "
+                       "and the %d %ss)", what, n, cap, m, what);
+    for (int32_t k = 0; k < n; k++) {
+        if (ids[k] < 0 || ids[k] >= m)
+            return nc_fail(e, NC_EINVAL, "fixed %s sample: row %d is %d, out of [0, %d)", what,
+                           k, ids[k], m);
+        for (int32_t q = 0; q < k; q++)
+            if (ids[q] == ids[k])
+                return nc_fail(e, NC_EINVAL, "fixed %s sample: %d appears twice", what, ids[k]);
+    }
+    return NC_OK;
+}
+
+/* Forgets the fixed samples: later steps draw again. */
+static void unfix(nc_ncl_ws *ws) {
+    for (int s = 0; s < 2; s++) {
+        free(ws->fix[s]);
+        ws->fix[s] = NULL;
+        ws->fix_n[s] = 0;
+    }
+}
+
+int nc_ncl_fix_ssl_sample(nc_ncl_ws *ws, const int32_t *users, int32_t n_users,
+                          const int32_t *items, int32_t n_items, nc_err *e) {
+    if (ws->hp.ssl_negatives < 1)
+        return nc_fail(e, NC_EINVAL, "a fixed structure-term sample needs ssl_negatives > 0");
+    if (!users != !items)
+        return nc_fail(e, NC_EINVAL, "a fixed sample needs both sides (or neither, to draw)");
+    if (!users) {
+        unfix(ws);
+        return NC_OK;
+    }
+    int32_t cu = ws->ns_cap < ws->n_user ? ws->ns_cap : ws->n_user;
+    int32_t ci = ws->ns_cap < ws->n_item ? ws->ns_cap : ws->n_item;
+    int rc = check_fixed(users, n_users, ws->n_user, cu, "user", e);
+    if (!rc) rc = check_fixed(items, n_items, ws->n_item, ci, "item", e);
+    if (rc) return rc; /* nothing changed */
+    const int32_t *ids[2] = {users, items}, n[2] = {n_users, n_items};
+    int32_t *copy[2];
+    copy[0] = nc_malloc((size_t)n[0], sizeof(int32_t), e);
+    copy[1] = nc_malloc((size_t)n[1], sizeof(int32_t), e);
+    if (!copy[0] || !copy[1]) {
+        free(copy[0]);
+        free(copy[1]);
+        return NC_ENOMEM;
+    }
+    unfix(ws);
+    for (int s = 0; s < 2; s++) {
+        memcpy(copy[s], ids[s], (size_t)n[s] * sizeof(int32_t));
+        ws->fix[s] = copy[s];
+        ws->fix_n[s] = n[s];
+    }
+    return NC_OK;
+}
 
 void nc_ncl_set_block_rows(nc_ncl_ws *ws, int32_t rows) {
     ws->blk_rows = rows > 0 ? rows : 0; /* capped per call by what the buffer holds */

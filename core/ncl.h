@@ -10,6 +10,9 @@
  * Every repeated user / item of a batch is computed once with its multiplicity as a weight,
  * which gives exactly the loss and gradient of the per-row formulas. The structure term's
  * softmax over all users (items) is done in blocks of rows with sgemm; no N x N matrix exists.
+ * With ssl_negatives = N > 0 (off by default) the structure term's softmax runs over the
+ * positive and N rows per side drawn uniformly per batch instead: an approximation of NCL.md,
+ * stated exactly in ssl_sampled_tmpl.h, for catalogues where the full softmax is too dear.
  *
  * Ownership: the workspace (nc_ncl_ws) is created and freed by the caller with the functions
  * below; it borrows the graph, which must outlive it. It holds every buffer a batch needs,
@@ -56,7 +59,8 @@ typedef struct nc_loss {
 typedef struct nc_ncl_ws nc_ncl_ws;
 
 /* Creates a workspace for graph g (borrowed), the model shape and weights in hp (copied:
- * embedding_size, n_layers, hyper_layers, reg_weight, ssl_temp, ssl_reg, alpha, proto_reg),
+ * embedding_size, n_layers, hyper_layers, reg_weight, ssl_temp, ssl_reg, alpha, proto_reg,
+ * ssl_negatives; seed seeds the sampled structure term's own generator),
  * batches of up to hp->train_batch_size triples and hp->num_clusters centroids per side.
  * *out receives the workspace (caller frees with nc_ncl_ws_free). */
 int nc_ncl_ws_create(const nc_graph *g, const nc_hparams *hp, nc_ncl_ws **out, nc_err *e);
@@ -89,6 +93,14 @@ void nc_ncl_timers_reset(nc_ncl_ws *ws);
 /* Floating-point operations of the matrix products this workspace has run since it was made
  * or its timers were reset (see step_flops in ncl_tmpl.h for what is counted). */
 double nc_ncl_flops(const nc_ncl_ws *ws);
+
+/* Sampled structure term only (ssl_negatives > 0): makes every later step use these samples
+ * instead of drawing, so finite differences see one fixed loss. users (n_users ids in
+ * 0..U-1) and items (n_items ids in 0..I-1) must be distinct, 1..min(ssl_negatives, U or I)
+ * of them; they are copied. users == items == NULL goes back to drawing. NC_EINVAL (naming
+ * the problem) otherwise, or when ssl_negatives is 0; on any failure nothing changes. */
+int nc_ncl_fix_ssl_sample(nc_ncl_ws *ws, const int32_t *users, int32_t n_users,
+                          const int32_t *items, int32_t n_items, nc_err *e);
 
 /* Rows of the softmax handled per block (0 = automatic, sized to stay in cache). Exposed so
  * tests can force several blocks on small graphs and the benchmark can tune it. */

@@ -2,7 +2,8 @@
  * (training) and double (gradient checks) by ncl.c. Not a normal header: define
  *   REAL   element type          NC_R(f)  name for this precision (f##_f or f##_d)
  *   NC_K(f) kernel name (f##_f / f##_d)    NC_SPMM  nc_graph_spmm or nc_graph_spmm_d
- *   NC_DOUBLE 0 or 1
+ *   NC_GEMM, NC_EXP  cblas gemm and exp     NC_DOUBLE 0 or 1
+ *   (the last two for the sampled structure term, ssl_sampled_tmpl.h, included below)
  *
  * The batch, drawn as B triples (u, i+, i-), is first reduced to its distinct rows:
  *   du[nu]  distinct users (rows of E0) with multiplicity mu[]     -> ssl_u, proto_u
@@ -96,9 +97,12 @@ static double NC_R(reg_term)(nc_ncl_ws *ws, const REAL *E0, const nc_batch *b, R
     return s / n;
 }
 
+#include "ssl_sampled_tmpl.h"
+
 /* One side of the structure term: anchors n(C[rows]), support n(E0[side]) (all users or all
- * items), target = the row itself. Adds dC into gl[2h] and d n(E0[side]) into ws->dm. */
-static double NC_R(ssl_side)(nc_ncl_ws *ws, const REAL *E0, const int32_t *rows,
+ * items; with ssl_negatives > 0 the positive and a sample of them), target = the row itself.
+ * Adds dC into gl[2h] and d n(E0[side]) into ws->dm. side: 0 users, 1 items. */
+static double NC_R(ssl_side)(nc_ncl_ws *ws, const REAL *E0, int side, const int32_t *rows,
                              const int32_t *mult, int32_t nr, int32_t base, int32_t nm,
                              double weight, REAL *grad) {
     const int32_t d = ws->d;
@@ -112,9 +116,11 @@ static double NC_R(ssl_side)(nc_ncl_ws *ws, const REAL *E0, const int32_t *rows,
     }
     const REAL *M = (const REAL *)ws->mn + (size_t)base * d;
     REAL *dM = (REAL *)ws->dm + (size_t)base * d;
-    double loss = NC_K(nc_kern_infonce)(A, w, nr, M, nm, ws->tgt, d,
-                                        (REAL)(1.0 / ws->hp.ssl_temp), ws->blk, block_rows(ws, nm),
-                                        ws->row_loss, dA, dM);
+    double loss = ws->hp.ssl_negatives > 0
+                      ? NC_R(ssl_sampled)(ws, side, A, w, rows, nr, base, nm, dA)
+                      : NC_K(nc_kern_infonce)(A, w, nr, M, nm, ws->tgt, d,
+                                              (REAL)(1.0 / ws->hp.ssl_temp), ws->blk,
+                                              block_rows(ws, nm), ws->row_loss, dA, dM);
     NC_K(nc_kern_normalize_bwd)(A, nrm, dA, nr, d, dA, 0);
     NC_K(nc_kern_scatter_add)(dA, rows, nr, d, 1, NC_R(glayer)(ws, grad, 2 * ws->hp.hyper_layers));
     return loss;
@@ -169,15 +175,19 @@ static void NC_R(backprop)(nc_ncl_ws *ws, REAL *grad) {
 /* Floating-point operations of the step's matrix products (multiply and add counted apart),
  * so a benchmark can set the step's rate against the machine's sgemm rate. Counted: the 2L
  * sparse products (L forward, L backward: 2 nnz d each), the structure term's three products
- * per side (scores, dA, dM: 2 rows width d each), the prototype term's two per side (the
- * centroids are constants) and bpr's dot products and their gradients. Not counted: the
- * softmax exponentials, the normalisations and the gathers, which are memory-bound. */
+ * per side (scores, dA, dM: 2 rows width d each; sampled: the ns sample rows plus the
+ * positive's three dot-product-sized ones), the prototype term's two per side (the centroids
+ * are constants) and bpr's dot products and their gradients. Not counted: the softmax
+ * exponentials, the normalisations and the gathers, which are memory-bound. */
 static double NC_R(step_flops)(const nc_ncl_ws *ws, int32_t n, int use_ssl, const nc_protos *p) {
     const double d = ws->d, L = ws->L;
+    const int sampled = ws->hp.ssl_negatives > 0;
+    const double wu = sampled ? ws->ns_used[0] + 1.0 : ws->n_user;
+    const double wi = sampled ? ws->ns_used[1] + 1.0 : ws->n_item;
     double f = 2 * L * 2 * (double)ws->g->nnz * d + 12.0 * n * d;
     if (use_ssl) {
-        f += 6.0 * ws->nu * ws->n_user * d;
-        if (ws->hp.alpha > 0) f += 6.0 * ws->np * ws->n_item * d;
+        f += 6.0 * ws->nu * wu * d;
+        if (ws->hp.alpha > 0) f += 6.0 * ws->np * wi * d;
     }
     if (p) f += 4.0 * (p->k_user > 0 ? ws->nu * (double)p->k_user : 0) * d +
                 4.0 * (p->k_item > 0 ? ws->np * (double)p->k_item : 0) * d;
@@ -210,9 +220,10 @@ static int NC_R(loss_grad)(nc_ncl_ws *ws, const REAL *E0, const nc_batch *b,
     if (use_ssl || use_proto) NC_K(nc_kern_normalize)(E0, ws->n_node, ws->d, ws->mn, ws->nrm0);
     if (use_ssl) {
         memset(ws->dm, 0, nd * sizeof(REAL));
-        out->ssl = NC_R(ssl_side)(ws, E0, ws->du, ws->mu, ws->nu, 0, ws->n_user, hp->ssl_reg, grad);
+        out->ssl = NC_R(ssl_side)(ws, E0, 0, ws->du, ws->mu, ws->nu, 0, ws->n_user, hp->ssl_reg,
+                                  grad);
         if (hp->alpha > 0)
-            out->ssl += NC_R(ssl_side)(ws, E0, ws->dp, ws->mp, ws->np, ws->n_user, ws->n_item,
+            out->ssl += NC_R(ssl_side)(ws, E0, 1, ws->dp, ws->mp, ws->np, ws->n_user, ws->n_item,
                                        (double)hp->ssl_reg * hp->alpha, grad);
         NC_K(nc_kern_normalize_bwd)(ws->mn, ws->nrm0, ws->dm, ws->n_node, ws->d, grad, 1);
     }
