@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "httpc.h"
+
 typedef enum { CT_STR, CT_INT, CT_I64, CT_DBL, CT_BOOL } cfg_type;
 
 enum { CF_SECRET = 1 };
@@ -31,6 +33,8 @@ static const cfg_desc table[] = {
     {"http_threads", CT_INT, O(http_threads), 0, 256, NULL, "0", 0, "HTTP worker threads (0 = one per core)"},
     {"max_connections", CT_INT, O(max_connections), 1, 1000000, NULL, "1024", 0, "concurrent connections accepted"},
     {"conn_timeout", CT_INT, O(conn_timeout), 1, 3600, NULL, "30", 0, "seconds an idle or slow connection is kept"},
+    {"header_timeout", CT_INT, O(header_timeout), 1, 3600, NULL, "10", 0,
+     "seconds a client has to send a request's headers (then its body at 500 bytes/s) before it is cut off"},
     {"max_body", CT_I64, O(max_body), 16, 1 << 28, NULL, "1048576", 0, "largest request body in bytes (413 beyond)"},
     {"max_header", CT_I64, O(max_header), 4096, 1 << 24, NULL, "32768", 0, "bytes for the request line and headers of a connection"},
     {"api_key", CT_STR, O(api_key), 0, 0, NULL, "", CF_SECRET, "bearer key for writes and admin (empty = no auth)"},
@@ -59,6 +63,11 @@ static const cfg_desc table[] = {
     {"synth_items", CT_I64, O(synth_items), 1, 1e8, NULL, "1000", 0, "items of the generated data"},
     {"synth_per_user", CT_DBL, O(synth_per_user), 1, 1e6, NULL, "30", 0, "mean interactions per user of the generated data"},
     {"synth_seed", CT_I64, O(synth_seed), 0, 9.2e18, NULL, "2020", 0, "seed of the generated data"},
+    {"role", CT_STR, O(role), 0, 0, "standalone|primary|replica", "standalone", 0, "standalone; primary (also serves the replication feeds); replica (reads only, follows --primary)"},
+    {"primary", CT_STR, O(primary), 0, 0, NULL, "", 0, "replica: base URL of the primary, http://HOST:PORT (no TLS: a private network or a TLS-terminating proxy)"},
+    {"replica_poll", CT_DBL, O(replica_poll), 0.01, 3600, NULL, "1", 0, "replica: seconds between polls of the primary's model and changefeed"},
+    {"replica_timeout", CT_DBL, O(replica_timeout), 0.1, 3600, NULL, "5", 0, "replica: seconds of silence from the primary before a poll fails"},
+    {"replica_page", CT_INT, O(replica_page), 1, 10000, NULL, "1000", 0, "replica: changefeed events asked for per request"},
     {"shutdown_deadline", CT_DBL, O(shutdown_deadline), 0.1, 3600, NULL, "10", 0, "seconds from SIGTERM to exit"},
     {"log_level", CT_STR, O(log_level), 0, 0, "debug|info|warn|error", "info", 0, "lowest level logged"},
     {"access_log", CT_BOOL, O(access_log), 0, 1, NULL, "false", 0, "log one line per request"},
@@ -289,11 +298,29 @@ static int read_key_file(srv_config *c, nc_err *e) {
     return NC_OK;
 }
 
+/* Derives role_id; a replica needs an http:// primary, and only a replica takes one (a primary
+ * URL given to another role is a mistake that would otherwise pass unnoticed). */
+static int validate_role(srv_config *c, nc_err *e) {
+    c->role_id = !strcmp(c->role, "primary") ? SRV_ROLE_PRIMARY
+               : !strcmp(c->role, "replica") ? SRV_ROLE_REPLICA : SRV_ROLE_STANDALONE;
+    if (c->role_id != SRV_ROLE_REPLICA && c->primary[0])
+        return nc_fail(e, NC_EINVAL, "setting 'primary': only a replica follows a primary (role is '%s'; "
+                       "add --role replica)", c->role);
+    if (c->role_id != SRV_ROLE_REPLICA) return NC_OK;
+    if (!c->primary[0])
+        return nc_fail(e, NC_EINVAL, "setting 'primary': role replica needs the primary's URL (--primary http://HOST:PORT)");
+    httpc_url u;
+    nc_err ue;
+    if (httpc_parse_url(c->primary, &u, &ue) != NC_OK) return nc_fail(e, NC_EINVAL, "setting 'primary': %s", ue.msg);
+    return NC_OK;
+}
+
 int cfg_validate(srv_config *c, nc_err *e) {
     if (parse_listen(c, e) != NC_OK) return NC_EINVAL;
     if (!c->data_dir[0]) return nc_fail(e, NC_EINVAL, "setting 'data_dir': must not be empty");
     if (c->k_default > c->k_max)
         return nc_fail(e, NC_EINVAL, "setting 'k_default': %d is larger than k_max %d", c->k_default, c->k_max);
+    if (validate_role(c, e) != NC_OK) return NC_EINVAL;
     if (c->api_key_file[0] && read_key_file(c, e) != NC_OK) return NC_EINVAL;
     for (const char *k = c->api_key; *k; k++)
         if ((unsigned char)*k <= ' ' || (unsigned char)*k >= 127)

@@ -22,6 +22,12 @@
 
 #define CFG_STR_MAX 512
 
+/* What the process does in a deployment of several (server/feed.h, server/replica.h):
+ * standalone serves, ingests and retrains alone; a primary does the same and also serves the
+ * feeds replicas follow; a replica serves reads only, from the primary's models and
+ * changefeed. */
+typedef enum { SRV_ROLE_STANDALONE = 0, SRV_ROLE_PRIMARY, SRV_ROLE_REPLICA } srv_role;
+
 typedef struct srv_config {
     /* network */
     char listen[CFG_STR_MAX];   /* HOST:PORT or [V6]:PORT; port 0 = any free port */
@@ -30,6 +36,7 @@ typedef struct srv_config {
     int http_threads;           /* 0 = one per core */
     int max_connections;
     int conn_timeout;           /* seconds a connection may sit idle or trickle */
+    int header_timeout;         /* seconds to send a request's headers (slowloris cut-off) */
     int64_t max_body;           /* bytes */
     int64_t max_header;         /* bytes of request line + headers per connection */
     /* security */
@@ -62,6 +69,13 @@ typedef struct srv_config {
     int64_t synth_users, synth_items;
     double synth_per_user;
     int64_t synth_seed;
+    /* scale-out (server/feed.h, server/replica.h) */
+    char role[16];                  /* "standalone" | "primary" | "replica" */
+    srv_role role_id;               /* derived from role by cfg_validate */
+    char primary[CFG_STR_MAX];      /* replica: base URL of the primary, http://HOST:PORT */
+    double replica_poll;            /* replica: seconds between polls of the primary's feeds */
+    double replica_timeout;         /* replica: seconds of silence before a poll fails */
+    int replica_page;               /* replica: changefeed events asked for per request */
     /* process */
     double shutdown_deadline;       /* seconds from SIGTERM to exit */
     char log_level[16];

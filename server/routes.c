@@ -7,8 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <microhttpd.h>
 
+#include "feed.h"
+#include "replica.h"
 #include "retrain.h"
 
 /* ======================= request parsing helpers ======================= */
@@ -18,23 +19,28 @@ typedef struct param_check {
     const char *bad;      /* first unknown parameter */
 } param_check;
 
-static enum MHD_Result param_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-    (void)kind;
+/* Stops the walk (returns 1) at the first name not in the allowed list. */
+static int param_iter(void *cls, const char *key, const char *value) {
     (void)value;
     param_check *pc = cls;
     for (const char *const *a = pc->allowed; *a; a++)
-        if (!strcmp(*a, key)) return MHD_YES;
+        if (!strcmp(*a, key)) return 0;
     pc->bad = key;
-    return MHD_NO;
+    return 1;
 }
 
 /* A typo in a parameter name would otherwise be silently ignored: refuse unknown names. */
 static int params_known(const http_req *rq, http_resp *rs, const char *const *allowed) {
     param_check pc = {allowed, NULL};
-    MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, param_iter, &pc);
+    http_each_query(rq, param_iter, &pc);
     if (!pc.bad) return 1;
     http_problem(rs, 400, "unknown query parameter '%.64s'", pc.bad);
     return 0;
+}
+
+/* The same check for handlers in other files (feed.c). */
+int routes_params_known(const http_req *rq, http_resp *rs, const char *const *allowed) {
+    return params_known(rq, rs, allowed);
 }
 
 /* k from the query: default k_default, 1..k_max. */
@@ -116,11 +122,41 @@ static json_t *model_ref(const live_model *m) {
 static void store_fault(srv_app *a, http_resp *rs, const char *what, const nc_err *e) {
     prom_add(&a->metrics.store_errors, 1);
     slog_kv(&a->log, SLOG_ERROR, "store_error", "op", json_string(what), "error", json_string(e->msg), NULL);
-    http_problem(rs, 503, "the interaction store is unavailable (%s); retry later", nc_strerror(e->code));
+    http_problem(rs, 503, "the interaction store is unavailable (%s: %s); retry later", nc_strerror(e->code),
+                 store_error_cause(a->store, e->msg));
     http_add_header(rs, "Retry-After", "1");
 }
 
+/* A replica refuses writes and admin: 307 to the same path on its primary (Location when it
+ * fits the header), with a problem body naming the primary for clients that do not follow. */
+static int refused_on_replica(const srv_app *a, const http_req *rq, http_resp *rs) {
+    if (a->cfg.role_id != SRV_ROLE_REPLICA) return 0;
+    char loc[CFG_STR_MAX + 300];
+    size_t n = strlen(a->cfg.primary);
+    while (n && a->cfg.primary[n - 1] == '/') n--;
+    snprintf(loc, sizeof loc, "%.*s%s", (int)n, a->cfg.primary, rq->path);
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s+++, s:s}", "type", "about:blank", "title", "Temporary Redirect", "status",
+                          307, "detail", "this is a read-only replica: send ", rq->method, " to the primary at ",
+                          a->cfg.primary, "primary", a->cfg.primary);
+    http_json(rs, 307, j);
+    rs->ctype = "application/problem+json";
+    http_add_header(rs, "Location", loc);
+    return 1;
+}
+
 /* ======================= recommendations ======================= */
+
+/* The user's items and latest deletion: from the store, or on a replica from the state it
+ * follows the primary's changefeed into (the same answers, see replica_state.h). */
+static int seen_items(srv_app *a, const char *user, store_items *out, int64_t *deleted_seq, nc_err *e) {
+    if (a->replica) return rstate_user_items(replica_state_get(a->replica), user, out, deleted_seq, e);
+    return store_user_items(a->store, user, out, deleted_seq, e);
+}
+
+static int popular_list(srv_app *a, int k, store_items *out, nc_err *e) {
+    if (a->replica) return rstate_popular(replica_state_get(a->replica), k, out, e);
+    return store_popular(a->store, k, out, e);
+}
 
 static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
 
@@ -177,7 +213,7 @@ static json_t *search_items(const live_model *m, const float *q, int k, const in
 /* The most popular items (by users) minus the exclusions; score = number of users. */
 static json_t *popular_items(srv_app *a, int k, const id_set *ex, nc_err *e) {
     store_items pop = {0};
-    if (store_popular(a->store, k + (int)ex->n, &pop, e) != NC_OK) return NULL;
+    if (popular_list(a, k + (int)ex->n, &pop, e) != NC_OK) return NULL;
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < pop.n && (int)json_array_size(arr) < k; i++)
         if (!id_set_has(ex, pop.ids[i]))
@@ -220,7 +256,7 @@ static void recommend(srv_app *a, const live_model *m, const char *user, int k, 
     store_items seen = {0};
     int64_t deleted_seq = 0;
     nc_err e = {0};
-    if (store_user_items(a->store, user, &seen, &deleted_seq, &e) != NC_OK) {
+    if (seen_items(a, user, &seen, &deleted_seq, &e) != NC_OK) {
         store_fault(a, rs, "user_items", &e);
         return;
     }
@@ -267,6 +303,9 @@ static void h_recommend(void *ap, const http_req *rq, http_resp *rs) {
     live_model *m = live_acquire(&a->model);
     if (!m)
         http_problem(rs, 503, "no model is loaded yet; retry once /readyz answers 200");
+    else if (a->replica && !replica_synced(a->replica))
+        http_problem(rs, 503, "this replica has not caught up with the changefeed of its primary %s yet; retry once "
+                     "/readyz answers 200", a->cfg.primary);
     else
         recommend(a, m, user, k, excl, n_excl, rs);
     live_release(m);
@@ -417,6 +456,7 @@ static void append_events(srv_app *a, const http_req *rq, json_t *arr, http_resp
 
 static void h_interactions(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
+    if (refused_on_replica(a, rq, rs)) return;
     static const char *const allowed[] = {NULL};
     if (!params_known(rq, rs, allowed)) return;
     const char *key = http_header(rq, "Idempotency-Key");
@@ -436,6 +476,7 @@ static void h_interactions(void *ap, const http_req *rq, http_resp *rs) {
 
 static void h_delete_user(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
+    if (refused_on_replica(a, rq, rs)) return;
     static const char *const allowed[] = {NULL};
     nc_err e = {0};
     if (!params_known(rq, rs, allowed)) return;
@@ -473,10 +514,36 @@ static void h_livez(void *ap, const http_req *rq, http_resp *rs) {
     http_json(rs, 200, json_pack("{s:s, s:f}", "status", "alive", "uptime_seconds", nc_wall_time() - a->started_at));
 }
 
+/* A replica is ready with a model once it has caught up with the changefeed; without its
+ * primary it stays ready ("degraded": the model and interactions it has), and says so. */
+static void readyz_replica(srv_app *a, http_resp *rs) {
+    live_model *m = live_acquire(&a->model);
+    uint64_t version = m ? m->ck.meta.model_version : 0;
+    live_release(m);
+    int synced = replica_synced(a->replica), up = replica_primary_up(a->replica);
+    int ok = !atomic_load(&a->stopping) && m && synced;
+    atomic_store(&a->metrics.ready, ok);
+    if (ok) {
+        http_json(rs, 200, json_pack("{s:s, s:I, s:s, s:o}", "status", up ? "ready" : "degraded", "model_version",
+                                     (json_int_t)version, "role", "replica", "primary", replica_status(a->replica)));
+        return;
+    }
+    json_t *st = replica_status(a->replica);
+    const char *err = json_string_value(json_object_get(st, "last_error"));
+    http_problem(rs, 503, "not ready:%s%s%s%s%s", atomic_load(&a->stopping) ? " shutting down;" : "",
+                 m ? "" : " no model loaded yet;", synced ? "" : " not caught up with the primary's changefeed yet;",
+                 err ? " the primary: " : "", err ? err : "");
+    json_decref(st);
+}
+
 /* Ready = not shutting down, a model loaded, and the store accepting writes. */
 static void h_readyz(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
     (void)rq;
+    if (a->replica) {
+        readyz_replica(a, rs);
+        return;
+    }
     store_stats st = {0};
     nc_err e = {0};
     live_model *m = live_acquire(&a->model);
@@ -486,11 +553,34 @@ static void h_readyz(void *ap, const http_req *rq, http_resp *rs) {
     int ok = !atomic_load(&a->stopping) && m && store_ok;
     atomic_store(&a->metrics.ready, ok);
     if (ok) {
-        http_json(rs, 200, json_pack("{s:s, s:I}", "status", "ready", "model_version", (json_int_t)version));
+        http_json(rs, 200, json_pack("{s:s, s:I, s:s}", "status", "ready", "model_version", (json_int_t)version, "role",
+                                     a->cfg.role));
         return;
     }
     http_problem(rs, 503, "not ready:%s%s%s", atomic_load(&a->stopping) ? " shutting down;" : "",
                  m ? "" : " no model loaded yet;", store_ok ? "" : " the store is not writable;");
+}
+
+/* Appends extra (may be NULL) to the malloc'd text; on failure the text stays as it was. */
+static void append_text(char **text, size_t *len, const char *extra) {
+    size_t w = extra ? strlen(extra) : 0;
+    char *t2 = w ? realloc(*text, *len + w + 1) : NULL;
+    if (!t2) return;
+    memcpy(t2 + *len, extra, w + 1);
+    *text = t2;
+    *len += w;
+}
+
+/* The role as a labelled gauge, and a replica's view of its primary. */
+static void append_role_metrics(srv_app *a, char **text, size_t *len) {
+    char role[256];
+    snprintf(role, sizeof role, "# HELP nclrec_role The role this process was started with.\n# TYPE nclrec_role gauge\n"
+             "nclrec_role{role=\"%s\"} 1\n", a->cfg.role);
+    append_text(text, len, role);
+    if (!a->replica) return;
+    char *r = replica_metrics(a->replica);
+    append_text(text, len, r);
+    free(r);
 }
 
 static void h_metrics(void *ap, const http_req *rq, http_resp *rs) {
@@ -521,6 +611,7 @@ static void h_metrics(void *ap, const http_req *rq, http_resp *rs) {
             len += (size_t)w;
         }
     }
+    append_role_metrics(a, &text, &len);
     rs->status = 200;
     rs->ctype = "text/plain; version=0.0.4; charset=utf-8";
     rs->body = text;
@@ -560,13 +651,14 @@ static void h_model(void *ap, const http_req *rq, http_resp *rs) {
                           c->meta.best_epoch, "train_seconds", c->meta.train_seconds, "hparams", cfg_hparams_json(&c->hp),
                           "metrics", "valid", metrics_json(&c->valid), "test", metrics_json(&c->test));
     if (o && a->retrain) json_object_set_new(o, "retrain", retrain_status(a->retrain));
+    if (o && a->replica) json_object_set_new(o, "primary", replica_status(a->replica));
     live_release(m);
     http_json(rs, 200, o);
 }
 
 static void h_retrain(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
-    (void)rq;
+    if (refused_on_replica(a, rq, rs)) return;
     if (!a->retrain || atomic_load(&a->stopping)) {
         http_problem(rs, 503, "retraining is not available %s", a->retrain ? "while shutting down" : "in this process");
         return;
@@ -596,6 +688,8 @@ const http_route routes_table[] = {
     {"GET", "/readyz", h_readyz, 0},
     {"GET", "/metrics", h_metrics, HTTP_AUTH_READ},
     {"GET", "/openapi.yaml", h_openapi, 0},
+    {"GET", "/replication/checkpoint", feed_h_checkpoint, HTTP_AUTH_WRITE},
+    {"GET", "/replication/changes", feed_h_changes, HTTP_AUTH_WRITE},
 };
 const int routes_count = (int)(sizeof routes_table / sizeof routes_table[0]);
 

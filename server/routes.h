@@ -7,6 +7,11 @@
  *   DELETE /users/{id}                             forget a user's interactions
  *   GET    /livez, /readyz, /metrics, /model, /openapi.yaml
  *   POST   /admin/retrain                          start a retrain now
+ *   GET    /replication/checkpoint, /replication/changes   a primary's feeds (feed.h)
+ *
+ * Roles (config.h): a replica answers writes and admin with 307 to its primary, serves
+ * /recommend from its replica state (replica_state.h) instead of a store, and reports the
+ * primary's reachability in /readyz, /model and /metrics.
  *
  * openapi.yaml describes exactly these routes and statuses; tests/test_api.sh checks both ways.
  * Handlers decode and validate the request, call the store and the live model, and encode the
@@ -26,6 +31,8 @@
 #include "store.h"
 
 struct retrain;
+struct feed;
+struct replica;
 
 /* Everything the request path shares. Owned by serve.c (heap-allocated: prom is large). */
 typedef struct srv_app {
@@ -34,7 +41,9 @@ typedef struct srv_app {
     prom metrics;
     live_slot model;
     nc_store *store;           /* NULL when the daemon runs without a store (tests) */
-    struct retrain *retrain;   /* NULL until the retrain thread runs */
+    struct retrain *retrain;   /* NULL until the retrain thread runs (never on a replica) */
+    struct feed *feed;         /* primary only: the changefeed's read connection */
+    struct replica *replica;   /* replica only: the poller and the state it keeps (then store is NULL) */
     foldin_method foldin;
     atomic_int stopping;       /* set on SIGTERM: /readyz fails at once, writes get 503 */
     double started_at;         /* nc_wall_time() at start */
@@ -43,6 +52,10 @@ typedef struct srv_app {
 /* The route table (read-only) and its size. */
 extern const http_route routes_table[];
 extern const int routes_count;
+
+/* 1 when every query parameter of rq is in allowed (NULL-terminated), else 0 with a 400
+ * naming the first unknown one in rs: a typo would otherwise be silently ignored. */
+int routes_params_known(const http_req *rq, http_resp *rs, const char *const *allowed);
 
 /* Labels for prom_init: the route patterns and methods, in table order. */
 void routes_labels(const char **patterns, const char **methods, int cap);

@@ -29,7 +29,9 @@
 
 #include "commands.h"
 #include "config.h"
+#include "feed.h"
 #include "http.h"
+#include "replica.h"
 #include "retrain.h"
 #include "routes.h"
 #include "store.h"
@@ -213,6 +215,44 @@ static int bootstrap_model(srv_app *a, const atomic_int *cancel, nc_err *e) {
     return rc == NC_ECANCEL ? NC_OK : rc; /* a cancelled start-up just proceeds to shut down */
 }
 
+/* A primary also opens the changefeed's read connection on the store's file. */
+static int open_feed(srv_app *a, nc_err *e) {
+    char path[CFG_STR_MAX + 16];
+    snprintf(path, sizeof path, "%s/nclrec.db", a->cfg.data_dir);
+    a->feed = feed_open(path, e);
+    return a->feed ? NC_OK : e->code;
+}
+
+/* A replica has no store: its state comes from the primary's changefeed, its models from the
+ * primary's checkpoints; the newest one downloaded before a restart is served at once. */
+static int bootstrap_replica(srv_app *a, nc_err *e) {
+    int loaded = 0;
+    if (mkdir(a->cfg.data_dir, 0750) != 0 && errno != EEXIST)
+        return nc_fail(e, NC_EIO, "setting 'data_dir': cannot create '%s': %s", a->cfg.data_dir, strerror(errno));
+    if (!(a->replica = replica_new(a, e))) return e->code;
+    if (retrain_load_newest(a, &loaded, e) != NC_OK) return e->code;
+    slog_kv(&a->log, SLOG_INFO, "replica", "primary", json_string(a->cfg.primary), "local_model", json_boolean(loaded),
+            "poll_seconds", json_real(a->cfg.replica_poll), NULL);
+    return NC_OK;
+}
+
+/* Everything before serving, by role: the store and a model, plus the feeds on a primary; a
+ * replica's state and last model. */
+static int bootstrap(srv_app *a, const atomic_int *cancel, nc_err *e) {
+    if (a->cfg.role_id == SRV_ROLE_REPLICA) return bootstrap_replica(a, e);
+    int rc = open_store(a, e);
+    if (rc == NC_OK) rc = bootstrap_model(a, cancel, e);
+    if (rc == NC_OK && a->cfg.role_id == SRV_ROLE_PRIMARY) rc = open_feed(a, e);
+    return rc;
+}
+
+/* The background thread of the role: the retrain thread, or a replica's poller. */
+static int start_background(srv_app *a, nc_err *e) {
+    if (a->replica) return replica_start(a->replica, e);
+    a->retrain = retrain_start(a, e);
+    return a->retrain ? NC_OK : e->code;
+}
+
 static srv_app *app_new(const srv_config *c) {
     srv_app *a = calloc(1, sizeof *a);
     if (!a) return NULL;
@@ -230,6 +270,8 @@ static srv_app *app_new(const srv_config *c) {
 }
 
 static void app_free(srv_app *a) {
+    replica_stop(a->replica); /* after the HTTP server: requests read its state */
+    feed_close(a->feed);
     store_close(a->store);
     live_slot_destroy(&a->model);
     slog_destroy(&a->log);
@@ -245,6 +287,7 @@ static http_server *start_http(srv_app *a, nc_err *e) {
                    .threads = a->cfg.http_threads > 0 ? a->cfg.http_threads : (ncpu > 0 ? (int)ncpu : 1),
                    .max_connections = a->cfg.max_connections,
                    .conn_timeout = a->cfg.conn_timeout,
+                   .header_timeout = a->cfg.header_timeout,
                    .max_body = (size_t)a->cfg.max_body,
                    .max_header = (size_t)a->cfg.max_header,
                    .api_key = a->cfg.api_key,
@@ -262,11 +305,12 @@ static http_server *start_http(srv_app *a, nc_err *e) {
 static void shutdown_all(srv_app *a, http_server *h) {
     double t0 = nc_now();
     http_quiesce(h);
-    retrain_stop(a->retrain);
-    a->retrain = NULL;
+    retrain_cancel(a->retrain); /* stops at its next check; requests may still read its state */
     double left = a->cfg.shutdown_deadline - (nc_now() - t0) - 0.2;
     int pending = http_wait_idle(h, left > 0 ? left : 0);
     http_stop(h);
+    retrain_stop(a->retrain); /* joined once no request can reach it */
+    a->retrain = NULL;
     slog_kv(&a->log, SLOG_INFO, "stopped", "seconds", json_real(nc_now() - t0), "requests_cut", json_integer(pending), NULL);
 }
 
@@ -289,11 +333,11 @@ static int serve_main(const char *cmd, srv_config *c, int argc, char **argv) {
     slog_kv(&a->log, SLOG_INFO, "start", "command", json_string(cmd), "pid", json_integer(getpid()), "config",
             cfg_to_json(c), NULL);
     int rc = start_signals(&sc, &e);
-    if (rc == NC_OK) rc = open_store(a, &e);
-    if (rc == NC_OK) rc = bootstrap_model(a, &sc.cancel, &e);
+    if (rc == NC_OK) rc = bootstrap(a, &sc.cancel, &e);
     http_server *h = NULL;
+    /* The background thread starts first: once the listener is up, requests may reach it. */
+    if (rc == NC_OK && !atomic_load(&a->stopping)) rc = start_background(a, &e);
     if (rc == NC_OK && !atomic_load(&a->stopping) && (h = start_http(a, &e)) == NULL) rc = e.code ? e.code : NC_EIO;
-    if (h && !(a->retrain = retrain_start(a, &e))) rc = e.code;
     if (rc != NC_OK) {
         slog_kv(&a->log, SLOG_ERROR, "fatal", "error", json_string(e.msg), NULL);
         fprintf(stderr, "nclrec %s: %s\n", cmd, e.msg);

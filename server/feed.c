@@ -1,0 +1,256 @@
+/* feed.c - see feed.h. Sections: the changefeed's connection and query, the checkpoint file,
+ * the handlers. */
+#include "feed.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "routes.h"
+
+struct feed {
+    pthread_mutex_t mu;        /* one request at a time on the connection */
+    sqlite3 *db;
+    sqlite3_stmt *inter, *del, *mark;
+    char path[1024];
+};
+
+/* ======================= the changefeed ======================= */
+
+static int db_fail(feed *f, int rc, const char *what, nc_err *e) {
+    return nc_fail(e, NC_EIO, "changefeed %s: %s: %s", f->path, what, f->db ? sqlite3_errmsg(f->db) : sqlite3_errstr(rc));
+}
+
+void feed_close(feed *f) {
+    if (!f) return;
+    sqlite3_finalize(f->inter);
+    sqlite3_finalize(f->del);
+    sqlite3_finalize(f->mark);
+    sqlite3_close(f->db);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+feed *feed_open(const char *db_path, nc_err *e) {
+    feed *f = nc_calloc(1, sizeof *f, e);
+    if (!f) return NULL;
+    pthread_mutex_init(&f->mu, NULL);
+    snprintf(f->path, sizeof f->path, "%s", db_path);
+    int rc = sqlite3_open_v2(db_path, &f->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    struct { sqlite3_stmt **st; const char *sql; } t[] = {
+        {&f->inter, "SELECT x.seq, u.ext, i.ext, x.ts FROM interactions x JOIN users u ON u.id = x.user_id "
+                    "JOIN items i ON i.id = x.item_id WHERE x.seq > ?1 ORDER BY x.seq LIMIT ?2"},
+        {&f->del, "SELECT seq, user FROM deletions WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
+        {&f->mark, "SELECT last_seq FROM counters WHERE id = 1"},
+    };
+    if (rc != SQLITE_OK) db_fail(f, rc, "open", e);
+    else sqlite3_busy_timeout(f->db, 5000);
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof t / sizeof *t; i++)
+        if ((rc = sqlite3_prepare_v2(f->db, t[i].sql, -1, t[i].st, NULL)) != SQLITE_OK) db_fail(f, rc, "prepare", e);
+    if (rc == SQLITE_OK) return f;
+    feed_close(f);
+    return NULL;
+}
+
+/* Steps st (bound to after, limit) to its next row; 1 for a row, 0 at the end, -1 on error. */
+static int next_row(feed *f, sqlite3_stmt *st, nc_err *e) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    db_fail(f, rc, "read", e);
+    return -1;
+}
+
+static json_t *interaction_json(sqlite3_stmt *st) {
+    return json_pack("{s:I, s:s, s:s, s:s, s:I}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "type", "interaction",
+                     "user", (const char *)sqlite3_column_text(st, 1), "item", (const char *)sqlite3_column_text(st, 2),
+                     "timestamp", (json_int_t)sqlite3_column_int64(st, 3));
+}
+
+static json_t *deletion_json(sqlite3_stmt *st) {
+    return json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "type", "deletion", "user",
+                     (const char *)sqlite3_column_text(st, 1));
+}
+
+/* Merges the two range scans by seq into events (at most limit); *last is the last seq taken. */
+static int merge_page(feed *f, int limit, json_t *events, int64_t *last, nc_err *e) {
+    int hi = next_row(f, f->inter, e), hd = hi < 0 ? -1 : next_row(f, f->del, e);
+    while (hi >= 0 && hd >= 0 && (hi || hd) && (int)json_array_size(events) < limit) {
+        int take_inter = hi && (!hd || sqlite3_column_int64(f->inter, 0) < sqlite3_column_int64(f->del, 0));
+        sqlite3_stmt *st = take_inter ? f->inter : f->del;
+        json_t *ev = take_inter ? interaction_json(st) : deletion_json(st);
+        *last = sqlite3_column_int64(st, 0);
+        if (!ev || json_array_append_new(events, ev) != 0) return nc_fail(e, NC_ENOMEM, "out of memory for the changefeed");
+        if (take_inter) hi = next_row(f, f->inter, e);
+        else hd = next_row(f, f->del, e);
+    }
+    return hi < 0 || hd < 0 ? NC_EIO : NC_OK;
+}
+
+/* One read transaction: the watermark and both scans see the same snapshot. */
+int feed_changes(feed *f, int64_t after, int limit, json_t **out, nc_err *e) {
+    *out = NULL;
+    json_t *events = json_array();
+    int64_t mark = 0, last = after;
+    if (!events) return nc_fail(e, NC_ENOMEM, "out of memory for the changefeed");
+    pthread_mutex_lock(&f->mu);
+    int rc = sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? NC_OK : db_fail(f, 0, "begin", e);
+    if (!rc) {
+        int r = next_row(f, f->mark, e);
+        if (r == 1) mark = sqlite3_column_int64(f->mark, 0);
+        else rc = r < 0 ? NC_EIO : nc_fail(e, NC_EIO, "changefeed %s: the counters row is missing", f->path);
+    }
+    sqlite3_stmt *scans[2] = {f->inter, f->del};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_bind_int64(scans[i], 1, after);
+        sqlite3_bind_int64(scans[i], 2, limit);
+    }
+    if (!rc) rc = merge_page(f, limit, events, &last, e);
+    for (int i = 0; i < 2; i++) sqlite3_reset(scans[i]);
+    sqlite3_reset(f->mark);
+    sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
+    pthread_mutex_unlock(&f->mu);
+    int more = (int)json_array_size(events) == limit && last < mark;
+    if (!rc) *out = json_pack("{s:I, s:I, s:I, s:b, s:o}", "after", (json_int_t)after, "next",
+                              (json_int_t)(more ? last : mark > after ? mark : after), "last_seq", (json_int_t)mark,
+                              "more", more, "events", events);
+    else json_decref(events);
+    if (!rc && !*out) rc = nc_fail(e, NC_ENOMEM, "out of memory for the changefeed");
+    return rc;
+}
+
+/* ======================= the checkpoint file ======================= */
+
+/* Reads the whole file at path into a malloc'd buffer and checks its CRC-32 trailer. Returns
+ * NC_OK, NC_EIO (cannot read: e.g. pruned meanwhile) or NC_EFORMAT (corrupt). */
+static int read_checked(const char *path, char **buf, size_t *len, uint32_t *crc, nc_err *e) {
+    *buf = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return nc_fail(e, NC_EIO, "cannot open %s: %s", path, strerror(errno));
+    long size = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
+    int rc = size < 16 ? nc_fail(e, NC_EFORMAT, "%s is too short for a checkpoint (%ld bytes)", path, size) : NC_OK;
+    if (!rc && fseek(fp, 0, SEEK_SET) != 0) rc = nc_fail(e, NC_EIO, "cannot read %s: %s", path, strerror(errno));
+    if (!rc && !(*buf = nc_malloc((size_t)size, 1, e))) rc = NC_ENOMEM;
+    if (!rc && fread(*buf, 1, (size_t)size, fp) != (size_t)size) rc = nc_fail(e, NC_EIO, "cannot read %s", path);
+    fclose(fp);
+    if (!rc) {
+        const unsigned char *t = (const unsigned char *)*buf + size - 4;
+        *crc = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
+        *len = (size_t)size;
+        if (nc_crc32(0, *buf, (size_t)size - 4) != *crc) rc = nc_fail(e, NC_EFORMAT, "%s: checksum mismatch (corrupted)", path);
+    }
+    if (rc) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}
+
+/* ======================= the handlers ======================= */
+
+/* The feeds exist on a primary only: say what this daemon is instead. */
+static int is_primary(const srv_app *a, http_resp *rs) {
+    if (a->cfg.role_id == SRV_ROLE_PRIMARY) return 1;
+    if (a->cfg.role_id == SRV_ROLE_REPLICA)
+        http_problem(rs, 404, "this daemon is a replica: the replication feeds are served by its primary at %s", a->cfg.primary);
+    else
+        http_problem(rs, 404, "the replication feeds are served only by a daemon started with --role primary (this one is %s)",
+                     a->cfg.role);
+    return 0;
+}
+
+/* An integer query parameter within [lo, hi], or def when absent. */
+static int int_param(const http_req *rq, http_resp *rs, const char *name, long long lo, long long hi, long long def,
+                     long long *out) {
+    const char *v = http_query(rq, name);
+    *out = def;
+    if (!v) return 1;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi) {
+        http_problem(rs, 400, "query parameter '%s' must be an integer from %lld to %lld, got '%.32s'", name, lo, hi, v);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+void feed_h_changes(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    static const char *const allowed[] = {"after", "limit", NULL};
+    long long after, limit;
+    if (!is_primary(a, rs) || !routes_params_known(rq, rs, allowed) ||
+        !int_param(rq, rs, "after", 0, INT64_MAX, 0, &after) ||
+        !int_param(rq, rs, "limit", 1, FEED_MAX_LIMIT, FEED_DEFAULT_LIMIT, &limit))
+        return;
+    json_t *page = NULL;
+    nc_err e = {0};
+    if (!a->feed || feed_changes(a->feed, after, (int)limit, &page, &e) != NC_OK) {
+        prom_add(&a->metrics.store_errors, 1);
+        slog_kv(&a->log, SLOG_ERROR, "feed_error", "error", json_string(a->feed ? e.msg : "no changefeed"), NULL);
+        http_problem(rs, 503, "the changefeed cannot be read (%s); retry later", a->feed ? nc_strerror(e.code) : "not open");
+        http_add_header(rs, "Retry-After", "1");
+        return;
+    }
+    http_json(rs, 200, page);
+}
+
+/* Sends the served model's checkpoint, or 304 when the replica already has that version. The
+ * model may be replaced (and its file pruned) while this runs: the file that could not be
+ * opened is retried once with the model served then. */
+void feed_h_checkpoint(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    static const char *const allowed[] = {NULL};
+    if (!is_primary(a, rs) || !routes_params_known(rq, rs, allowed)) return;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        live_model *m = live_acquire(&a->model);
+        if (!m) {
+            http_problem(rs, 503, "no model is loaded yet; retry once /readyz answers 200");
+            return;
+        }
+        char etag[40], path[sizeof m->source], hex[16], ver[24];
+        uint64_t v = m->ck.meta.model_version;
+        snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)v);
+        snprintf(ver, sizeof ver, "%llu", (unsigned long long)v);
+        snprintf(path, sizeof path, "%s", m->source);
+        live_release(m);
+        const char *inm = http_header(rq, "If-None-Match");
+        if (inm && (!strcmp(inm, etag) || !strcmp(inm, "*"))) {
+            rs->status = 304;
+            rs->ctype = "application/octet-stream";
+            http_add_header(rs, "ETag", etag);
+            return;
+        }
+        if (!path[0]) {
+            http_problem(rs, 503, "model %s has no checkpoint file (writing it failed); the next retrain writes one", ver);
+            return;
+        }
+        char *buf = NULL;
+        size_t len = 0;
+        uint32_t crc = 0;
+        nc_err e = {0};
+        int rc = read_checked(path, &buf, &len, &crc, &e);
+        if (rc == NC_EIO && attempt == 0) continue;
+        if (rc) {
+            slog_kv(&a->log, SLOG_ERROR, "feed_checkpoint_error", "error", json_string(e.msg), NULL);
+            http_problem(rs, rc == NC_EFORMAT ? 500 : 503, "the checkpoint of model %s cannot be sent: %s", ver,
+                         rc == NC_EFORMAT ? "the file is corrupt on disk" : nc_strerror(rc));
+            return;
+        }
+        snprintf(hex, sizeof hex, "%08x", crc);
+        free(rs->body);
+        rs->status = 200;
+        rs->ctype = "application/octet-stream";
+        rs->body = buf;
+        rs->len = len;
+        http_add_header(rs, "ETag", etag);
+        http_add_header(rs, "X-Model-Version", ver);
+        http_add_header(rs, "X-Checkpoint-Crc32", hex);
+        return;
+    }
+}

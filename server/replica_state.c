@@ -1,0 +1,355 @@
+/* replica_state.c - see replica_state.h. Sections: per-user item lists, applying events,
+ * reads. */
+#include "replica_state.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SMALL_LIST 16 /* a user's list is searched linearly up to this size, then hashed */
+
+/* One user's live items in order of first interaction. */
+typedef struct ruser {
+    int32_t *items;        /* internal item ids */
+    int64_t *counts;
+    uint32_t n, cap;
+    int32_t *slots;        /* positions in items[], -1 empty; NULL while n <= SMALL_LIST */
+    uint32_t nslots;       /* power of two */
+    int64_t deleted_seq;   /* latest deletion, 0 = never */
+} ruser;
+
+struct replica_state {
+    pthread_rwlock_t lock;     /* everything below but the popularity cache */
+    nc_idmap users, items;
+    ruser *u;                  /* users.n entries in use */
+    size_t ucap;
+    int64_t *pop;              /* items.n entries: users with a live interaction */
+    size_t pcap;
+    int64_t cursor, pairs, interactions, deletions, live_users;
+
+    pthread_mutex_t pmu;       /* the popularity cache; taken before lock, never inside it */
+    int popular_k;
+    int32_t *top;              /* item ids, most popular first */
+    int64_t *top_pop;
+    size_t n_top;
+    double top_at;             /* nc_now() of the last computation, < 0 never */
+    atomic_int dirty;          /* popularity changed since top was computed */
+};
+
+/* ======================= per-user item lists ======================= */
+
+static uint32_t hash32(int32_t x) {
+    uint32_t h = (uint32_t)x * 0x9E3779B1u;
+    return h ^ (h >> 16);
+}
+
+/* (Re)builds the hash of positions at twice the capacity, when the list outgrows a scan. */
+static int ruser_rehash(ruser *u, nc_err *e) {
+    uint32_t ns = 64;
+    while (ns < 2 * u->cap) ns *= 2;
+    int32_t *slots = nc_malloc(ns, sizeof *slots, e);
+    if (!slots) return NC_ENOMEM;
+    memset(slots, 0xff, ns * sizeof *slots);
+    for (uint32_t i = 0; i < u->n; i++) {
+        uint32_t h = hash32(u->items[i]) & (ns - 1);
+        while (slots[h] >= 0) h = (h + 1) & (ns - 1);
+        slots[h] = (int32_t)i;
+    }
+    free(u->slots);
+    u->slots = slots;
+    u->nslots = ns;
+    return NC_OK;
+}
+
+/* Position of item in u's list, or -1. */
+static int32_t ruser_find(const ruser *u, int32_t item) {
+    if (!u->slots) {
+        for (uint32_t i = 0; i < u->n; i++)
+            if (u->items[i] == item) return (int32_t)i;
+        return -1;
+    }
+    for (uint32_t h = hash32(item) & (u->nslots - 1);; h = (h + 1) & (u->nslots - 1)) {
+        int32_t p = u->slots[h];
+        if (p < 0 || u->items[p] == item) return p;
+    }
+}
+
+/* Appends a new item (count 1), growing the arrays and the hash. */
+static int ruser_push(ruser *u, int32_t item, nc_err *e) {
+    if (u->n == u->cap) {
+        uint32_t cap = u->cap ? 2 * u->cap : 4;
+        int32_t *items = realloc(u->items, cap * sizeof *items);
+        if (items) u->items = items;
+        int64_t *counts = items ? realloc(u->counts, cap * sizeof *counts) : NULL;
+        if (!counts) return nc_fail(e, NC_ENOMEM, "replica state: out of memory for %u items of a user", cap);
+        u->counts = counts;
+        u->cap = cap;
+        if (cap > SMALL_LIST && ruser_rehash(u, e) != NC_OK) return NC_ENOMEM;
+    }
+    u->items[u->n] = item;
+    u->counts[u->n] = 1;
+    if (u->slots) {
+        uint32_t h = hash32(item) & (u->nslots - 1);
+        while (u->slots[h] >= 0) h = (h + 1) & (u->nslots - 1);
+        u->slots[h] = (int32_t)u->n;
+    }
+    u->n++;
+    return NC_OK;
+}
+
+static void ruser_clear(ruser *u) {
+    free(u->items);
+    free(u->counts);
+    free(u->slots);
+    int64_t del = u->deleted_seq;
+    memset(u, 0, sizeof *u);
+    u->deleted_seq = del;
+}
+
+/* ======================= applying events ======================= */
+
+replica_state *rstate_new(int popular_k, nc_err *e) {
+    replica_state *s = nc_calloc(1, sizeof *s, e);
+    if (!s) return NULL;
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    /* a steady stream of readers must not starve the changefeed */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&s->pmu, NULL);
+    nc_idmap_init(&s->users);
+    nc_idmap_init(&s->items);
+    s->popular_k = popular_k > 0 ? popular_k : 1;
+    s->top_at = -1;
+    return s;
+}
+
+/* Frees the data (not the locks): rstate_free and rstate_reset share it. */
+static void clear_data(replica_state *s) {
+    for (size_t i = 0; i < s->users.n; i++) ruser_clear(&s->u[i]);
+    free(s->u);
+    free(s->pop);
+    nc_idmap_free(&s->users);
+    nc_idmap_free(&s->items);
+    nc_idmap_init(&s->users);
+    nc_idmap_init(&s->items);
+    s->u = NULL;
+    s->pop = NULL;
+    s->ucap = s->pcap = 0;
+    s->cursor = s->pairs = s->interactions = s->deletions = s->live_users = 0;
+}
+
+void rstate_free(replica_state *s) {
+    if (!s) return;
+    clear_data(s);
+    free(s->top);
+    free(s->top_pop);
+    pthread_mutex_destroy(&s->pmu);
+    pthread_rwlock_destroy(&s->lock);
+    free(s);
+}
+
+/* The popularity list names item ids of the old data: it goes too (pmu before lock). */
+void rstate_reset(replica_state *s) {
+    pthread_mutex_lock(&s->pmu);
+    pthread_rwlock_wrlock(&s->lock);
+    clear_data(s);
+    s->n_top = 0;
+    s->top_at = -1;
+    pthread_rwlock_unlock(&s->lock);
+    pthread_mutex_unlock(&s->pmu);
+}
+
+/* Interns id into map and makes room for its per-id array (users: ruser, items: pop). */
+static int intern_user(replica_state *s, const char *id, int32_t *out, nc_err *e) {
+    if (nc_idmap_intern(&s->users, id, strlen(id), out, e) != NC_OK) return e->code;
+    if ((size_t)*out < s->ucap) return NC_OK;
+    size_t cap = s->ucap ? 2 * s->ucap : 1024;
+    ruser *u = realloc(s->u, cap * sizeof *u);
+    if (!u) return nc_fail(e, NC_ENOMEM, "replica state: out of memory for %zu users", cap);
+    memset(u + s->ucap, 0, (cap - s->ucap) * sizeof *u);
+    s->u = u;
+    s->ucap = cap;
+    return NC_OK;
+}
+
+static int intern_item(replica_state *s, const char *id, int32_t *out, nc_err *e) {
+    if (nc_idmap_intern(&s->items, id, strlen(id), out, e) != NC_OK) return e->code;
+    if ((size_t)*out < s->pcap) return NC_OK;
+    size_t cap = s->pcap ? 2 * s->pcap : 1024;
+    int64_t *p = realloc(s->pop, cap * sizeof *p);
+    if (!p) return nc_fail(e, NC_ENOMEM, "replica state: out of memory for %zu items", cap);
+    memset(p + s->pcap, 0, (cap - s->pcap) * sizeof *p);
+    s->pop = p;
+    s->pcap = cap;
+    return NC_OK;
+}
+
+static int add_interaction(replica_state *s, const rstate_event *ev, nc_err *e) {
+    int32_t u, it;
+    if (!ev->item) return nc_fail(e, NC_EINVAL, "event seq %lld: an interaction without an item", (long long)ev->seq);
+    if (intern_user(s, ev->user, &u, e) != NC_OK || intern_item(s, ev->item, &it, e) != NC_OK) return e->code;
+    ruser *r = &s->u[u];
+    int32_t pos = ruser_find(r, it);
+    if (pos >= 0) {
+        r->counts[pos]++;
+    } else {
+        if (ruser_push(r, it, e) != NC_OK) return e->code;
+        if (r->n == 1) s->live_users++;
+        s->pop[it]++;
+        s->pairs++;
+        atomic_store(&s->dirty, 1);
+    }
+    s->interactions++;
+    return NC_OK;
+}
+
+static int delete_user(replica_state *s, const rstate_event *ev, nc_err *e) {
+    int32_t u;
+    if (intern_user(s, ev->user, &u, e) != NC_OK) return e->code;
+    ruser *r = &s->u[u];
+    for (uint32_t i = 0; i < r->n; i++) {
+        s->pop[r->items[i]]--;
+        s->interactions -= r->counts[i];
+    }
+    s->pairs -= r->n;
+    if (r->n) s->live_users--;
+    ruser_clear(r);
+    r->deleted_seq = ev->seq;
+    s->deletions++;
+    atomic_store(&s->dirty, 1);
+    return NC_OK;
+}
+
+int rstate_apply(replica_state *s, const rstate_event *ev, size_t n, int64_t cursor, nc_err *e) {
+    int rc = NC_OK;
+    pthread_rwlock_wrlock(&s->lock);
+    for (size_t i = 0; i < n && rc == NC_OK; i++) {
+        if (ev[i].seq <= s->cursor) {
+            rc = nc_fail(e, NC_EINVAL, "event seq %lld is not above the cursor %lld", (long long)ev[i].seq,
+                         (long long)s->cursor);
+        } else if (!ev[i].user) {
+            rc = nc_fail(e, NC_EINVAL, "event seq %lld has no user", (long long)ev[i].seq);
+        } else {
+            rc = ev[i].kind == RSTATE_DELETION ? delete_user(s, &ev[i], e) : add_interaction(s, &ev[i], e);
+            if (rc == NC_OK) s->cursor = ev[i].seq;
+        }
+    }
+    if (rc == NC_OK && cursor > s->cursor) s->cursor = cursor;
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int64_t rstate_cursor(replica_state *s) {
+    pthread_rwlock_rdlock(&s->lock);
+    int64_t c = s->cursor;
+    pthread_rwlock_unlock(&s->lock);
+    return c;
+}
+
+void rstate_stats_get(replica_state *s, rstate_stats *out) {
+    pthread_rwlock_rdlock(&s->lock);
+    *out = (rstate_stats){s->cursor, s->live_users, s->pairs, s->interactions, s->deletions};
+    pthread_rwlock_unlock(&s->lock);
+}
+
+/* ======================= reads ======================= */
+
+/* Copies n ids (with counts) into a fresh store_items: one blob of strings, as the store does,
+ * so store_items_free releases it. ids[i] is map->ids[idx[i]]. */
+static int build_items(const nc_idmap *map, const int32_t *idx, const int64_t *counts, size_t n, store_items *out,
+                       nc_err *e) {
+    size_t bytes = 1;
+    for (size_t i = 0; i < n; i++) bytes += strlen(map->ids[idx[i]]) + 1;
+    out->ids = nc_malloc(n + 1, sizeof *out->ids, e);
+    out->counts = out->ids ? nc_malloc(n + 1, sizeof *out->counts, e) : NULL;
+    out->blob_ = out->counts ? nc_malloc(bytes, 1, e) : NULL;
+    if (!out->blob_) {
+        store_items_free(out);
+        return NC_ENOMEM;
+    }
+    char *p = out->blob_;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(map->ids[idx[i]]);
+        memcpy(p, map->ids[idx[i]], len + 1);
+        out->ids[i] = p;
+        out->counts[i] = counts[i];
+        p += len + 1;
+    }
+    out->n = n;
+    return NC_OK;
+}
+
+int rstate_user_items(replica_state *s, const char *user, store_items *out, int64_t *deleted_seq, nc_err *e) {
+    memset(out, 0, sizeof *out);
+    if (deleted_seq) *deleted_seq = 0;
+    if (!user) return nc_fail(e, NC_EINVAL, "user id is missing");
+    pthread_rwlock_rdlock(&s->lock);
+    int32_t u = nc_idmap_find(&s->users, user, strlen(user));
+    int rc = NC_OK;
+    if (u >= 0) {
+        const ruser *r = &s->u[u];
+        if (deleted_seq) *deleted_seq = r->deleted_seq;
+        rc = build_items(&s->items, r->items, r->counts, r->n, out, e);
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+/* Orders items by users (most first), then by the order the feed brought them. */
+static int cmp_pop(const void *x, const void *y, void *ctx) {
+    const int64_t *pop = ctx;
+    int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+    if (pop[a] != pop[b]) return pop[a] > pop[b] ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* Recomputes the top list (pmu held): a selection of the popular_k best by a partial sort. */
+static int compute_top(replica_state *s, nc_err *e) {
+    pthread_rwlock_rdlock(&s->lock);
+    size_t n = 0, ni = s->items.n;
+    int32_t *all = nc_malloc(ni + 1, sizeof *all, e);
+    int rc = all ? NC_OK : NC_ENOMEM;
+    for (size_t i = 0; all && i < ni; i++)
+        if (s->pop[i] > 0) all[n++] = (int32_t)i;
+    size_t k = n < (size_t)s->popular_k ? n : (size_t)s->popular_k;
+    int64_t *pops = all ? nc_malloc(k + 1, sizeof *pops, e) : NULL;
+    if (all && !pops) rc = NC_ENOMEM;
+    if (!rc) {
+        qsort_r(all, n, sizeof *all, cmp_pop, s->pop);
+        for (size_t i = 0; i < k; i++) pops[i] = s->pop[all[i]];
+    }
+    pthread_rwlock_unlock(&s->lock);
+    if (rc) {
+        free(all);
+        return rc;
+    }
+    free(s->top);
+    free(s->top_pop);
+    s->top = all;
+    s->top_pop = pops;
+    s->n_top = k;
+    s->top_at = nc_now();
+    return NC_OK;
+}
+
+int rstate_popular(replica_state *s, int k, store_items *out, nc_err *e) {
+    memset(out, 0, sizeof *out);
+    if (k < 0) return nc_fail(e, NC_EINVAL, "popular: k=%d must be >= 0", k);
+    pthread_mutex_lock(&s->pmu);
+    int rc = NC_OK;
+    if (s->top_at < 0 || (atomic_load(&s->dirty) && nc_now() - s->top_at >= 0.5)) {
+        atomic_store(&s->dirty, 0);
+        rc = compute_top(s, e);
+    }
+    size_t n = s->n_top < (size_t)k ? s->n_top : (size_t)k;
+    if (!rc) {
+        pthread_rwlock_rdlock(&s->lock); /* item ids are only ever added: top stays valid */
+        rc = build_items(&s->items, s->top, s->top_pop, n, out, e);
+        pthread_rwlock_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->pmu);
+    return rc;
+}

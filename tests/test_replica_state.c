@@ -1,0 +1,142 @@
+/* test_replica_state.c - a replica's in-memory copy of its primary's interactions
+ * (server/replica_state.h): items per user in order of first interaction with counts, the same
+ * answers after a user outgrows the linear list, deletions (items gone, popularity down, the
+ * deletion's sequence number kept, a returning user starting afresh), the popularity ranking
+ * and its ties, the cursor (advanced by a page, never moved back, stopping at a bad event),
+ * and a reset. */
+#include <stdio.h>
+#include <string.h>
+
+#include "replica_state.h"
+#include "testhelp.h"
+
+static rstate_event inter(int64_t seq, const char *u, const char *i) { return (rstate_event){seq, RSTATE_INTERACTION, u, i}; }
+static rstate_event del(int64_t seq, const char *u) { return (rstate_event){seq, RSTATE_DELETION, u, NULL}; }
+
+/* "id:count,id:count" of a list, for compact comparisons. */
+static const char *show(const store_items *x, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < x->n && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s:%lld", i ? "," : "", x->ids[i], (long long)x->counts[i]);
+    return buf;
+}
+
+static void test_items_and_counts(void) {
+    nc_err e;
+    replica_state *s = rstate_new(10, &e);
+    rstate_event ev[] = {inter(1, "a", "x"), inter(2, "a", "y"), inter(3, "b", "x"), inter(5, "a", "x"), inter(6, "a", "z")};
+    CHECK(rstate_apply(s, ev, 5, 9, &e) == NC_OK, "%s", e.msg);
+    CHECK(rstate_cursor(s) == 9, "the cursor moves to the page's next (%lld)", (long long)rstate_cursor(s));
+    store_items it;
+    int64_t dseq = -1;
+    char buf[256];
+    CHECK(rstate_user_items(s, "a", &it, &dseq, &e) == NC_OK, "%s", e.msg);
+    CHECK(!strcmp(show(&it, buf, sizeof buf), "x:2,y:1,z:1") && dseq == 0, "a: %s (deleted %lld)", buf, (long long)dseq);
+    store_items_free(&it);
+    CHECK(rstate_user_items(s, "nobody", &it, &dseq, &e) == NC_OK && it.n == 0 && dseq == 0, "an unknown user is empty");
+    store_items_free(&it);
+    rstate_stats st;
+    rstate_stats_get(s, &st);
+    CHECK(st.users == 2 && st.pairs == 4 && st.interactions == 5 && st.deletions == 0, "stats %lld %lld %lld",
+          (long long)st.users, (long long)st.pairs, (long long)st.interactions);
+    rstate_free(s);
+}
+
+static void test_long_list_is_hashed(void) {
+    nc_err e;
+    replica_state *s = rstate_new(10, &e);
+    char items[300][8];
+    rstate_event ev[600];
+    for (int i = 0; i < 300; i++) snprintf(items[i], sizeof items[i], "i%d", i);
+    for (int i = 0; i < 600; i++) ev[i] = inter(i + 1, "heavy", items[(i * 7) % 300]); /* each item twice */
+    CHECK(rstate_apply(s, ev, 600, 600, &e) == NC_OK, "%s", e.msg);
+    store_items it;
+    CHECK(rstate_user_items(s, "heavy", &it, NULL, &e) == NC_OK, "%s", e.msg);
+    int ok = it.n == 300;
+    for (size_t i = 0; ok && i < it.n; i++) ok = it.counts[i] == 2 && !strcmp(it.ids[i], items[(i * 7) % 300]);
+    CHECK(ok, "300 items in order of first interaction, 2 each (n=%zu)", it.n);
+    store_items_free(&it);
+    rstate_free(s);
+}
+
+static void test_deletion(void) {
+    nc_err e;
+    replica_state *s = rstate_new(10, &e);
+    rstate_event ev[] = {inter(1, "a", "x"), inter(2, "b", "x"), inter(3, "a", "y"), del(4, "a"), inter(7, "a", "z")};
+    CHECK(rstate_apply(s, ev, 4, 4, &e) == NC_OK, "%s", e.msg);
+    store_items it;
+    int64_t dseq = 0;
+    char buf[256];
+    CHECK(rstate_user_items(s, "a", &it, &dseq, &e) == NC_OK && it.n == 0 && dseq == 4, "deleted: n=%zu seq=%lld", it.n,
+          (long long)dseq);
+    store_items_free(&it);
+    CHECK(rstate_popular(s, 10, &it, &e) == NC_OK && !strcmp(show(&it, buf, sizeof buf), "x:1"), "popular after: %s", buf);
+    store_items_free(&it);
+    CHECK(rstate_apply(s, ev + 4, 1, 7, &e) == NC_OK, "%s", e.msg);
+    CHECK(rstate_user_items(s, "a", &it, &dseq, &e) == NC_OK && !strcmp(show(&it, buf, sizeof buf), "z:1") && dseq == 4,
+          "a returning user: %s, deletion seq %lld kept", buf, (long long)dseq);
+    store_items_free(&it);
+    rstate_event gone = del(8, "never-seen");
+    CHECK(rstate_apply(s, &gone, 1, 8, &e) == NC_OK, "deleting an unknown user is fine");
+    rstate_stats st;
+    rstate_stats_get(s, &st);
+    CHECK(st.users == 2 && st.interactions == 2 && st.deletions == 2, "stats %lld %lld %lld", (long long)st.users,
+          (long long)st.interactions, (long long)st.deletions);
+    rstate_free(s);
+}
+
+static void test_popular(void) {
+    nc_err e;
+    replica_state *s = rstate_new(3, &e);
+    /* users per item: p 1 (twice by one user), q 3, r 2, t 2 (r first), w 1 */
+    rstate_event ev[] = {inter(1, "a", "p"), inter(2, "a", "p"), inter(3, "a", "q"), inter(4, "b", "q"),
+                         inter(5, "c", "q"), inter(6, "b", "r"), inter(7, "c", "t"), inter(8, "d", "t"),
+                         inter(9, "d", "r"), inter(10, "d", "w")};
+    CHECK(rstate_apply(s, ev, 10, 10, &e) == NC_OK, "%s", e.msg);
+    store_items it;
+    char buf[256];
+    CHECK(rstate_popular(s, 10, &it, &e) == NC_OK && !strcmp(show(&it, buf, sizeof buf), "q:3,r:2,t:2"),
+          "top 3 (popular_k), ties by first seen: %s", buf);
+    store_items_free(&it);
+    CHECK(rstate_popular(s, 1, &it, &e) == NC_OK && !strcmp(show(&it, buf, sizeof buf), "q:3"), "k=1: %s", buf);
+    store_items_free(&it);
+    CHECK(rstate_popular(s, -1, &it, &e) == NC_EINVAL, "negative k refused");
+    rstate_free(s);
+}
+
+static void test_cursor_rules(void) {
+    nc_err e;
+    replica_state *s = rstate_new(10, &e);
+    rstate_event ev[] = {inter(3, "a", "x"), inter(4, "a", "y"), inter(4, "b", "y"), inter(9, "c", "z")};
+    CHECK(rstate_apply(s, ev, 4, 20, &e) == NC_EINVAL && strstr(e.msg, "seq 4"), "a repeated seq is refused: %s", e.msg);
+    CHECK(rstate_cursor(s) == 4, "the cursor stops at the last good event (%lld)", (long long)rstate_cursor(s));
+    store_items it;
+    CHECK(rstate_user_items(s, "b", &it, NULL, &e) == NC_OK && it.n == 0, "nothing after the bad event was applied");
+    store_items_free(&it);
+    CHECK(rstate_apply(s, ev + 3, 1, 2, &e) == NC_OK && rstate_cursor(s) == 9, "a lower page cursor does not move it back");
+    rstate_event bad = {10, RSTATE_INTERACTION, "d", NULL};
+    CHECK(rstate_apply(s, &bad, 1, 10, &e) == NC_EINVAL, "an interaction without an item is refused");
+    char longid[300];
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    rstate_event toolong = inter(11, longid, "x");
+    CHECK(rstate_apply(s, &toolong, 1, 11, &e) != NC_OK && rstate_cursor(s) == 9, "an id over 256 bytes is refused");
+    rstate_reset(s);
+    rstate_stats st;
+    rstate_stats_get(s, &st);
+    CHECK(st.cursor == 0 && st.users == 0 && st.pairs == 0, "reset clears everything");
+    CHECK(rstate_popular(s, 5, &it, &e) == NC_OK && it.n == 0, "no popular items after a reset");
+    store_items_free(&it);
+    CHECK(rstate_apply(s, ev, 2, 4, &e) == NC_OK && rstate_cursor(s) == 4, "applies again from 0 after a reset");
+    rstate_free(s);
+}
+
+int main(void) {
+    RUN(test_items_and_counts);
+    RUN(test_long_list_is_hashed);
+    RUN(test_deletion);
+    RUN(test_popular);
+    RUN(test_cursor_rules);
+    return TEST_REPORT();
+}
