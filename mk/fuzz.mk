@@ -5,7 +5,7 @@
 #                              entries go to $(FUZZ_BUILD)/corpus/<name>/ (not committed), crash
 #                              inputs to $(FUZZ_BUILD)/crashes/<name>/; prints executions and
 #                              crashes per harness and fails when any harness crashed
-#   make fuzz-dataset          the same for one harness (fuzz-checkpoint, fuzz-config)
+#   make fuzz-dataset          the same for one harness (fuzz-checkpoint, fuzz-config, fuzz-http)
 #   make fuzz-build            only build the fuzzers
 #   make fuzz-seeds            rewrite tests/fuzz/corpus/checkpoint/ with make_seed_checkpoint
 #   make test                  replays the committed corpora and tests/fuzz/regressions/<name>/
@@ -20,7 +20,7 @@ FUZZ_CXX     ?= clang++
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   ?= $(BUILD)/fuzz
 FUZZ_FLAGS   ?=
-FUZZ_NAMES    = dataset checkpoint config
+FUZZ_NAMES    = dataset checkpoint config http
 FUZZ_DEB_PACKAGES = clang libclang-rt-14-dev llvm
 
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -59,8 +59,11 @@ $(FUZZ_BUILD)/%.o: %.cpp $(wildcard core/*.h)
 $(FUZZ_BUILD)/libnclrec.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
+# Linked by the C++ driver: a harness that reaches the faiss shim (fuzz_http builds an index)
+# needs UBSan's C++ runtime for the shim's vptr checks.
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_COMMON) $(FUZZ_BUILD)/libnclrec.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libnclrec.a $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -c -o $@.o $<
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o $(FUZZ_BUILD)/libnclrec.a $(LDLIBS)
 
 $(FUZZ_BUILD)/make_seed_checkpoint: tests/fuzz/make_seed_checkpoint.c $(BUILD)/libcore.a
 	@mkdir -p $(dir $@)

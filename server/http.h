@@ -3,9 +3,11 @@
  * configured size, bearer-key checks, and RFC 9457 problem+json errors.
  *
  * Request life cycle (libmicrohttpd calls the access handler several times per request):
- *   1st call   allocate the per-request state, match the route, and answer at once when the
- *              request can already be refused: 404 no such path, 405 wrong method (with Allow),
- *              401 missing or wrong key, 415 body is not JSON, 413 Content-Length too large;
+ *   request line   allocate the per-request state; note whether the target as sent holds %00;
+ *   1st call   match the route, and answer at once when the request can already be refused:
+ *              400 the target holds %00 (decoded, it would cut an id short: /users/u1%00x would
+ *              act on u1), 404 no such path, 405 wrong method (with Allow), 401 missing or wrong
+ *              key, 415 body is not JSON, 413 Content-Length too large;
  *   next calls append upload data to the body until the cap (beyond it: drop and remember);
  *   last call  (no upload data) 413 if the cap was exceeded, else run the route's handler and
  *              queue its response;
@@ -13,12 +15,25 @@
  *              frees the state.
  * The route handler therefore always sees a complete, NUL-terminated body.
  *
- * Limits (all configurable): connections, per-connection idle timeout (a slow client cannot
- * hold a connection forever), bytes of request line + headers per connection (libmicrohttpd
- * answers 431/414 beyond), body bytes.
+ * Socketless requests: http_dispatch runs one request through the same steps (the same
+ * functions: route match, refusals, body cap, handler) from strings, for fuzzing and tests.
+ * Handlers read query arguments and headers only through http_query, http_header and
+ * http_each_query, which answer from libmicrohttpd's parsed values on the real path and from
+ * the caller's arrays on the socketless one, with libmicrohttpd's rules (names compared
+ * without regard to ASCII case, first match wins; "+" and %XX decoded in the query).
+ *
+ * Limits (all configurable): connections; per-connection idle timeout (libmicrohttpd's: reset by
+ * every byte); a header deadline (a connection must deliver a request's complete headers within
+ * header_timeout seconds of connecting, or of its previous response plus conn_timeout when kept
+ * alive, and then its body at HTTP_BODY_MIN_RATE bytes/s after the same grace, else it is shut
+ * down: a client trickling a byte every few seconds can no longer hold a connection forever);
+ * bytes of request line + headers per connection (libmicrohttpd answers 431/414 beyond); body
+ * bytes. libmicrohttpd's own diagnostics are logged at most HTTP_LOG_BURST lines a second, so
+ * a flood of malformed requests cannot flood the log.
  *
  * Thread-safety: handlers run concurrently on the pool's threads; the server itself is only
- * started and stopped from one thread. */
+ * started and stopped from one thread. http_dispatch may run on any number of threads at once
+ * when the handlers allow it. */
 #ifndef NCLREC_HTTP_H
 #define NCLREC_HTTP_H
 
@@ -33,14 +48,25 @@
 
 struct MHD_Connection;
 
+/* A name and its value (a query argument or a request header), both borrowed. A query argument
+ * without "=" has value NULL, as libmicrohttpd reports it. */
+typedef struct http_kv {
+    const char *name;
+    const char *value;
+} http_kv;
+
+/* Where a request's query arguments and headers are read from (private to http.c). */
+typedef struct http_values http_values;
+
 typedef struct http_req {
-    struct MHD_Connection *conn;
+    struct MHD_Connection *conn; /* NULL for a request run by http_dispatch */
     const char *method;
     const char *path;     /* decoded path, without the query string */
     const char *param;    /* the {…} segment of a matched pattern ("/users/{id}"), else NULL */
     const char *body;     /* NUL-terminated, never NULL (empty when there is none) */
     size_t body_len;
     int route;            /* index into the route table */
+    const http_values *values; /* for http_query, http_header, http_each_query */
 } http_req;
 
 #define HTTP_MAX_HEADERS 4
@@ -78,13 +104,18 @@ typedef struct http_opts {
     int port;             /* 0 = any free port, see http_port */
     int threads;          /* pool size, >= 1 */
     int max_connections;
-    int conn_timeout;     /* seconds */
+    int conn_timeout;     /* seconds of idleness (reset by every byte) before a connection is closed */
+    int header_timeout;   /* seconds to deliver a request's headers (0 = HTTP_HEADER_TIMEOUT_DEFAULT) */
     size_t max_body;      /* bytes */
     size_t max_header;    /* bytes of per-connection memory for the request line and headers */
     const char *api_key;  /* "" or NULL = no authentication; borrowed for the server's life */
     int auth_reads;
     int access_log;
 } http_opts;
+
+#define HTTP_HEADER_TIMEOUT_DEFAULT 10 /* seconds, when http_opts.header_timeout is 0 */
+#define HTTP_BODY_MIN_RATE 500          /* bytes/s a body must average after the grace */
+#define HTTP_LOG_BURST 20               /* libmicrohttpd diagnostics and cut-offs logged per second */
 
 typedef struct http_server http_server;
 
@@ -106,12 +137,35 @@ int http_wait_idle(http_server *s, double seconds);
 /* Stops the daemon (closing remaining connections) and frees s. NULL is fine. */
 void http_stop(http_server *s);
 
+/* Runs one request without a socket, through exactly the steps a request received by
+ * http_start's daemon goes through once libmicrohttpd has parsed it: %00 in the target (400),
+ * route match (404, 405 with Allow), key check (401), content type (415), body cap (413), then
+ * the route's handler.
+ *   url      the request target as sent: path, then optionally "?" and the query string; the
+ *            path and every query name and value are decoded as libmicrohttpd decodes them
+ *   headers  n_headers request headers as libmicrohttpd presents them (value trimmed); any
+ *            Content-Length among them is ignored: the body's length is used, as a client
+ *            sending it would have declared it (unless a Transfer-Encoding header is given)
+ *   body     body_len bytes (may hold NUL bytes; NULL when body_len is 0)
+ * o, routes (n entries) and app are as for http_start (only routing, key and limit settings of
+ * o are used). *rs is filled as the daemon would send it (status, content type, body, extra
+ * headers); the caller owns rs->body (free) and passes rs zeroed. No metrics, no access log. */
+void http_dispatch(const http_opts *o, const http_route *routes, int n, void *app, const char *method,
+                   const char *url, const http_kv *headers, int n_headers, const char *body, size_t body_len,
+                   http_resp *rs);
+
 /* ---- helpers for handlers ---- */
 
-/* Query-string argument or request header, borrowed from libmicrohttpd for the request's life;
- * NULL when absent. */
+/* Query-string argument or request header (name compared without regard to ASCII case; the
+ * first one when repeated), borrowed for the request's life; NULL when absent or, for a query
+ * argument, given without "=". */
 const char *http_query(const http_req *rq, const char *name);
 const char *http_header(const http_req *rq, const char *name);
+
+/* Calls fn for every query argument in the order sent (value NULL when given without "="),
+ * until fn returns non-zero; returns that value, or 0 when every argument was seen. */
+typedef int (*http_kv_fn)(void *cls, const char *name, const char *value);
+int http_each_query(const http_req *rq, http_kv_fn fn, void *cls);
 
 /* Sets status and an application/json body serialised from j (stolen). */
 void http_json(http_resp *rs, int status, json_t *j);

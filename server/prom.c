@@ -177,6 +177,12 @@ static void render_model(sbuf *b, prom *p) {
     gauge(b, "nclrec_model_age_seconds", "Seconds since the served model was trained (-1 = none).",
           at_ms ? nc_wall_time() - (double)at_ms * 1e-3 : -1.0);
     counter(b, "nclrec_model_swaps_total", "Models swapped in since start.", ld(&p->swaps));
+    counter(b, "nclrec_checkpoint_write_errors_total",
+            "Checkpoints that could not be written (the model was served without its file).",
+            ld(&p->checkpoint_write_errors));
+    counter(b, "nclrec_checkpoint_read_errors_total",
+            "Checkpoints skipped at start because they could not be read (corrupt, truncated).",
+            ld(&p->checkpoint_read_errors));
     gauge(b, "nclrec_ready", "1 when /readyz answers 200.", atomic_load(&p->ready));
 }
 
@@ -188,6 +194,8 @@ char *prom_render(prom *p, size_t *len) {
     counter(&b, "nclrec_idempotent_replays_total", "Writes answered from the idempotency record.", ld(&p->idempotent_replays));
     counter(&b, "nclrec_deleted_users_total", "DELETE /users requests that removed a user.", ld(&p->deleted_users));
     counter(&b, "nclrec_store_errors_total", "Store operations that failed.", ld(&p->store_errors));
+    counter(&b, "nclrec_http_deadline_cuts_total", "Connections shut down for sending headers or body too slowly.",
+            ld(&p->http_deadline_cuts));
     sb_printf(&b, "# HELP nclrec_recommendations_total Recommendation answers by source.\n# TYPE nclrec_recommendations_total counter\n");
     for (int s = 0; s < PROM_SRC_N; s++)
         sb_printf(&b, "nclrec_recommendations_total{source=\"%s\"} %llu\n", source_names[s],

@@ -47,7 +47,10 @@ typedef struct prom {
     atomic_uint_fast64_t idempotent_replays;
     atomic_uint_fast64_t deleted_users;
     atomic_uint_fast64_t store_errors;
+    atomic_uint_fast64_t http_deadline_cuts;  /* connections cut for slow headers or body */
     atomic_uint_fast64_t swaps;
+    atomic_uint_fast64_t checkpoint_write_errors; /* models served without their file on disk */
+    atomic_uint_fast64_t checkpoint_read_errors;  /* checkpoints skipped at start as unreadable */
     atomic_uint_fast64_t recommend_source[PROM_SRC_N];
     atomic_uint_fast64_t retrain_runs[PROM_RETRAIN_N];
     atomic_uint_fast64_t retrain_bucket[PROM_N_RBUCKETS];

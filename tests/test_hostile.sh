@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# test_hostile.sh - the daemon against hostile clients, on 127.0.0.1 (the real binary, one
+# daemon on a port the kernel picks, a temporary data directory):
+#   - slowloris: a client trickling header bytes faster than the idle timeout is cut off after
+#     the header deadline, and so is one trickling its body, while a normal client is served;
+#   - connection limit: more trickling connections than max_connections; a normal request
+#     waiting behind them is answered once they are cut, and every one of them is cut;
+#   - limits: oversized header (431), oversized URL (414), oversized body (413, also when only
+#     announced by Content-Length), k over the cap, bad k, id too long, invalid UTF-8 id,
+#     exclude too long (400), batch too big (422), JSON nested 3000 deep (400), malformed request
+#     lines and headers (400, or closed unanswered): each the right 4xx, and the daemon keeps
+#     serving;
+#   - a flood of malformed requests from two loops (bounded in count and time): every good
+#     request in the meantime gets 200, the daemon's own diagnostics stay within their log
+#     budget, and the p50/p99 latency of good requests with and without the flood is printed
+#     (reported, never asserted).
+# The header deadline is --header-timeout when the binary has that setting, else http.c's default
+# (10 s). Every socket read has a timeout and every loop a bound, so a daemon that hangs fails
+# the test instead of hanging it. Prints "test_hostile.sh: P passed, F failed"; exits 1 on failure.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+BIN=${NCLREC_BIN:-$BUILD/nclrec}
+T=$(mktemp -d /tmp/nclrec-hostile.XXXXXX)
+pass=0; fail=0
+PID=""; PORT=""; B=""; CODE=""; BODY=""
+BG=()
+
+cleanup() {
+    touch "$T/flood.stop" 2>/dev/null
+    for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+check() { # check NAME COMMAND...: passes when the command succeeds
+    local name=$1; shift
+    if "$@"; then
+        pass=$((pass + 1)); echo "ok $name"
+    else
+        fail=$((fail + 1)); echo "not ok $name (last status=$CODE body=${BODY:0:300})" >&2
+    fi
+}
+is() { [ "$CODE" = "$1" ]; }
+ok_if() { eval "$1"; }
+problem() { # the last answer is a problem+json with this status
+    is "$1" && grep -qi '^content-type: application/problem+json' "$T/hdrs" && grep -q "\"status\":$1" <<<"$BODY"
+}
+alive() { kill -0 "$PID" 2>/dev/null; }
+
+if ! "$BIN" serve --help >/dev/null 2>&1; then
+    echo "not ok $BIN has no working 'serve' command" >&2
+    echo "test_hostile.sh: 0 passed, 1 failed"
+    exit 1
+fi
+
+HT=10 # http.c's HTTP_HEADER_TIMEOUT_DEFAULT
+HT_ARGS=()
+if "$BIN" serve --help 2>&1 | grep -q -- '--header-timeout'; then HT=2; HT_ARGS=(--header-timeout "$HT"); fi
+MAXC=4
+
+# req METHOD PATH [CURL ARGS...]: sets CODE and BODY; headers in $T/hdrs.
+req() {
+    local m=$1 p=$2; shift 2
+    CODE=$(curl -s --max-time 10 -X "$m" -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$B$p" 2>/dev/null)
+    BODY=$(cat "$T/body" 2>/dev/null)
+}
+post_json() { local p=$1 d=$2; shift 2; req POST "$p" -H 'Content-Type: application/json' --data-binary "$d" "$@"; }
+
+# raw TEXT: sends TEXT on a new connection and sets CODE to the answer's status, "closed" when
+# the server closed the connection without answering, "timeout" after 5 s of silence.
+raw() {
+    CODE=""
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+    printf '%b' "$1" >&3 2>/dev/null
+    local line="" rc
+    read -r -t 5 -u 3 line; rc=$?
+    exec 3<&-
+    if [ "$rc" -gt 128 ]; then CODE=timeout; return; fi
+    CODE=$(sed -n 's/^HTTP\/1\.[01] \([0-9]*\).*/\1/p' <<<"$line")
+    [ -z "$line" ] && [ "$rc" -ne 0 ] && CODE=closed
+}
+
+# ============================ the daemon ============================
+D=$T/data
+: >"$T/d.log"
+"$BIN" serve --listen 127.0.0.1:0 --data-dir "$D" --embedding-size 16 --epochs 3 --min-epochs 1 --stopping-step 2 \
+    --num-clusters 5 --warm-up-step 1 --train-batch-size 512 --retrain-threads 1 --retrain-interval 0 \
+    --seed-synthetic --synth-users 120 --synth-items 80 --synth-per-user 12 \
+    --http-threads 2 --max-connections "$MAXC" --conn-timeout 60 --max-body 4096 --k-max 50 --batch-max 10 \
+    --max-exclude 5 "${HT_ARGS[@]}" 2>>"$T/d.log" &
+PID=$!
+for _ in $(seq 1 600); do # at most 60 s, training the first model included
+    PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/d.log" | head -n 1)
+    [ -n "$PORT" ] && break
+    alive || break
+    sleep 0.1
+done
+B=http://127.0.0.1:$PORT
+check "daemon starts" [ -n "$PORT" ]
+if [ -z "$PORT" ]; then echo "test_hostile.sh: $pass passed, $((fail + 1)) failed"; exit 1; fi
+for _ in $(seq 1 300); do req GET /readyz; is 200 && break; alive || break; sleep 0.1; done
+check "daemon ready" is 200
+echo "# header deadline: $HT s (${HT_ARGS[*]:-http.c default}); conn_timeout 60 s; max_connections $MAXC"
+
+# ============================ slowloris ============================
+# trickle ID HEAD: connects, sends HEAD at once, then one byte every 0.5 s of a header block too
+# long to ever finish; writes "cut SECONDS" to $T/trickle.ID when the server closes the
+# connection, "answered ..." when it answers instead, "open SECONDS" when still open after
+# 3 deadlines + 10 s, "noconnect" when it cannot connect. Each byte resets the idle timeout.
+trickle() {
+    local out=$T/trickle.$1 head=$2 max=$((3 * HT + 10))
+    trap '' PIPE
+    if ! exec 3<>"/dev/tcp/127.0.0.1/$PORT"; then echo noconnect >"$out"; return; fi
+    local pad start now el line rc i=0
+    pad=$(head -c 400 /dev/zero | tr '\0' 'a')
+    local rest="X-Slow: $pad"
+    echo trickling >"$out"
+    start=$(date +%s.%N)
+    printf '%b' "$head" >&3 2>/dev/null
+    while :; do
+        printf '%s' "${rest:i:1}" >&3 2>/dev/null
+        i=$((i + 1))
+        line=""; read -r -t 0.5 -u 3 line; rc=$?
+        now=$(date +%s.%N); el=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
+        if [ "$rc" -eq 0 ]; then echo "answered $el $line" >"$out"; break; fi
+        if [ "$rc" -le 128 ]; then echo "cut $el" >"$out"; break; fi
+        if awk -v e="$el" -v m="$max" 'BEGIN { exit !(e > m) }'; then echo "open $el" >"$out"; break; fi
+    done
+    exec 3<&-
+}
+# waits (bounded) until trickler ID has a result; prints it
+trickle_result() {
+    for _ in $(seq 1 $(((3 * HT + 15) * 10))); do
+        grep -qv '^trickling' "$T/trickle.$1" 2>/dev/null && break
+        sleep 0.1
+    done
+    cat "$T/trickle.$1" 2>/dev/null
+}
+cut_in_time() { # cut_in_time RESULT: cut, not before the deadline, within 3 deadlines + 10 s
+    local r=$1
+    [[ $r == cut\ * ]] && awk -v e="${r#cut }" -v h="$HT" 'BEGIN { exit !(e >= h - 0.5 && e <= 3 * h + 10) }'
+}
+
+trickle hdr 'GET /livez HTTP/1.1\r\nHost: x\r\n' & BG+=($!)
+trickle body 'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n' & BG+=($!)
+sleep 1
+req GET "/recommend?user=u1&k=5"
+check "slowloris: a normal client is served meanwhile" is 200
+check "slowloris: the trickling clients were still connected then" \
+    ok_if '[ "$(cat "$T/trickle.hdr")" = trickling ] && [ "$(cat "$T/trickle.body")" = trickling ]'
+R1=$(trickle_result hdr); R2=$(trickle_result body)
+echo "# trickled headers: $R1; trickled body: $R2"
+check "slowloris: trickled headers cut after the deadline [$R1]" cut_in_time "$R1"
+check "slowloris: trickled body cut after the grace [$R2]" cut_in_time "$R2"
+check "slowloris: each cut is logged" ok_if '[ "$(grep -c "\"event\":\"slow_client_cut\"" "$T/d.log")" -ge 2 ]'
+req GET /metrics
+check "slowloris: cuts are counted in /metrics" \
+    ok_if '[ "$(sed -n "s/^nclrec_http_deadline_cuts_total \([0-9]*\)$/\1/p" <<<"$BODY")" -ge 2 ]'
+
+# ============================ connection limit ============================
+N=$((MAXC + 4))
+for i in $(seq 1 $N); do trickle "c$i" 'GET /livez HTTP/1.1\r\n' & BG+=($!); done
+sleep 1
+t0=$(date +%s.%N)
+CODE=$(curl -s -o /dev/null --max-time $((3 * HT + 15)) -w '%{http_code}' "$B/livez" 2>/dev/null)
+t1=$(date +%s.%N)
+echo "# a normal request behind $N trickling connections (limit $MAXC) waited $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+check "limit: a normal request is answered once the trickling connections are cut" is 200
+cut_all=0
+for i in $(seq 1 $N); do
+    r=$(trickle_result "c$i")
+    [[ $r == cut\ * ]] && cut_all=$((cut_all + 1))
+done
+check "limit: all $N trickling connections were cut ($cut_all)" [ "$cut_all" = "$N" ]
+req GET /livez; check "limit: served normally afterwards" is 200
+
+# ============================ limits ============================
+hdr=$(head -c 40000 /dev/zero | tr '\0' 'h')
+req GET /livez -H "X-Big: $hdr"; check "limits: header beyond max_header 431" is 431
+req GET "/recommend?user=$hdr"; check "limits: URL beyond max_header 414" is 414
+big=$(head -c 5000 /dev/zero | tr '\0' ' ')
+post_json /interactions "{\"user\":\"w\",\"item\":\"i1\"}$big"; check "limits: body beyond max_body 413" problem 413
+raw 'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n'
+check "limits: a body announced beyond max_body is refused before it is sent (413)" is 413
+req GET "/recommend?user=u1&k=51"; check "limits: k over k_max 400" problem 400
+req GET "/recommend?user=u1&k=-1"; check "limits: negative k 400" problem 400
+req GET "/recommend?user=u1&k=99999999999999999999"; check "limits: k beyond long 400" problem 400
+long=$(head -c 300 /dev/zero | tr '\0' 'x')
+req GET "/recommend?user=$long"; check "limits: id too long 400" problem 400
+req GET "/recommend?user=%FF%FE"; check "limits: id not UTF-8 400" problem 400
+req DELETE "/users/u1%00x"; check "limits: %00 in an id 400 (it would act on u1)" problem 400
+req GET "/recommend?user=u1&k=3"; check "limits: u1 was not deleted" ok_if 'is 200 && grep -q "\"source\":\"ncl\"" <<<"$BODY"'
+req GET "/recommend?user=u1&exclude=a,b,c,d,e,f"; check "limits: exclude beyond max_exclude 400" problem 400
+batch=$(for i in $(seq 1 11); do printf '{"user":"b","item":"i%d"},' "$i"; done)
+post_json /interactions "[${batch%,}]"; check "limits: batch beyond batch_max 422" problem 422
+deep=$(head -c 3000 /dev/zero | tr '\0' '[')
+post_json /interactions "$deep"; check "limits: JSON nested 3000 deep 400 (parser depth limit)" problem 400
+# libmicrohttpd 0.9.75 closes a connection whose request line has no target without answering
+raw 'HELLO\r\n\r\n'; check "limits: garbage request line refused (400 or closed: $CODE)" ok_if 'is 400 || is closed'
+raw 'GET /livez\r\n\r\n'; check "limits: request line without a version 400" is 400
+raw 'GET /livez HTTP/1.1\r\nno colon here\r\n\r\n'; check "limits: header line without a colon 400" is 400
+raw 'GET /livez HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n'; check "limits: negative Content-Length 400" is 400
+req GET /livez; check "limits: daemon still serving" ok_if 'is 200 && alive'
+
+# ============================ flood ============================
+# flood ID: malformed requests on fresh connections until 50000 were sent, 60 s passed or
+# $T/flood.stop exists; writes "SENT REFUSED" to $T/flood.ID, refused meaning answered with a
+# 4xx or closed without an answer (libmicrohttpd's way with a request line it cannot parse).
+flood() {
+    trap '' PIPE
+    local n=0 bad=0 line rc end=$((SECONDS + 60))
+    local kinds=($'GET /recommend?user=%zz&k=abc HTTP/1.1\r\nHost: x\r\n\r\n'
+                 $'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{"user":['
+                 $'BLAH\r\n\r\n'
+                 $'GET /nope/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n'
+                 $'GET /livez HTTP/1.1\r\nbroken header\r\n\r\n'
+                 $'DELETE /recommend HTTP/1.1\r\nHost: x\r\n\r\n')
+    while [ "$n" -lt 50000 ] && [ "$SECONDS" -lt "$end" ] && [ ! -e "$T/flood.stop" ]; do
+        exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || break
+        printf '%s' "${kinds[n % ${#kinds[@]}]}" >&3 2>/dev/null
+        line=""; read -r -t 2 -u 3 line; rc=$?
+        if [[ $line == HTTP/1.[01]\ 4* ]] || { [ -z "$line" ] && [ "$rc" -ne 0 ] && [ "$rc" -le 128 ]; }; then
+            bad=$((bad + 1))
+        fi
+        exec 3<&-
+        n=$((n + 1))
+    done
+    echo "$n $bad" >"$T/flood.$1"
+}
+# lat FILE: 200 good requests one after another, "STATUS SECONDS" per line into FILE
+lat() {
+    for i in $(seq 1 200); do
+        curl -s -o /dev/null --max-time 10 -w '%{http_code} %{time_total}\n' "$B/recommend?user=u$((i % 100))&k=10"
+    done >"$1" 2>/dev/null
+}
+pct() { # pct FILE P: the P-quantile of the 200-status times, in ms
+    awk '$1 == 200 { print $2 }' "$1" | sort -n |
+        awk -v p="$2" '{ a[NR] = $1 } END { i = int(NR * p + 0.999999); if (i < 1) i = 1; printf "%.2f", a[i] * 1000 }'
+}
+lat "$T/lat.idle"
+lib0=$(grep -c '"event":"http_library"' "$T/d.log")
+f0=$SECONDS
+flood 1 & F1=$!; flood 2 & F2=$!; BG+=("$F1" "$F2")
+sleep 0.5
+lat "$T/lat.flood"
+touch "$T/flood.stop"
+wait "$F1" "$F2"
+f1=$SECONDS
+read -r s1 b1 <"$T/flood.1"; read -r s2 b2 <"$T/flood.2"
+lib1=$(grep -c '"event":"http_library"' "$T/d.log")
+ok_idle=$(grep -c '^200 ' "$T/lat.idle"); ok_flood=$(grep -c '^200 ' "$T/lat.flood")
+echo "# good requests without flood: $ok_idle/200 ok, p50 $(pct "$T/lat.idle" 0.5) ms, p99 $(pct "$T/lat.idle" 0.99) ms"
+echo "# good requests during flood:  $ok_flood/200 ok, p50 $(pct "$T/lat.flood" 0.5) ms, p99 $(pct "$T/lat.flood" 0.99) ms"
+echo "# flood: $((s1 + s2)) malformed requests in $((f1 - f0)) s from 2 loops, $((b1 + b2)) refused (4xx or closed);" \
+     "$((lib1 - lib0)) library log lines"
+check "flood: every good request without the flood got 200" [ "$ok_idle" = 200 ]
+check "flood: every good request during the flood got 200" [ "$ok_flood" = 200 ]
+check "flood: the loops sent malformed requests" [ "$((s1 + s2))" -gt 100 ]
+check "flood: every malformed request was refused" [ "$((b1 + b2))" = "$((s1 + s2))" ]
+check "flood: library diagnostics within the log budget (20 a second)" [ "$((lib1 - lib0))" -le $((20 * (f1 - f0 + 2))) ]
+req GET /livez; check "flood: daemon still serving" ok_if 'is 200 && alive'
+
+kill -TERM "$PID" 2>/dev/null
+for _ in $(seq 1 300); do alive || break; sleep 0.1; done
+check "daemon stops on SIGTERM" ok_if '! alive'
+wait "$PID" 2>/dev/null
+PID=""
+echo "test_hostile.sh: $pass passed, $fail failed"
+[ "$fail" = 0 ]
