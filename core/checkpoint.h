@@ -21,7 +21,9 @@
  *   ASGU  i32 n_users, or empty when there are no assignments      ASGI  i32 n_items, or empty
  *
  * Writing goes to PATH.tmp.<pid>, checked fwrite, fflush + fsync, rename over PATH, fsync of
- * the directory: a crash or a failed write leaves the old file (or none) and no temp file.
+ * the directory: a crash or a failed write leaves the old file (or none) in place; a failed
+ * write removes its temp file, a killed process leaves it (the daemon removes those of dead
+ * processes when it starts).
  * One writer per PATH at a time. Reading checks every length against the file size before it
  * allocates, then the CRC, then the contents, and refuses with a message saying which:
  * "not an nclrec checkpoint", "format version N, this build reads 1", "truncated at byte X",

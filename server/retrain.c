@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,12 +130,44 @@ static void install(srv_app *a, live_model *m, const char *why) {
     prom_add(&a->metrics.swaps, 1);
 }
 
+/* The pid in a checkpoint's temp file name ("model-N.nclrec.tmp.PID", see checkpoint.h), or
+ * 0 when the name is not one. */
+static long temp_owner(const char *name) {
+    const char *t = strstr(name, CKPT_SUFFIX ".tmp.");
+    if (strncmp(name, CKPT_PREFIX, strlen(CKPT_PREFIX)) != 0 || !t) return 0;
+    char *end;
+    long pid = strtol(t + strlen(CKPT_SUFFIX ".tmp."), &end, 10);
+    return *end == '\0' && pid > 0 ? pid : 0;
+}
+
+/* A process killed while writing a checkpoint leaves its temp file, which nothing else would
+ * ever delete (each is as large as a model). Those of processes that no longer run are
+ * removed, with a log line each; another live writer's file is left alone. One named with our
+ * own pid is stale too (a container's daemon gets the same pid at every start): this runs
+ * before this process writes any checkpoint. */
+static void remove_stale_temps(srv_app *a, const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char path[CFG_STR_MAX + 320];
+    for (struct dirent *de; (de = readdir(d));) {
+        long pid = temp_owner(de->d_name);
+        if (!pid || (pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        int gone = unlink(path) == 0, err = errno;
+        slog_kv(&a->log, gone ? SLOG_WARN : SLOG_ERROR, gone ? "checkpoint_temp_removed" : "checkpoint_temp_remove_failed",
+                "path", json_string(path), "reason", json_string("left by a process that stopped while writing it"),
+                "error", gone ? json_null() : json_string(strerror(err)), NULL);
+    }
+    closedir(d);
+}
+
 int retrain_load_newest(srv_app *a, int *loaded, nc_err *e) {
     char dir[CFG_STR_MAX + 16], path[CFG_STR_MAX + 64];
     uint64_t *v;
     size_t n;
     *loaded = 0;
     models_dir(a, dir, sizeof dir);
+    remove_stale_temps(a, dir);
     if (list_versions(dir, &v, &n, e) != NC_OK) return e->code;
     for (size_t i = 0; i < n && !*loaded; i++) {
         nc_checkpoint ck;
@@ -144,6 +177,7 @@ int retrain_load_newest(srv_app *a, int *loaded, nc_err *e) {
         if (nc_checkpoint_read(path, &ck, &le) == NC_OK) m = live_model_create(&ck, path, &le);
         if (!m) {
             slog_kv(&a->log, SLOG_WARN, "checkpoint_skipped", "path", json_string(path), "error", json_string(le.msg), NULL);
+            prom_add(&a->metrics.checkpoint_read_errors, 1);
             continue;
         }
         install(a, m, "loaded at start");
@@ -250,6 +284,7 @@ static int publish(srv_app *a, nc_checkpoint *ck, retrain_report *rep, nc_err *e
     if (rc == NC_OK) rc = nc_checkpoint_write(path, ck, e);
     if (rc != NC_OK) { /* serve it anyway: losing the file only costs a retrain after restart */
         slog_kv(&a->log, SLOG_ERROR, "checkpoint_write_failed", "path", json_string(path), "error", json_string(e->msg), NULL);
+        prom_add(&a->metrics.checkpoint_write_errors, 1);
         path[0] = '\0';
     }
     live_model *m = live_model_create(ck, path, e);
@@ -432,13 +467,20 @@ int retrain_request(retrain *r) {
     return running;
 }
 
-void retrain_stop(retrain *r) {
+/* Shutdown cancels the training at once but frees r only after the HTTP server has stopped:
+ * requests still in flight may call retrain_status or retrain_request on it meanwhile. */
+void retrain_cancel(retrain *r) {
     if (!r) return;
     atomic_store(&r->cancel, 1);
     pthread_mutex_lock(&r->mu);
     r->stop = 1;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
+}
+
+void retrain_stop(retrain *r) {
+    if (!r) return;
+    retrain_cancel(r);
     pthread_join(r->thread, NULL);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);

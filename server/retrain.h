@@ -54,15 +54,23 @@ retrain *retrain_start(srv_app *app, nc_err *e);
  * again once it has finished to train on what arrived meanwhile), 0 when one was queued. */
 int retrain_request(retrain *r);
 
-/* Cancels a running retrain, stops and joins the thread, frees r. NULL is fine. */
+/* Cancels a running retrain and tells the thread to end, without waiting for it; r stays
+ * valid (retrain_status and retrain_request still answer) until retrain_stop. NULL is fine. */
+void retrain_cancel(retrain *r);
+
+/* Cancels a running retrain, stops and joins the thread, frees r. NULL is fine. No other
+ * thread may use r during or after the call (stop the HTTP server first). */
 void retrain_stop(retrain *r);
 
 /* A new JSON object describing the thread's state and the last run; caller owns it. */
 json_t *retrain_status(retrain *r);
 
 /* Loads the newest valid checkpoint of DATA_DIR/models into app->model, skipping (with a log
- * line) every file that fails to load. Returns NC_OK with *loaded = 1 when one was loaded,
- * NC_OK with *loaded = 0 when there is none. */
+ * line, counted in nclrec_checkpoint_read_errors_total) every file that fails to load. First
+ * removes the temporary files of checkpoint writers that no longer run (a process killed while
+ * writing), with a log line each: call it before this process writes any checkpoint (at start,
+ * before the retrain thread). Returns NC_OK with *loaded = 1 when one was loaded, NC_OK with
+ * *loaded = 0 when there is none. */
 int retrain_load_newest(srv_app *app, int *loaded, nc_err *e);
 
 #endif

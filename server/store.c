@@ -4,10 +4,13 @@
 #include "store_impl.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sql_embed.h"
 
@@ -54,6 +57,28 @@ static int check_opts(const store_opts *o, nc_err *e) {
 
 /* ==== shared helpers ==================================================================== */
 
+/* SQLite reports a refused write as a bare "disk I/O error" (the errno behind it is often
+ * gone by the time it returns), so the files themselves are asked: which one may not be
+ * written (an immutable file, a read-only mount), or whether the file system is full. access()
+ * rather than open(): closing any descriptor of a database file would drop the POSIX locks
+ * this process's connections hold on it. Writes "" to out when nothing is found. */
+static void diagnose_io(const char *path, char *out, size_t cap) {
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char f[4096];
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+        int n = snprintf(f, sizeof f, "%s%s", path, suffix[i]);
+        if (n < 0 || (size_t)n >= sizeof f) return;
+        if (access(f, W_OK) == 0 || errno == ENOENT) continue;
+        snprintf(out, cap, ": %s may not be written (%s): the file is read-only or "
+                 "immutable, or its file system is mounted read-only", basename(f), strerror(errno));
+        return;
+    }
+    struct statvfs sv;
+    if (statvfs(path, &sv) == 0 && sv.f_bavail == 0)
+        snprintf(out, cap, ": the file system holding it is full");
+}
+
 /* Turns an SQLite failure into our code and a message naming the file, the step and the
  * cause, so "disk full" and "read-only" reach the client as themselves. */
 int st_sql_fail(const nc_store *s, sqlite3 *db, int rc, const char *what, nc_err *e) {
@@ -82,10 +107,23 @@ int st_sql_fail(const nc_store *s, sqlite3 *db, int rc, const char *what, nc_err
                        what, msg);
     default: {
         int sys = db ? sqlite3_system_errno(db) : 0;
-        return nc_fail(e, NC_EIO, "store %s: %s: %s (sqlite error %d%s%s)", path, what, msg, rc,
-                       sys ? ", " : "", sys ? strerror(sys) : "");
+        char diag[600] = "";
+        if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN)
+            diagnose_io(path, diag, sizeof diag);
+        return nc_fail(e, NC_EIO, "store %s: %s: %s (sqlite error %d%s%s)%s", path, what, msg, rc,
+                       sys ? ", " : "", sys ? strerror(sys) : "", diag);
     }
     }
+}
+
+/* Error messages start with "store PATH: " for the log; a client is told the cause without
+ * the server's file layout. */
+const char *store_error_cause(const nc_store *s, const char *msg) {
+    size_t n = s && s->path ? strlen(s->path) : 0;
+    if (n && strncmp(msg, "store ", 6) == 0 && strncmp(msg + 6, s->path, n) == 0 &&
+        strncmp(msg + 6 + n, ": ", 2) == 0)
+        return msg + 6 + n + 2;
+    return msg;
 }
 
 /* Runs fixed SQL (never built from input) with errors through st_sql_fail. */

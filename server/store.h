@@ -131,6 +131,11 @@ int store_delete_user(nc_store *s, const char *user, store_delete_result *out, n
 /* Checks one external id against the rules above; what ("user", "item") starts the message. */
 int store_check_id(const char *what, const char *id, nc_err *e);
 
+/* The part of an error message of this store that names the cause ("commit: disk full: ..."),
+ * without the leading "store PATH: ", for answers to clients. Returns a pointer into msg
+ * (borrowed; msg itself when it does not start that way). */
+const char *store_error_cause(const nc_store *s, const char *msg);
+
 /* ==== reads ============================================================================= */
 
 /* A list of external ids with a count each, in one caller-owned block: free with
@@ -175,7 +180,9 @@ typedef struct store_stats {
     size_t queue_depth;      /* requests waiting for the writer right now */
     size_t in_writer;        /* requests the writer is running right now */
     int writable;            /* 0 after the writer failed to write (disk full, read-only, I/O),
-                                1 again after its next successful commit */
+                                1 again after its next successful commit; while it is 0 an idle
+                                writer tries a small commit every second, so the store recovers
+                                by itself once the fault is gone */
 } store_stats;
 
 int store_stats_get(nc_store *s, store_stats *out, nc_err *e);

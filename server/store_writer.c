@@ -17,12 +17,15 @@
  * Every statement is prepared once; values are bound, never spliced into SQL. */
 #include "store_impl.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 
-#define PRUNE_EVERY_S 60 /* how often expired idempotency records are deleted */
+#define PRUNE_EVERY_S 60     /* how often expired idempotency records are deleted */
+#define PROBE_EVERY_MS 1000  /* how often an idle writer retries the disk after a failure */
 
 /* ==== statements ======================================================================== */
 
@@ -327,6 +330,49 @@ static int bound_wal(nc_store *s) {
     return rc == SQLITE_OK;
 }
 
+/* ==== recovery after a failed write ===================================================== */
+
+/* One small transaction that must reach the disk: a row inserted into and deleted from the
+ * idempotency table dirties a page, so COMMIT writes the WAL as a real append would (an
+ * UPDATE to the same value would write nothing and prove nothing). The key holds a control
+ * character, which no client key can. Returns 1 when the commit succeeded. */
+static int probe_write(nc_store *s) {
+    static const char *const sql =
+        "BEGIN IMMEDIATE; "
+        "INSERT INTO idempotency (key, request_hash, created_at, n_accepted, first_seq, last_seq) "
+        "VALUES (char(1) || 'nclrec-write-probe', 0, 0, 0, 0, 0); "
+        "DELETE FROM idempotency WHERE key = char(1) || 'nclrec-write-probe'; "
+        "COMMIT";
+    int rc = sqlite3_exec(s->wdb, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK && !sqlite3_get_autocommit(s->wdb))
+        sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+    return rc == SQLITE_OK;
+}
+
+/* Waits for jobs. While the store is marked unwritable nobody may write again for a long time
+ * (a load balancer stops sending traffic to a server whose /readyz fails), so an idle writer
+ * probes the disk every PROBE_EVERY_MS and marks the store writable once a commit succeeds:
+ * the store recovers by itself when space is freed or the file becomes writable again.
+ * Called and returns with qmu held. */
+static void wait_for_jobs(nc_store *s) {
+    while (!s->head && !s->stopping) {
+        if (s->writable) {
+            pthread_cond_wait(&s->qcv, &s->qmu);
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += PROBE_EVERY_MS / 1000;
+        ts.tv_nsec += (long)(PROBE_EVERY_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        if (pthread_cond_timedwait(&s->qcv, &s->qmu, &ts) != ETIMEDOUT || s->head || s->stopping) continue;
+        pthread_mutex_unlock(&s->qmu);
+        int ok = probe_write(s);
+        pthread_mutex_lock(&s->qmu);
+        if (ok) s->writable = 1;
+    }
+}
+
 /* ==== the thread ======================================================================== */
 
 /* Takes the queued jobs for one group: all of them, up to max_group_rows rows (at least one
@@ -377,7 +423,7 @@ static void *writer_main(void *arg) {
     int64_t last_prune = 0;
     pthread_mutex_lock(&s->qmu);
     for (;;) {
-        while (!s->head && !s->stopping) pthread_cond_wait(&s->qcv, &s->qmu);
+        wait_for_jobs(s);
         if (!s->head) break; /* stopping and drained */
         size_t n;
         st_job *list = take_group(s, &n);
