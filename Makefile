@@ -75,7 +75,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libserver.a $(BUILD)/libcore.a
 
 # Benchmarks read the public datasets from ../shared/data (DATA_DIR) when present.
 DATA_DIR ?= ../shared/data
-bench: bench-train bench-quality
+bench: bench-train bench-quality bench-serve bench-scaling
 bench-train: all $(BENCH_BIN)
 	BUILD=$(BUILD) DATA_DIR=$(DATA_DIR) bench/bench_train.sh
 bench-quality: all
