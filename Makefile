@@ -1,6 +1,7 @@
 # nclrec - build, test and run. `make run` and `make test` work on a fresh Debian 12 machine:
 # the `deps` step installs the Debian packages below when they are missing (as root), or prints
-# the exact apt-get line to run.
+# the exact apt-get line to run. Node.js's npx (from the machine, else Debian's nodejs and npm)
+# runs the OpenAPI linter of the tests.
 
 CC      ?= cc
 CXX     ?= g++
@@ -32,6 +33,7 @@ deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v npx >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
