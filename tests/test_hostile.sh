@@ -21,8 +21,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 BIN=${NCLREC_BIN:-$BUILD/nclrec}
 T=$(mktemp -d /tmp/nclrec-hostile.XXXXXX)
-pass=0; fail=0
-PID=""; PORT=""; B=""; CODE=""; BODY=""
+. tests/lib.sh
 BG=()
 
 cleanup() {
@@ -33,21 +32,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() { # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@"; then
-        pass=$((pass + 1)); echo "ok $name"
-    else
-        fail=$((fail + 1)); echo "not ok $name (last status=$CODE body=${BODY:0:300})" >&2
-    fi
-}
-is() { [ "$CODE" = "$1" ]; }
-ok_if() { eval "$1"; }
-problem() { # the last answer is a problem+json with this status
-    is "$1" && grep -qi '^content-type: application/problem+json' "$T/hdrs" && grep -q "\"status\":$1" <<<"$BODY"
-}
-alive() { kill -0 "$PID" 2>/dev/null; }
-
 if ! "$BIN" serve --help >/dev/null 2>&1; then
     echo "not ok $BIN has no working 'serve' command" >&2
     echo "test_hostile.sh: 0 passed, 1 failed"
@@ -57,14 +41,6 @@ fi
 HT=2
 HT_ARGS=(--header-timeout "$HT")
 MAXC=4
-
-# req METHOD PATH [CURL ARGS...]: sets CODE and BODY; headers in $T/hdrs.
-req() {
-    local m=$1 p=$2; shift 2
-    CODE=$(curl -s --max-time 10 -X "$m" -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$B$p" 2>/dev/null)
-    BODY=$(cat "$T/body" 2>/dev/null)
-}
-post_json() { local p=$1 d=$2; shift 2; req POST "$p" -H 'Content-Type: application/json' --data-binary "$d" "$@"; }
 
 # raw TEXT: sends TEXT on a new connection and sets CODE to the answer's status, "closed" when
 # the server closed the connection without answering, "timeout" after 5 s of silence.
@@ -82,25 +58,14 @@ raw() {
 
 # ============================ the daemon ============================
 D=$T/data
-: >"$T/d.log"
-"$BIN" serve --listen 127.0.0.1:0 --data-dir "$D" --embedding-size 16 --epochs 3 --min-epochs 1 --stopping-step 2 \
-    --num-clusters 5 --warm-up-step 1 --train-batch-size 512 --retrain-threads 1 --retrain-interval 0 \
-    --seed-synthetic --synth-users 120 --synth-items 80 --synth-per-user 12 \
+check "daemon starts" start_server "$T/d.log" --data-dir "$D" --embedding-size 16 --epochs 3 --min-epochs 1 \
+    --stopping-step 2 --num-clusters 5 --warm-up-step 1 --train-batch-size 512 --retrain-threads 1 \
+    --retrain-interval 0 --seed-synthetic --synth-users 120 --synth-items 80 --synth-per-user 12 \
     --http-threads 2 --max-connections "$MAXC" --conn-timeout 60 --max-body 4096 --k-max 50 --batch-max 10 \
-    --max-exclude 5 "${HT_ARGS[@]}" 2>>"$T/d.log" &
-PID=$!
-for _ in $(seq 1 600); do # at most 60 s, training the first model included
-    PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/d.log" | head -n 1)
-    [ -n "$PORT" ] && break
-    alive || break
-    sleep 0.1
-done
-B=http://127.0.0.1:$PORT
-check "daemon starts" [ -n "$PORT" ]
-if [ -z "$PORT" ]; then echo "test_hostile.sh: $pass passed, $((fail + 1)) failed"; exit 1; fi
-for _ in $(seq 1 300); do req GET /readyz; is 200 && break; alive || break; sleep 0.1; done
-check "daemon ready" is 200
-echo "# header deadline: $HT s (${HT_ARGS[*]:-http.c default}); conn_timeout 60 s; max_connections $MAXC"
+    --max-exclude 5 "${HT_ARGS[@]}"
+if [ -z "$PORT" ]; then echo "test_hostile.sh: $pass passed, $fail failed"; exit 1; fi
+check "daemon ready" wait_ready 30
+echo "# header deadline: $HT s; conn_timeout 60 s; max_connections $MAXC"
 
 # ============================ slowloris ============================
 # trickle ID HEAD: connects, sends HEAD at once, then one byte every 0.5 s of a header block too

@@ -1,67 +1,23 @@
 # tests/soak/lib.sh - helpers shared by the load scripts of tests/soak/ (sourced, not run).
 #
-# A daemon listens on 127.0.0.1 port 0 (the kernel picks a free port, read back from the
-# "listening" log line) with its own data directory. Every curl call has --max-time, every wait
-# a bound in count and time, and every client loop a bound in requests and in wall time, so a
-# daemon that dies or hangs ends the script instead of hanging it.
+# Builds on tests/lib.sh (daemons on 127.0.0.1, port 0; requests with curl). Every client loop
+# has a bound in requests and in wall time, so a daemon that dies or hangs ends the script
+# instead of hanging it.
 #
 # The caller sets BIN (the nclrec binary) and T (a scratch directory it removes itself), and
 # may set KEY (the API key sent as a bearer token on writes and admin calls).
 
-PID=""; PORT=""; B=""; CODE=""; BODY=""
+. tests/lib.sh
 KEY=${KEY:-}
+START_WAIT=${START_WAIT:-300} # the first model is trained before listening; TSan is slow
+STOP_WAIT=60
+REQ_TIMEOUT=20
 
-# start_daemon LOG ARGS...: starts `nclrec serve` in the background; sets PID, PORT and B.
-# Waits at most START_WAIT seconds (default 300: the first model is trained before listening,
-# and under ThreadSanitizer that is several times slower).
-start_daemon() {
-    local log=$1; shift
-    : >"$log"
-    "$BIN" serve --listen 127.0.0.1:0 "$@" 2>>"$log" &
-    PID=$!; PORT=""
-    local end=$((SECONDS + ${START_WAIT:-300}))
-    while [ $SECONDS -lt "$end" ]; do
-        PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$log" | head -n 1)
-        [ -n "$PORT" ] && break
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.2
-    done
-    B=http://127.0.0.1:$PORT
-    [ -n "$PORT" ]
-}
-
-# stop_daemon: SIGTERM, then waits at most 60 s (SIGKILL after that); sets STOP_RC.
-stop_daemon() {
-    [ -n "$PID" ] || { STOP_RC=0; return; }
-    kill -TERM "$PID" 2>/dev/null
-    local end=$((SECONDS + 60))
-    while [ $SECONDS -lt $end ] && kill -0 "$PID" 2>/dev/null; do sleep 0.2; done
-    if kill -0 "$PID" 2>/dev/null; then kill -KILL "$PID" 2>/dev/null; STOP_RC=124; wait "$PID" 2>/dev/null
-    else wait "$PID"; STOP_RC=$?; fi
-    PID=""
-}
-
-alive() { [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; }
-
-# req METHOD PATH [CURL ARGS...]: sets CODE and BODY.
-req() {
-    local m=$1 p=$2; shift 2
-    CODE=$(curl -s --max-time 20 -X "$m" -o "$T/req.body" -w '%{http_code}' "$@" "$B$p" 2>/dev/null)
-    BODY=$(cat "$T/req.body" 2>/dev/null)
-}
+# start_daemon LOG ARGS... / stop_daemon: start_server and stop_server of tests/lib.sh.
+start_daemon() { start_server "$@"; }
+stop_daemon() { stop_server TERM; PID=""; }
 
 auth_args() { [ -n "$KEY" ] && printf '%s\n' -H "Authorization: Bearer $KEY"; }
-
-# wait_ready [SECONDS]: until /readyz answers 200 (default at most 120 s).
-wait_ready() {
-    local end=$((SECONDS + ${1:-120}))
-    while [ $SECONDS -lt $end ]; do
-        req GET /readyz; [ "$CODE" = 200 ] && return 0
-        alive || return 1
-        sleep 0.2
-    done
-    return 1
-}
 
 # The version of the served model (from GET /model), or "none".
 model_version() {

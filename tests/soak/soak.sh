@@ -49,7 +49,6 @@ SOAK_OUT=${SOAK_OUT:-$BUILD/soak}
 T=$(mktemp -d /tmp/nclrec-soak.XXXXXX)
 KEY=soak-key-$$
 . tests/soak/lib.sh
-pass=0; fail=0
 LOOPS=()
 
 cleanup() {
@@ -60,11 +59,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() { # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); echo "ok $name"
-    else fail=$((fail + 1)); echo "not ok $name" >&2; fi
-}
 finish() { echo "soak: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
 
 if ! [[ $SOAK_SECONDS =~ ^[0-9]+$ ]] || [ "$SOAK_SECONDS" -lt 30 ]; then

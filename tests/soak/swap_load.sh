@@ -24,7 +24,6 @@ SWAP_MAX_REQ=${SWAP_MAX_REQ:-3000}
 T=$(mktemp -d /tmp/nclrec-swapload.XXXXXX)
 KEY=swapload-key-$$
 . tests/soak/lib.sh
-pass=0; fail=0
 LOOPS=()
 
 cleanup() {
@@ -35,11 +34,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() { # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); echo "ok $name"
-    else fail=$((fail + 1)); echo "not ok $name" >&2; fi
-}
 finish() { echo "swap_load: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
 
 USERS=150
