@@ -197,16 +197,41 @@ static int sink_write(void *ctx, const char *data, size_t n, nc_err *e) {
     return NC_OK;
 }
 
-/* The length comes from the response, whose headers httpc has parsed before the first call. */
+/* The length and status come from the response, whose headers httpc has parsed before the
+ * first call. Only a 200's body is a checkpoint: the file is created at its first byte (a 304
+ * costs no file), and another status's body (a problem+json) is kept, cut at sizeof err - 1,
+ * for the error message. */
 typedef struct sink_ctx {
     ckpt_sink s;
     httpc_resp *resp;
+    char err[2048];
+    size_t err_len;
 } sink_ctx;
 
 static int sink_first(void *ctx, const char *data, size_t n, nc_err *e) {
     sink_ctx *c = ctx;
-    if (c->s.at == 0) c->s.total = c->resp->content_length;
+    if (c->resp->status != 200) {
+        size_t room = sizeof c->err - 1 - c->err_len, w = n < room ? n : room;
+        memcpy(c->err + c->err_len, data, w);
+        c->err_len += w;
+        c->err[c->err_len] = '\0';
+        return NC_OK;
+    }
+    if (!c->s.f) {
+        c->s.total = c->resp->content_length;
+        if (!(c->s.f = fopen(c->s.path, "wb"))) return nc_fail(e, NC_EIO, "cannot create %s: %s", c->s.path, strerror(errno));
+    }
     return sink_write(&c->s, data, n, e);
+}
+
+/* Flushes and closes the download (when one was started); NC_OK or the first error. */
+static int sink_close(sink_ctx *c, int rc, nc_err *e) {
+    if (!c->s.f) return rc;
+    if (fflush(c->s.f) != 0 || fsync(fileno(c->s.f)) != 0)
+        rc = rc ? rc : nc_fail(e, NC_EIO, "cannot write %s: %s", c->s.path, strerror(errno));
+    if (fclose(c->s.f) != 0) rc = rc ? rc : nc_fail(e, NC_EIO, "cannot close %s: %s", c->s.path, strerror(errno));
+    c->s.f = NULL;
+    return rc;
 }
 
 static void ckpt_name(const srv_app *a, uint64_t version, const char *suffix, char *buf, size_t cap) {
@@ -284,11 +309,12 @@ static int fetch_checkpoint(replica *r, const char *inm, nc_err *e) {
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) return nc_fail(e, NC_EIO, "cannot create '%s': %s", dir, strerror(errno));
     snprintf(part, sizeof part, "%s/incoming-%d.part", dir, (int)getpid());
     httpc_resp resp;
-    sink_ctx c = {.s = {.f = fopen(part, "wb"), .total = -1, .path = part}, .resp = &resp};
-    if (!c.s.f) return nc_fail(e, NC_EIO, "cannot create %s: %s", part, strerror(errno));
-    int rc = get(r, "/replication/checkpoint", inm, CHECKPOINT_MAX_BODY, sink_first, &c, &resp, e);
-    if (fflush(c.s.f) != 0 || fsync(fileno(c.s.f)) != 0) rc = rc ? rc : nc_fail(e, NC_EIO, "cannot write %s", part);
-    fclose(c.s.f);
+    sink_ctx *c = nc_calloc(1, sizeof *c, e);
+    if (!c) return NC_ENOMEM;
+    c->s = (ckpt_sink){.total = -1, .path = part};
+    c->resp = &resp;
+    int rc = get(r, "/replication/checkpoint", inm, CHECKPOINT_MAX_BODY, sink_first, c, &resp, e);
+    rc = sink_close(c, rc, e);
     if (!rc && resp.status == 200) {
         char *end = NULL;
         const char *vs = httpc_header(&resp, "X-Model-Version", hv, sizeof hv);
@@ -296,19 +322,21 @@ static int fetch_checkpoint(replica *r, const char *inm, nc_err *e) {
         const char *cs = version && !*end ? httpc_header(&resp, "X-Checkpoint-Crc32", hv, sizeof hv) : NULL;
         uint32_t want = cs ? (uint32_t)strtoul(cs, &end, 16) : 0;
         if (!cs || *end) rc = nc_fail(e, NC_EFORMAT, "the checkpoint came without X-Model-Version or X-Checkpoint-Crc32");
-        if (!rc) rc = verify_download(&c, &resp, want, e);
+        if (!rc) rc = verify_download(c, &resp, want, e);
         ckpt_name(r->app, version, "", final, sizeof final);
-        if (!rc && rename(part, final) != 0) rc = nc_fail(e, NC_EIO, "cannot rename %s: %s", part, strerror(errno));
-        if (!rc) rc = install_file(r, final, version, e);
+        int renamed = !rc && rename(part, final) == 0;
+        if (!rc && !renamed) rc = nc_fail(e, NC_EIO, "cannot rename %s: %s", part, strerror(errno));
+        if (renamed && (rc = install_file(r, final, version, e)) != NC_OK) unlink(final); /* only the file just renamed */
         if (rc == NC_OK) prune_local(r, version);
-        else unlink(final);
         count(r, rc ? &r->rejects : &r->loads, 1);
         if (rc) slog_kv(&r->app->log, SLOG_ERROR, "checkpoint_rejected", "error", json_string(e->msg), NULL);
     } else if (!rc && resp.status != 304) {
+        resp.body = c->err_len ? strdup(c->err) : NULL; /* the problem body, for its detail */
         rc = status_error(r, "/replication/checkpoint", &resp, e);
     }
     unlink(part); /* gone after a rename; removes a partial or refused download */
     httpc_resp_free(&resp);
+    free(c);
     return rc;
 }
 

@@ -7,7 +7,7 @@
  *      the first time it gets to the end after start, the replica is "synced" and may answer
  *      /recommend (before that it would recommend items the user already has);
  *   2. asks for the checkpoint with If-None-Match: "VERSION" of the model it serves; on 200 it
- *      streams the body to DATA_DIR/models/model-VERSION.nclrec.part, checks that it has
+ *      streams the body to DATA_DIR/models/incoming-PID.part, checks that it has
  *      Content-Length bytes and that the CRC-32 of all but the last four bytes equals both the
  *      X-Checkpoint-Crc32 header and the file's own trailer, renames it into place, loads it,
  *      checks its version against X-Model-Version, builds the index and swaps it in as the

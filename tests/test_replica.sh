@@ -78,7 +78,7 @@ req() {
     local m=$1 u=$2; shift 2
     rm -f "$T/body" # curl leaves the file alone when there is no body (304)
     CODE=$(curl -s --max-time 10 -X "$m" -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$u" 2>/dev/null)
-    BODY=$(tr -d '\000' <"$T/body" 2>/dev/null)
+    BODY=$(tr -d '\000' 2>/dev/null <"$T/body")
 }
 post_json() { local u=$1 d=$2; shift 2; req POST "$u" -H 'Content-Type: application/json' --data-binary "$d" "$@"; }
 wait_for() { # wait_for SECONDS CONDITION: polls every 0.1 s

@@ -2,7 +2,8 @@
  * 127.0.0.1 that serves the two feeds the way feed.c does, with faults on demand: the
  * changefeed followed page by page into the state; a checkpoint whose CRC header, version
  * header or length is wrong is refused (no model, no file left behind, counted); a good one is
- * verified, kept on disk and swapped in; the next poll sends If-None-Match and gets 304; a
+ * verified, kept on disk and swapped in; an error status is reported with the primary's detail
+ * and leaves no file; the next poll sends If-None-Match and gets 304 (no file written); a
  * primary whose watermark went below the cursor makes the replica read everything again; a
  * primary that went away leaves the model served and the failure reported. */
 #include <dirent.h>
@@ -16,7 +17,7 @@
 #include "replica.h"
 #include "testhelp.h"
 
-enum { CK_GOOD, CK_BAD_CRC, CK_BAD_VERSION, CK_TRUNCATED };
+enum { CK_GOOD, CK_BAD_CRC, CK_BAD_VERSION, CK_TRUNCATED, CK_ERROR };
 
 typedef struct primary {
     char *ckpt;               /* the checkpoint file's bytes */
@@ -73,6 +74,12 @@ static char *checkpoint(primary *p, const char *req, size_t *len) {
     snprintf(p->last_inm, sizeof p->last_inm, "%.*s", inm ? (int)strcspn(inm + 15, "\r") : 0, inm ? inm + 15 : "");
     snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)p->version);
     if (!strcmp(p->last_inm, etag)) return reply_of("HTTP/1.1 304 Not Modified\r\n\r\n", NULL, 0, len);
+    if (p->mode == CK_ERROR) {
+        static const char body[] = "{\"status\":500,\"detail\":\"the file is corrupt on disk\"}";
+        snprintf(head, sizeof head, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/problem+json\r\n"
+                 "Content-Length: %zu\r\n\r\n", sizeof body - 1);
+        return reply_of(head, body, sizeof body - 1, len);
+    }
     snprintf(head, sizeof head,
              "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nETag: %s\r\nX-Model-Version: %llu\r\n"
              "X-Checkpoint-Crc32: %08x\r\nContent-Length: %zu\r\n\r\n",
@@ -196,6 +203,12 @@ static void test_poller(void) {
     CHECK(replica_poll_once(r, &e) == NC_EFORMAT && strstr(e.msg, "announced 6"), "version mismatch: %s", e.msg);
     CHECK(files_with(models, ".nclrec") == 0 && served_version(a) == 0, "the mismatched file is deleted");
 
+    p.mode = CK_ERROR;
+    CHECK(replica_poll_once(r, &e) == NC_EIO && strstr(e.msg, "answered 500") && strstr(e.msg, "corrupt on disk"),
+          "an error status names the primary's detail: %s", e.msg);
+    CHECK(files_with(models, ".part") == 0 && files_with(models, ".nclrec") == 0, "an error body is not kept as a file");
+    CHECK(metric(r, "nclrec_replica_checkpoints_rejected_total 2\n"), "an error status is not a refused download");
+
     p.mode = CK_GOOD;
     CHECK(replica_poll_once(r, &e) == NC_OK, "good: %s", e.msg);
     CHECK(served_version(a) == 5 && replica_primary_up(r), "version 5 served (%llu)", (unsigned long long)served_version(a));
@@ -203,6 +216,7 @@ static void test_poller(void) {
     CHECK(metric(r, "nclrec_replica_checkpoints_loaded_total 1\n"), "the load is counted");
     CHECK(replica_poll_once(r, &e) == NC_OK && !strcmp(p.last_inm, "\"5\""), "If-None-Match sent: '%s'", p.last_inm);
     CHECK(metric(r, "nclrec_replica_checkpoints_loaded_total 1\n"), "304: nothing loaded again");
+    CHECK(files_with(models, ".part") == 0 && files_with(models, ".nclrec") == 1, "304: no file written");
 
     /* the primary has a new database with one event: read again from 0 */
     p.last_seq = 1;

@@ -1,0 +1,37 @@
+# mk/cluster.mk - the scale-out topology of deploy/compose.yaml, tested on this machine.
+#
+#   make test-cluster    nginx (deploy/nginx.conf) in front of one primary and two replicas on
+#                        127.0.0.1, under a wrk load: writes land on the primary, new models
+#                        and interactions reach both replicas within the poll interval (the
+#                        lags are printed), a replica killed with -9 loses no request and
+#                        rejoins caught up (tests/cluster/cluster_test.sh). About a minute.
+#                        Not part of `make test` (tests/test_replica.sh covers the roles
+#                        without nginx and wrk there).
+#
+# CLUSTER_POLL (seconds, default 0.5) is the replicas' poll interval, CLUSTER_LOAD_SECONDS
+# (default 12) the length of the wrk run. nginx and wrk come from Debian's packages: installed
+# when missing and root, else the apt-get line is printed. nginx runs from a temporary prefix
+# on a free port, never as the system service.
+
+CLUSTER_DEB_PACKAGES = nginx wrk curl
+CLUSTER_POLL ?= 0.5
+CLUSTER_LOAD_SECONDS ?= 12
+
+.PHONY: test-cluster cluster-deps
+
+cluster-deps:
+	@missing=""; for p in $(CLUSTER_DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	    if command -v systemctl >/dev/null; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi; \
+	  else \
+	    echo "missing packages for test-cluster; run as root:"; echo "  apt-get update && apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+test-cluster: all cluster-deps
+	BUILD=$(BUILD) POLL=$(CLUSTER_POLL) LOAD_SECONDS=$(CLUSTER_LOAD_SECONDS) bash tests/cluster/cluster_test.sh
