@@ -24,7 +24,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-BIN=${NCLREC_BIN:-$BUILD/nclrec}
+BIN=$(realpath "${NCLREC_BIN:-$BUILD/nclrec}") # absolute: nsenter runs it from another directory
 T=$(mktemp -d /tmp/nclrec-faults.XXXXXX)
 START_PREFIX=()
 . tests/crash/lib.sh
@@ -117,9 +117,10 @@ else
     check "full: its checkpoint is on disk (version $v1)" in_ns test -s "$(printf '%s/models/model-%020d.nclrec' "$MNT" "$v1")"
     CODE=$(metric nclrec_checkpoint_write_errors_total); check "full: no further checkpoint error" is 1
     # every acknowledged row is there and the file is sound
-    in_ns "$BIN" export --data-dir "$MNT" --out /dev/stdout 2>/dev/null | tail -n +2 | cut -d, -f1,2 | sort >"$T/stored"
+    in_ns "$BIN" export --data-dir "$MNT" --out /dev/stdout 2>"$T/export.err" | tail -n +2 | cut -d, -f1,2 | sort >"$T/stored"
     sort "$T/acked" >"$T/acked.s"
     missing=$(comm -23 "$T/acked.s" "$T/stored" | wc -l)
+    BODY=$(tail -c 300 "$T/export.err")
     check "full: all $(wc -l <"$T/acked") acknowledged rows are stored (missing=$missing)" [ "$missing" = 0 ]
     if command -v sqlite3 >/dev/null; then
         BODY=$(in_ns sqlite3 "$MNT/nclrec.db" 'PRAGMA integrity_check' 2>&1)
