@@ -13,7 +13,7 @@ LDLIBS  = -lmicrohttpd -ljansson -lsqlite3 -lfaiss -lopenblas -lgomp -lstdc++ -l
 BUILD   ?= build
 
 DEB_PACKAGES = build-essential pkg-config xz-utils libfaiss-dev libopenblas-dev \
-               libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 curl
+               libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 curl strace
 
 CORE_C   = $(wildcard core/*.c)
 CORE_CXX = $(wildcard core/*.cpp)
