@@ -15,8 +15,9 @@
 #      bench/ingest_loop.c (one INSERT per transaction, WAL + synchronous=FULL, same file
 #      system), run right after. Target: daemon rows/s >= 10x the loop's.
 #      Run twice: with the CPU-split thread count (HTTP_THREADS) and, after a restart from the
-#      checkpoint, with INGEST_HTTP_THREADS (a request handler waits for its commit, so the
-#      number of HTTP threads bounds how many requests one commit can group).
+#      checkpoint, with INGEST_HTTP_THREADS. A request waiting for its commit holds no HTTP
+#      thread (its connection is suspended), so one thread can have every connection's request
+#      in the same group commit.
 #   4. Memory: VmRSS/VmHWM of the serving process at each stage, of an idle daemon without a
 #      model, and of a daemon restarted from the checkpoint (serving only, no training in the
 #      process), against the bytes the model needs (bench/serve_model_bytes.c).

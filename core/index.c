@@ -1,5 +1,5 @@
 /* index.c - see index.h. The vectors live in a faiss IndexFlatIP (faiss_shim.cpp). A single
- * query scores rows in blocks with faiss's inner-product kernel and keeps the k best in a
+ * query scores every row with the vectorised dot product below and keeps the k best in a
  * bounded min-heap ordered by (score, then lower id), so results are exact and deterministic
  * and no OpenMP region is ever opened for one request. Batches go to IndexFlatIP::search. */
 #include "index.h"
@@ -10,7 +10,6 @@
 
 #include "faiss_shim.h"
 
-#define SCAN_BLOCK 1024    /* rows scored per faiss call on the single-query path (4 KiB) */
 #define BATCH_QUERIES 256  /* queries per faiss search on the batch path, bounds scratch */
 
 struct nc_index {
@@ -138,8 +137,8 @@ static void topk_offer(topk *t, float s, int32_t id) {
 
 /* ============================== exclusions ============================== */
 
-/* Sorted, de-duplicated copy of the in-range ids of ex, so the scan can walk it alongside the
- * row ids and the batch path can binary-search it. *out is NULL when nothing remains; the
+/* Sorted, de-duplicated copy of the in-range ids of ex, so the batch path can binary-search
+ * it. *out is NULL when nothing remains; the
  * caller frees it. */
 static int exclusion_set(const int32_t *ex, size_t n_ex, int64_t n_rows, int32_t **out,
                          size_t *out_n, nc_err *e) {
@@ -168,26 +167,65 @@ static int is_excluded(const int32_t *set, size_t n, int32_t id) {
 
 /* ============================== single query ============================== */
 
-/* Scores every row in blocks and offers the non-excluded ones to t. ex is sorted, so one
- * cursor advancing with the row id answers "excluded?" in amortised O(1). */
-static int scan_rows(const nc_index *ix, const float *q, const int32_t *ex, size_t n_ex,
-                     topk *t, nc_err *e) {
-    float ip[SCAN_BLOCK];
-    const float *xb = ncf_flat_data(ix->flat);
-    size_t xi = 0;
-    for (int64_t j0 = 0; j0 < ix->n; j0 += SCAN_BLOCK) {
-        size_t nb = (size_t)(ix->n - j0 < SCAN_BLOCK ? ix->n - j0 : SCAN_BLOCK);
-        int rc = ncf_inner_products(ip, q, xb + (size_t)j0 * (size_t)ix->d, (size_t)ix->d, nb,
-                                    e);
-        if (rc) return rc;
-        for (size_t b = 0; b < nb; b++) {
-            int32_t id = (int32_t)(j0 + (int64_t)b);
-            while (xi < n_ex && ex[xi] < id) xi++;
-            if (xi < n_ex && ex[xi] == id) continue;
-            topk_offer(t, ip[b], id);
-        }
+/* Eight floats in SIMD registers (AVX, or two SSE registers; GCC and Clang lower it to
+ * whatever the target has). Unaligned loads go through memcpy. */
+typedef float v8f __attribute__((vector_size(32)));
+
+static v8f load8(const float *p) {
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Inner product of two d-float vectors. faiss's single-vector kernel in Debian's generic
+ * build is a scalar loop; this one keeps 16 partial sums in two vector registers and combines
+ * them in a fixed order, then adds the tail: the same inputs always give the same score, on
+ * every thread and for every row. */
+static float dot(const float *a, const float *b, size_t d) {
+    v8f s0 = {0}, s1 = {0};
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        s0 += load8(a + i) * load8(b + i);
+        s1 += load8(a + i + 8) * load8(b + i + 8);
     }
+    if (i + 8 <= d) {
+        s0 += load8(a + i) * load8(b + i);
+        i += 8;
+    }
+    s0 += s1;
+    float t = 0;
+    for (; i < d; i++) t += a[i] * b[i];
+    return (((s0[0] + s0[4]) + (s0[2] + s0[6])) + ((s0[1] + s0[5]) + (s0[3] + s0[7]))) + t;
+}
+
+/* Bitmap of the in-range ids of ex (one bit per row), so the scan answers "excluded?" with
+ * one load; building it costs O(n_ex + n_rows / 64), no sort. *out is NULL when n_ex is 0; the
+ * caller frees it. */
+static int exclusion_bits(const int32_t *ex, size_t n_ex, int64_t n_rows, uint64_t **out,
+                          nc_err *e) {
+    *out = NULL;
+    if (n_ex == 0) return NC_OK;
+    if (!ex) return nc_fail(e, NC_EINVAL, "index: NULL exclusion list of %zu ids", n_ex);
+    uint64_t *b = nc_calloc((size_t)(n_rows + 63) / 64, sizeof *b, e);
+    if (!b) return NC_ENOMEM;
+    for (size_t i = 0; i < n_ex; i++)
+        if (ex[i] >= 0 && ex[i] < n_rows) b[ex[i] >> 6] |= (uint64_t)1 << (ex[i] & 63);
+    *out = b;
     return NC_OK;
+}
+
+/* Scores every row and offers the non-excluded ones to t. Rows come in increasing id order,
+ * so a row that only ties the worst kept hit loses to it (lower id first): once the heap is
+ * full, anything not strictly better than its top is dropped with one comparison. */
+static void scan_rows(const nc_index *ix, const float *q, const uint64_t *ex, topk *t) {
+    const float *xb = ncf_flat_data(ix->flat);
+    size_t d = (size_t)ix->d;
+    for (int32_t id = 0; id < (int32_t)ix->n; id++) {
+        if (ex && (ex[id >> 6] >> (id & 63)) & 1) continue;
+        float s = dot(q, xb + (size_t)id * d, d);
+        if (t->n == t->cap && !(rank_key(s) > rank_key(t->h[0].s))) continue;
+        topk_offer(t, s, id);
+    }
 }
 
 int nc_index_search(const nc_index *ix, const float *q, int32_t k, const int32_t *exclude,
@@ -200,27 +238,24 @@ int nc_index_search(const nc_index *ix, const float *q, int32_t k, const int32_t
         return nc_fail(e, NC_EINVAL, "index search: NULL output arrays for k = %d", (int)k);
     int32_t cap = (int64_t)k < ix->n ? k : (int32_t)ix->n;
     if (cap == 0) return NC_OK;
-    int32_t *ex = NULL;
-    size_t n_ex = 0;
-    int rc = exclusion_set(exclude, n_exclude, ix->n, &ex, &n_ex, e);
+    uint64_t *ex = NULL;
+    int rc = exclusion_bits(exclude, n_exclude, ix->n, &ex, e);
     if (rc) return rc;
     topk t = {nc_malloc((size_t)cap, sizeof(hit), e), 0, cap};
     if (!t.h) {
         free(ex);
         return NC_ENOMEM;
     }
-    rc = scan_rows(ix, q, ex, n_ex, &t, e);
-    if (rc == NC_OK) {
-        qsort(t.h, (size_t)t.n, sizeof(hit), hit_cmp);
-        for (int32_t i = 0; i < t.n; i++) {
-            out_ids[i] = t.h[i].id;
-            out_scores[i] = t.h[i].s;
-        }
-        *out_n = t.n;
+    scan_rows(ix, q, ex, &t);
+    qsort(t.h, (size_t)t.n, sizeof(hit), hit_cmp);
+    for (int32_t i = 0; i < t.n; i++) {
+        out_ids[i] = t.h[i].id;
+        out_scores[i] = t.h[i].s;
     }
+    *out_n = t.n;
     free(t.h);
     free(ex);
-    return rc;
+    return NC_OK;
 }
 
 /* ============================== batch ============================== */

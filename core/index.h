@@ -2,9 +2,10 @@
  * in a faiss IndexFlatIP, with per-query exclusion of items the user already has.
  *
  * Two search paths over the same faiss-owned vectors:
- *  - nc_index_search, one query (a request): faiss's SIMD inner-product kernel over the stored
- *    rows, then an exact top-k selection in C that skips the excluded ids. It runs entirely on
- *    the calling thread: no OpenMP region and no BLAS call, so a server's request threads never
+ *  - nc_index_search, one query (a request): a vectorised dot product of its own (16 partial
+ *    sums combined in a fixed order, so a score never depends on the thread or on the row's
+ *    position) over the stored rows, then an exact top-k selection in C that skips the
+ *    excluded ids. It runs entirely on the calling thread: no OpenMP region and no BLAS call, so a server's request threads never
  *    fan out into (or queue on) OpenMP/OpenBLAS worker pools, whatever nc_set_threads says.
  *  - nc_index_search_batch, many queries (similar-items tables, exports, benchmarks): faiss's
  *    IndexFlatIP::search, parallel across queries with OpenMP (BLAS for >= 20 queries).
@@ -42,7 +43,8 @@ const float *nc_index_row(const nc_index *ix, int32_t id);
  * NULL when n_exclude is 0). Writes up to k ids and scores into caller-allocated
  * out_ids[k] / out_scores[k]; *out_n receives how many (fewer than k when the catalogue minus
  * exclusions is smaller). k = 0 is valid and returns nothing. Runs on the calling thread only
- * (see above). Allocates O(k + n_exclude) scratch per call. */
+ * (see above). Allocates O(k) scratch per call, plus one bit per row when
+ * n_exclude > 0. */
 int nc_index_search(const nc_index *ix, const float *q, int32_t k, const int32_t *exclude,
                     size_t n_exclude, int32_t *out_ids, float *out_scores, int32_t *out_n,
                     nc_err *e);

@@ -38,6 +38,25 @@ struct http_values {
     int n_headers;
 };
 
+/* What http_answer_later asked for, carried from the handler to the HTTP layer in rs. */
+struct http_later_req {
+    http_later_start start;
+    http_later_finish finish;
+    void *ctx;
+};
+
+/* A parked request: resumed through libmicrohttpd (conn) or, on the socketless path, by a
+ * condition variable the dispatching thread waits on. */
+struct http_later {
+    struct MHD_Connection *conn; /* NULL on the socketless path */
+    http_server *srv;
+    http_later_finish finish;
+    void *ctx;
+    pthread_mutex_t mu;          /* socketless path only */
+    pthread_cond_t cv;
+    int done;
+};
+
 /* Per-request state, from the first access-handler call to NOTIFY_COMPLETED. */
 typedef struct req_state {
     double t0;
@@ -51,6 +70,7 @@ typedef struct req_state {
     int target_nul;       /* the request target as sent holds %00 */
     int begun;            /* the access handler has seen the request (counted in inflight) */
     int refused;          /* refusal holds the answer */
+    http_later *later;    /* parked by http_answer_later until done (owned) */
     http_resp refusal;    /* 404/405/401/415/413 decided on the first call */
 } req_state;
 
@@ -93,6 +113,7 @@ struct http_server {
     slog *lg;
     prom *metrics;
     atomic_int inflight;  /* requests between the first handler call and completion */
+    atomic_int parked;    /* requests whose connection is suspended (http_answer_later) */
     atomic_int closing;   /* set by http_quiesce */
     MHD_socket listen_fd; /* handed back by MHD_quiesce_daemon; closed after the daemon stops */
     int port;
@@ -451,6 +472,11 @@ static void request_finish(const http_core *k, req_state *st, const http_values 
 static void request_free(req_state *st) {
     free(st->refusal.body);
     free(st->body);
+    if (st->later) { /* resumed, but the connection closed before its answer was made */
+        st->later->finish(st->later->ctx, NULL);
+        free(st->later);
+        st->later = NULL;
+    }
 }
 
 /* ======================= header deadline ======================= */
@@ -660,6 +686,82 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
             dropped ? json_integer(dropped) : NULL, NULL);
 }
 
+/* ======================= answering later ======================= */
+
+int http_answer_later(http_resp *rs, http_later_start start, http_later_finish finish, void *ctx) {
+    struct http_later_req *r = malloc(sizeof *r);
+    if (!r) return 0;
+    *r = (struct http_later_req){start, finish, ctx};
+    free(rs->later_);
+    rs->later_ = r;
+    return 1;
+}
+
+/* The work is finished: wake the request. Nothing of l is touched after the wake-up, since
+ * the request may then complete and free it at once. */
+void http_later_done(http_later *l) {
+    if (l->conn) {
+        atomic_fetch_sub(&l->srv->parked, 1);
+        MHD_resume_connection(l->conn); /* the pool thread calls on_request again */
+        return;
+    }
+    pthread_mutex_lock(&l->mu);
+    l->done = 1;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* A handler asked to answer later: suspends the connection, then starts the work (in this
+ * order, so the work can never resume a connection that is not suspended yet). */
+static enum MHD_Result park(http_server *s, struct MHD_Connection *c, req_state *st, http_resp *rs) {
+    struct http_later_req r = *rs->later_;
+    free(rs->later_);
+    free(rs->body);
+    http_later *l = calloc(1, sizeof *l);
+    if (!l) {
+        r.finish(r.ctx, NULL); /* no answer wanted: finish only frees */
+        http_resp oom = {0};
+        http_problem(&oom, 503, "out of memory");
+        return queue(s, c, st, &oom);
+    }
+    *l = (http_later){.conn = c, .srv = s, .finish = r.finish, .ctx = r.ctx};
+    st->later = l;
+    atomic_fetch_add(&s->parked, 1);
+    MHD_suspend_connection(c);
+    r.start(r.ctx, l);
+    return MHD_YES;
+}
+
+/* The connection was resumed: the parked request's answer. */
+static enum MHD_Result unpark(http_server *s, struct MHD_Connection *c, req_state *st) {
+    http_later *l = st->later;
+    st->later = NULL;
+    http_resp rs = {0};
+    l->finish(l->ctx, &rs);
+    free(l);
+    if (rs.status < 100 || rs.status > 599) http_problem(&rs, 500, "the handler produced no response");
+    return queue(s, c, st, &rs);
+}
+
+/* The socketless path of a parked request: start, wait, finish, on the calling thread. */
+static void dispatch_later(http_resp *rs) {
+    struct http_later_req r = *rs->later_;
+    free(rs->later_);
+    free(rs->body);
+    memset(rs, 0, sizeof *rs);
+    http_later l = {.finish = r.finish, .ctx = r.ctx};
+    pthread_mutex_init(&l.mu, NULL);
+    pthread_cond_init(&l.cv, NULL);
+    r.start(r.ctx, &l);
+    pthread_mutex_lock(&l.mu);
+    while (!l.done) pthread_cond_wait(&l.cv, &l.mu);
+    pthread_mutex_unlock(&l.mu);
+    pthread_cond_destroy(&l.cv);
+    pthread_mutex_destroy(&l.mu);
+    r.finish(r.ctx, rs);
+    if (rs->status < 100 || rs->status > 599) http_problem(rs, 500, "the handler produced no response");
+}
+
 /* ======================= libmicrohttpd glue ======================= */
 
 /* First call of a request (its headers are complete): state, route, and the refusals that need
@@ -695,10 +797,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (st->status) return MHD_YES; /* refused early and already answered */
+    if (st->later) return unpark(s, c, st);
     track_phase_set(s, c, TRACK_HANDLING, 0);
     http_values v = {.conn = c};
     http_resp rs = {0};
     request_finish(&s->core, st, &v, url, method, &rs);
+    if (rs.later_) return park(s, c, st, &rs);
     return queue(s, c, st, &rs);
 }
 
@@ -760,6 +864,12 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, nc_e
 /* Frees a server whose daemon is stopped (or never started). */
 static void server_free(http_server *s) {
     watchdog_stop(&s->tab);
+    /* libmicrohttpd must not be stopped with suspended connections: parked requests wait on
+     * work (a store commit) that finishes by itself, so wait for them. */
+    while (atomic_load(&s->parked) > 0) {
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     if (s->d) MHD_stop_daemon(s->d);
     if (s->listen_fd != MHD_INVALID_SOCKET) close(s->listen_fd);
     table_destroy(&s->tab);
@@ -769,7 +879,7 @@ static void server_free(http_server *s) {
 
 /* The daemon itself, with every limit and callback; NULL when the address cannot be used. */
 static struct MHD_Daemon *start_daemon(http_server *s, const http_opts *o, struct sockaddr_storage *ss) {
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     /* A pool of one is refused with a warning by libmicrohttpd: give the option only for more. */
     unsigned pool = (unsigned)(o->threads > 1 ? o->threads : 1);
@@ -919,6 +1029,7 @@ void http_dispatch(const http_opts *o, const http_route *routes, int n, void *ap
         for (size_t at = 0; at < body_len; at += DISPATCH_PIECE)
             request_body(&k, &st, body + at, body_len - at < DISPATCH_PIECE ? body_len - at : DISPATCH_PIECE);
     request_finish(&k, &st, &v, path, method, rs);
+    if (rs->later_) dispatch_later(rs);
     request_free(&st);
     free(path), free(args), free(hdrs);
 }

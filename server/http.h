@@ -10,7 +10,8 @@
  *              key, 415 body is not JSON, 413 Content-Length too large;
  *   next calls append upload data to the body until the cap (beyond it: drop and remember);
  *   last call  (no upload data) 413 if the cap was exceeded, else run the route's handler and
- *              queue its response;
+ *              queue its response (or, when the handler answers later, suspend the connection
+ *              until its work is done, then queue the answer: see http_answer_later);
  *   completed  MHD_OPTION_NOTIFY_COMPLETED records metrics, writes the access log line and
  *              frees the state.
  * The route handler therefore always sees a complete, NUL-terminated body.
@@ -80,6 +81,7 @@ typedef struct http_resp {
     int n_hdr;
     char hdr_name[HTTP_MAX_HEADERS][32];
     char hdr_val[HTTP_MAX_HEADERS][128];
+    struct http_later_req *later_; /* set by http_answer_later (private to http.c) */
 } http_resp;
 
 /* A route handler: app is the pointer given to http_start. Must set a status (and usually a
@@ -176,6 +178,27 @@ void http_problem(http_resp *rs, int status, const char *fmt, ...) __attribute__
 void http_text(http_resp *rs, int status, const char *ctype, const char *text, size_t len);
 /* Adds a response header (ignored beyond HTTP_MAX_HEADERS or when too long). */
 void http_add_header(http_resp *rs, const char *name, const char *value);
+
+/* ---- answering later (a handler that waits on another thread, e.g. a store commit) ---- */
+
+typedef struct http_later http_later; /* one parked request; opaque */
+/* Starts the work the answer waits for; the work calls http_later_done(l) exactly once when
+ * it is finished, from any thread, possibly before start returns. */
+typedef void (*http_later_start)(void *ctx, http_later *l);
+/* Fills rs as a handler would, once the work is done, and frees ctx. rs is NULL when no answer
+ * is wanted (the connection is gone, or the work could not be started): only free then, the
+ * work has finished or was never started. */
+typedef void (*http_later_finish)(void *ctx, http_resp *rs);
+
+/* Instead of setting a status, a handler may call this and return: the HTTP layer parks the
+ * request (on the daemon its connection is suspended, so the pool thread goes on serving other
+ * connections meanwhile), calls start(ctx, l), and once http_later_done(l) has run calls
+ * finish(ctx, rs) on a pool thread and sends that answer. On the socketless path
+ * (http_dispatch) the calling thread waits instead. ctx belongs to the handler: finish always
+ * runs exactly once and frees it. Returns 0 when rs could not take the request (out of
+ * memory): then nothing was parked and the handler answers itself. */
+int http_answer_later(http_resp *rs, http_later_start start, http_later_finish finish, void *ctx);
+void http_later_done(http_later *l);
 
 /* Reason phrase of a status ("Not Found"); "Unknown" for codes not in the table. */
 const char *http_reason(int status);

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,9 @@ int retrain_run_once(srv_app *a, const atomic_int *cancel, int threads, retrain_
     }
     live_release(cur);
     nc_dataset_free(&d);
+    /* Training's freed buffers would otherwise stay in glibc's arenas (one per OpenMP thread):
+     * hand them back so the resident set returns to the serving size. */
+    malloc_trim(0);
     if (rc == NC_ECANCEL) rep->outcome = PROM_RETRAIN_CANCELLED;
     else if (rc != NC_OK) rep->outcome = PROM_RETRAIN_FAILED;
     if (rc != NC_OK) snprintf(rep->detail, sizeof rep->detail, "%s", e->msg);

@@ -222,6 +222,19 @@ static json_t *popular_items(srv_app *a, int k, const id_set *ex, nc_err *e) {
     return arr;
 }
 
+/* A query folded in from the model ids of the user's items (n may be 0: then PROM_SRC_POPULAR
+ * and q is not filled). */
+static prom_source foldin_query(srv_app *a, const live_model *m, const int32_t *items, size_t n, float *q) {
+    nc_err e;
+    int rc = NC_EINVAL;
+    int32_t d = m->ck.dim;
+    if (n && a->foldin == FOLDIN_IALS)
+        rc = foldin_ials(m->ck.item_emb, m->ck.n_items, d, m->gram, items, n, a->cfg.foldin_alpha, a->cfg.foldin_reg, q, &e);
+    else if (n)
+        rc = foldin_mean(m->ck.item_emb, m->ck.n_items, d, items, n, q, &e);
+    return rc == NC_OK ? PROM_SRC_FOLDIN : PROM_SRC_POPULAR;
+}
+
 /* Picks the query vector: the trained embedding when the model knows the user (and the user
  * was not deleted after it was trained), else a fold-in from the user's stored items. Returns
  * the source; q (caller's, dim floats) is filled unless the answer is PROM_SRC_POPULAR. */
@@ -239,20 +252,67 @@ static prom_source choose_query(srv_app *a, const live_model *m, const char *use
         int32_t it = live_item(m, seen->ids[i]);
         if (it >= 0) items[n++] = it;
     }
-    nc_err e;
-    int rc = NC_EINVAL;
-    if (n && a->foldin == FOLDIN_IALS)
-        rc = foldin_ials(m->ck.item_emb, m->ck.n_items, d, m->gram, items, n, a->cfg.foldin_alpha, a->cfg.foldin_reg, q, &e);
-    else if (n)
-        rc = foldin_mean(m->ck.item_emb, m->ck.n_items, d, items, n, q, &e);
+    prom_source src = foldin_query(a, m, items, n, q);
     free(items);
-    return rc == NC_OK ? PROM_SRC_FOLDIN : PROM_SRC_POPULAR;
+    return src;
 }
 
 static const char *const source_name[PROM_SRC_N] = {"ncl", "fold-in", "popular"};
 
+/* The 200 answer (items: a new reference, taken over) or a 500 when items is NULL. */
+static void answer(srv_app *a, const live_model *m, const char *user, json_t *items, prom_source src,
+                   const nc_err *e, http_resp *rs) {
+    if (!items) {
+        http_problem(rs, 500, "could not compute recommendations: %s", e->msg[0] ? e->msg : "out of memory");
+        return;
+    }
+    prom_add(&a->metrics.recommend_source[src], 1);
+    http_json(rs, 200, json_pack("{s:s, s:o, s:o, s:s}", "user", user, "items", items, "model", model_ref(m),
+                                 "source", source_name[src]));
+}
+
+/* store_seen_mapped's view of the model: an item's id in it, or -1. */
+static int32_t model_item_of(void *m, const char *item) { return live_item(m, item); }
+
+/* /recommend without a database read or a string sort: the user's items come from the
+ * store's in-memory copy already as model ids (remembered per model version), straight into
+ * the index's exclusion list. Returns 0 with rs untouched when that copy is not ready, or when
+ * the answer would be the popular list (which is filtered by the store's ids, not the
+ * model's): recommend() then answers. */
+static int recommend_fast(srv_app *a, const live_model *m, const char *user, int k, char **excl, size_t n_excl,
+                          http_resp *rs) {
+    store_ids sv = {0};
+    int64_t deleted_seq = 0;
+    float *q = malloc(sizeof(float) * (size_t)m->ck.dim);
+    prom_source src = PROM_SRC_POPULAR;
+    int ok = q && store_seen_mapped(a->store, user, m->ck.meta.model_version, model_item_of, (void *)m, &sv,
+                                    &deleted_seq);
+    int32_t u = ok ? live_user(m, user) : -1;
+    if (u >= 0 && deleted_seq <= m->ck.meta.data_watermark) {
+        memcpy(q, m->ck.user_emb + (size_t)u * m->ck.dim, sizeof(float) * (size_t)m->ck.dim);
+        src = PROM_SRC_NCL;
+    } else if (ok) {
+        src = foldin_query(a, m, sv.ids, sv.n, q);
+    }
+    for (size_t i = 0; src != PROM_SRC_POPULAR && i < n_excl; i++) {
+        int32_t it = live_item(m, excl[i]);
+        int32_t *g = it >= 0 && sv.n == sv.cap ? realloc(sv.ids, (2 * sv.cap + 8) * sizeof *g) : NULL;
+        if (g) sv.ids = g, sv.cap = 2 * sv.cap + 8;
+        if (it >= 0 && sv.n < sv.cap) sv.ids[sv.n++] = it;
+        else if (it >= 0) src = PROM_SRC_POPULAR; /* out of memory: the general path answers */
+    }
+    nc_err e = {0};
+    json_t *items = src != PROM_SRC_POPULAR ? search_items(m, q, k, sv.ids, sv.n, &e) : NULL;
+    free(q);
+    free(sv.ids);
+    if (src == PROM_SRC_POPULAR) return 0;
+    answer(a, m, user, items, src, &e, rs);
+    return 1;
+}
+
 /* Everything after parameter parsing: needs the model and the user's stored items. */
 static void recommend(srv_app *a, const live_model *m, const char *user, int k, char **excl, size_t n_excl, http_resp *rs) {
+    if (!a->replica && a->store && recommend_fast(a, m, user, k, excl, n_excl, rs)) return;
     store_items seen = {0};
     int64_t deleted_seq = 0;
     nc_err e = {0};
@@ -278,13 +338,7 @@ static void recommend(srv_app *a, const live_model *m, const char *user, int k, 
     free(q);
     free(ex.ids);
     store_items_free(&seen);
-    if (!items) {
-        http_problem(rs, 500, "could not compute recommendations: %s", e.msg[0] ? e.msg : "out of memory");
-        return;
-    }
-    prom_add(&a->metrics.recommend_source[src], 1);
-    http_json(rs, 200, json_pack("{s:s, s:o, s:o, s:s}", "user", user, "items", items, "model", model_ref(m),
-                                 "source", source_name[src]));
+    answer(a, m, user, items, src, &e, rs);
 }
 
 static void h_recommend(void *ap, const http_req *rq, http_resp *rs) {
@@ -422,36 +476,83 @@ static json_t *decode_body(const srv_app *a, const http_req *rq, http_resp *rs) 
     return NULL;
 }
 
+/* A POST /interactions waiting for its commit (http_answer_later's ctx): owns the decoded
+ * body, whose strings the events borrow, until the answer is made. */
+typedef struct ingest_wait {
+    srv_app *a;
+    json_t *arr;
+    store_event *ev;
+    char (*nums)[2][24];
+    size_t n;
+    char *key;              /* copy of Idempotency-Key, or NULL */
+    store_pending *p;       /* NULL when refused before queueing: rc and e say why */
+    int rc;
+    nc_err e;
+} ingest_wait;
+
+static void ingest_wait_free(ingest_wait *w) {
+    json_decref(w->arr);
+    free(w->ev);
+    free(w->nums);
+    free(w->key);
+    free(w);
+}
+
+/* The store's writer calls this after the commit: wakes the parked request. */
+static void ingest_done(void *l) { http_later_done(l); }
+
+/* Queues the events without holding the HTTP thread; a refusal wakes the request at once. */
+static void ingest_start(void *ctx, http_later *l) {
+    ingest_wait *w = ctx;
+    w->rc = store_append_async(w->a->store, w->ev, w->n, w->key, ingest_done, l, &w->p, &w->e);
+    if (w->rc != NC_OK) http_later_done(l);
+}
+
+/* The answer once committed (or refused): what a blocking store_append would have given. */
+static void ingest_finish(void *ctx, http_resp *rs) {
+    ingest_wait *w = ctx;
+    store_append_result res = {0};
+    int rc = w->p ? store_pending_finish(w->p, &res, &w->e) : w->rc;
+    srv_app *a = w->a;
+    if (!rs) {
+        /* no answer wanted */
+    } else if (rc == NC_EINVAL) {
+        http_problem(rs, 422, "%s", w->e.msg);
+    } else if (rc != NC_OK) {
+        store_fault(a, rs, "append", &w->e);
+    } else {
+        prom_add(res.replayed ? &a->metrics.idempotent_replays : &a->metrics.ingested,
+                 res.replayed ? 1 : (uint64_t)res.n_accepted);
+        http_json(rs, 200, json_pack("{s:I, s:I, s:I, s:b}", "accepted", (json_int_t)res.n_accepted, "first_seq",
+                                     (json_int_t)res.first_seq, "last_seq", (json_int_t)res.last_seq, "replayed",
+                                     res.replayed));
+    }
+    ingest_wait_free(w);
+}
+
+/* Decodes every event, then hands the append to the store without waiting on this thread:
+ * the answer comes once the rows are committed (http_answer_later). Takes over arr. */
 static void append_events(srv_app *a, const http_req *rq, json_t *arr, http_resp *rs) {
     size_t n = json_array_size(arr);
-    store_event *ev = calloc(n, sizeof *ev);
-    char(*nums)[2][24] = calloc(n, sizeof *nums);
-    if (!ev || !nums) {
+    ingest_wait *w = calloc(1, sizeof *w);
+    const char *key = http_header(rq, "Idempotency-Key");
+    if (w) *w = (ingest_wait){a, arr, calloc(n, sizeof *w->ev), calloc(n, sizeof *w->nums), n,
+                              key ? strdup(key) : NULL, NULL, NC_OK, {0}};
+    if (!w || !w->ev || !w->nums || (key && !w->key)) {
         http_problem(rs, 500, "out of memory for %zu events", n);
-    } else {
-        size_t i = 0;
-        for (; i < n; i++)
-            if (decode_event(json_array_get(arr, i), i, ev, nums, rs) != 0) break;
-        const char *key = http_header(rq, "Idempotency-Key");
-        store_append_result res;
-        nc_err e = {0};
-        int rc = i < n ? NC_EINVAL : store_append(a->store, ev, n, key, &res, &e);
-        if (i < n) {
-            /* decode_event set the problem */
-        } else if (rc == NC_EINVAL) {
-            http_problem(rs, 422, "%s", e.msg);
-        } else if (rc != NC_OK) {
-            store_fault(a, rs, "append", &e);
-        } else {
-            prom_add(res.replayed ? &a->metrics.idempotent_replays : &a->metrics.ingested,
-                     res.replayed ? 1 : (uint64_t)res.n_accepted);
-            http_json(rs, 200, json_pack("{s:I, s:I, s:I, s:b}", "accepted", (json_int_t)res.n_accepted, "first_seq",
-                                         (json_int_t)res.first_seq, "last_seq", (json_int_t)res.last_seq, "replayed",
-                                         res.replayed));
-        }
+        if (w) ingest_wait_free(w);
+        else json_decref(arr);
+        return;
     }
-    free(ev);
-    free(nums);
+    for (size_t i = 0; i < n; i++)
+        if (decode_event(json_array_get(arr, i), i, w->ev, w->nums, rs) != 0) {
+            ingest_wait_free(w); /* decode_event set the problem */
+            return;
+        }
+    if (!http_answer_later(rs, ingest_start, ingest_finish, w)) {
+        http_problem(rs, 500, "out of memory for %zu events", n);
+        ingest_wait_free(w);
+    }
 }
 
 static void h_interactions(void *ap, const http_req *rq, http_resp *rs) {
@@ -471,7 +572,6 @@ static void h_interactions(void *ap, const http_req *rq, http_resp *rs) {
     json_t *arr = decode_body(a, rq, rs);
     if (!arr) return;
     append_events(a, rq, arr, rs);
-    json_decref(arr);
 }
 
 static void h_delete_user(void *ap, const http_req *rq, http_resp *rs) {

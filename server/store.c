@@ -357,8 +357,6 @@ static int init_sync(nc_store *s, nc_err *e) {
     s->sync_init |= 1;
     if (pthread_cond_init(&s->qcv, NULL)) goto fail;
     s->sync_init |= 2;
-    if (pthread_cond_init(&s->dcv, NULL)) goto fail;
-    s->sync_init |= 4;
     if (pthread_mutex_init(&s->rmu, NULL)) goto fail;
     s->sync_init |= 8;
     if (pthread_cond_init(&s->rcv, NULL)) goto fail;
@@ -374,7 +372,6 @@ fail:
 static void destroy_sync(nc_store *s) {
     if (s->sync_init & 1) pthread_mutex_destroy(&s->qmu);
     if (s->sync_init & 2) pthread_cond_destroy(&s->qcv);
-    if (s->sync_init & 4) pthread_cond_destroy(&s->dcv);
     if (s->sync_init & 8) pthread_mutex_destroy(&s->rmu);
     if (s->sync_init & 16) pthread_cond_destroy(&s->rcv);
     if (s->sync_init & 32) pthread_mutex_destroy(&s->pmu);
@@ -401,6 +398,7 @@ int store_open(const char *path, const store_opts *o, nc_store **out, nc_err *e)
     if (!rc) rc = migrate(s, e);
     if (!rc) rc = st_writer_prepare(s, e);
     if (!rc) rc = st_readers_open(s, e);
+    if (!rc) rc = st_seen_open(s, e);
     if (!rc) rc = st_writer_start(s, e);
     if (rc) {
         store_close(s);
@@ -417,6 +415,7 @@ void store_close(nc_store *s) {
     st_writer_stop(s);
     st_readers_close(s);
     st_writer_finalize(s);
+    st_seen_close(s);
     if (s->wdb) sqlite3_close(s->wdb); /* the last connection: checkpoints and removes the WAL */
     store_items_free(&s->pop);
     destroy_sync(s);

@@ -117,6 +117,23 @@ typedef struct store_append_result {
 int store_append(nc_store *s, const store_event *ev, size_t n, const char *idem_key,
                  store_append_result *out, nc_err *e);
 
+/* An append in flight (store_append_async); opaque. */
+typedef struct store_pending store_pending;
+typedef void (*store_done_fn)(void *ctx);
+
+/* store_append without blocking the calling thread: the same checks (an error found before
+ * queueing is returned, *out is NULL and done never runs), then *out receives the job (set
+ * before it is queued), it is queued and the call returns NC_OK. Once the job has committed or
+ * failed, the writer thread calls done(ctx), possibly before this call returns, with no lock
+ * held: done must be quick (wake whoever waits) and must not call into the store. Then
+ * store_pending_finish gives the result, exactly as store_append would have returned it, and
+ * frees the job. ev (and its strings) and idem_key must stay valid until done has run. */
+int store_append_async(nc_store *s, const store_event *ev, size_t n, const char *idem_key,
+                       store_done_fn done, void *ctx, store_pending **out, nc_err *e);
+/* After done(ctx): the job's outcome (NC_OK and *out, which may be NULL; or its error in e).
+ * Frees p. */
+int store_pending_finish(store_pending *p, store_append_result *out, nc_err *e);
+
 typedef struct store_delete_result {
     int64_t n_deleted;       /* interactions removed (0 when the store had none) */
     int64_t seq;             /* sequence number of the deletion (its tombstone) */
@@ -157,6 +174,39 @@ void store_items_free(store_items *x);
  * these items). out is filled fresh (its old content is not freed: pass an empty list). */
 int store_user_items(nc_store *s, const char *user, store_items *out, int64_t *deleted_seq,
                      nc_err *e);
+
+/* Receives one item id (borrowed for the call). */
+typedef void (*store_item_fn)(void *ctx, const char *item);
+
+/* store_user_items without the database: calls fn(ctx, item) for each distinct item of user,
+ * in the same order, and sets *deleted_seq (may be NULL), from an in-memory copy the writer
+ * thread keeps current. Every write this process acknowledged is in it (the writer updates
+ * the copy before it wakes the caller); writes of another process on the same file arrive with
+ * the next commit or within about a second. Returns 1 when it answered; 0 when the copy is not
+ * ready (the first call asks the writer to build it; it is also dropped and rebuilt after a
+ * failed update): then nothing was called and the caller reads store_user_items instead.
+ * fn runs under the copy's read lock: it must be quick and must not call into the store. */
+int store_seen_items(nc_store *s, const char *user, store_item_fn fn, void *ctx,
+                     int64_t *deleted_seq);
+
+/* A caller's number for an item id (a model's internal item id), or -1 when it has none. */
+typedef int32_t (*store_item_map_fn)(void *ctx, const char *item);
+
+/* A growable list of numbers, owned by the caller: start zeroed, free(ids) at the end. */
+typedef struct store_ids {
+    int32_t *ids;
+    size_t n, cap;
+} store_ids;
+
+/* store_seen_items for a caller that wants the items as its own numbers: out receives
+ * map(ctx, item) for each of user's items (in the same order), leaving out -1s. The store
+ * remembers each item's number for as long as tag stays the same, so map runs about once per
+ * item and tag rather than once per item and call: tag must name the mapping (a model's
+ * version: two different mappings must never share a tag). Returns 1 when it answered, 0 as
+ * store_seen_items (also when out could not grow; out->n is then meaningless). map runs under
+ * the copy's read lock. */
+int store_seen_mapped(nc_store *s, const char *user, uint64_t tag, store_item_map_fn map, void *ctx,
+                      store_ids *out, int64_t *deleted_seq);
 
 /* The min(k, popular_cache_k) most popular items, by number of distinct users with a live
  * interaction (ties: first seen first), counts = those numbers; items nobody has are left out.

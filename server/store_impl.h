@@ -13,8 +13,10 @@
 
 enum { JOB_APPEND, JOB_DELETE };
 
-/* One request waiting for the writer. Lives on the caller's stack; the caller sleeps until
- * done is set (under qmu), so the writer may use every field until then. */
+typedef struct st_seen st_seen; /* store_seen.c */
+
+/* One request waiting for the writer. Lives on the caller's stack; the caller sleeps on cv
+ * until done is set (under qmu), so the writer may use every field until then. */
 typedef struct st_job {
     int kind;
     const store_event *ev;   /* JOB_APPEND: events (borrowed) */
@@ -23,6 +25,10 @@ typedef struct st_job {
     uint64_t hash;           /* JOB_APPEND: hash of the events, for the key */
     const char *user;        /* JOB_DELETE (borrowed) */
     int done;                /* set by the writer under qmu */
+    pthread_cond_t cv;       /* signalled with done (the caller's own; not for async jobs) */
+    store_done_fn done_fn;   /* async jobs (store_append_async): called after done, no lock */
+    void *done_ctx;
+    struct st_job *anext;    /* the writer's list of async jobs to notify */
     int rc;                  /* NC_OK or the job's error, with err */
     nc_err err;
     store_append_result app;
@@ -58,7 +64,6 @@ struct nc_store {
     /* queue and writer statistics, under qmu */
     pthread_mutex_t qmu;
     pthread_cond_t qcv;        /* jobs queued or stopping */
-    pthread_cond_t dcv;        /* jobs done */
     st_job *head, *tail;
     size_t qlen;               /* jobs queued */
     size_t running;            /* jobs taken by the writer, not yet done */
@@ -80,6 +85,8 @@ struct nc_store {
     double pop_at;             /* nc_now() of the last refresh; < 0: never */
 
     int sync_init;             /* which of the mutexes/conds above exist (for cleanup) */
+
+    st_seen *seen;             /* in-memory seen items (store_seen.c); owned */
 };
 
 /* store.c */
@@ -98,6 +105,16 @@ int st_writer_prepare(nc_store *s, nc_err *e);
 void st_writer_finalize(nc_store *s);
 /* Queues job and sleeps until the writer has committed or failed it. */
 int st_submit(nc_store *s, st_job *job, nc_err *e);
+
+/* store_seen.c: the copy of every user's live items that store_seen_items serves. open runs
+ * in store_open with the writer connection; close before that connection closes. update runs
+ * on the writer thread only: after every COMMIT (before the callers are woken) and, while
+ * active, once a second when idle (pending: build at once). */
+int st_seen_open(nc_store *s, nc_err *e);
+void st_seen_close(nc_store *s);
+int st_seen_active(const nc_store *s);
+int st_seen_pending(const nc_store *s);
+void st_seen_update(nc_store *s);
 
 /* store_read.c */
 int st_readers_open(nc_store *s, nc_err *e);

@@ -352,22 +352,29 @@ static int probe_write(nc_store *s) {
 /* Waits for jobs. While the store is marked unwritable nobody may write again for a long time
  * (a load balancer stops sending traffic to a server whose /readyz fails), so an idle writer
  * probes the disk every PROBE_EVERY_MS and marks the store writable once a commit succeeds:
- * the store recovers by itself when space is freed or the file becomes writable again.
+ * the store recovers by itself when space is freed or the file becomes writable again. Once
+ * the seen-items copy is in use, an idle writer also brings it up to date every PROBE_EVERY_MS
+ * (another process may write the file), and builds it as soon as it is first asked for.
  * Called and returns with qmu held. */
 static void wait_for_jobs(nc_store *s) {
     while (!s->head && !s->stopping) {
-        if (s->writable) {
+        if (s->writable && !st_seen_active(s)) {
             pthread_cond_wait(&s->qcv, &s->qmu);
             continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += PROBE_EVERY_MS / 1000;
-        ts.tv_nsec += (long)(PROBE_EVERY_MS % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        if (pthread_cond_timedwait(&s->qcv, &s->qmu, &ts) != ETIMEDOUT || s->head || s->stopping) continue;
+        if (!st_seen_pending(s)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += PROBE_EVERY_MS / 1000;
+            ts.tv_nsec += (long)(PROBE_EVERY_MS % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            int rc = pthread_cond_timedwait(&s->qcv, &s->qmu, &ts);
+            if (s->head || s->stopping || (rc != ETIMEDOUT && !st_seen_pending(s))) continue;
+        }
+        int writable = s->writable;
         pthread_mutex_unlock(&s->qmu);
-        int ok = probe_write(s);
+        int ok = writable || probe_write(s);
+        st_seen_update(s); /* the first build, or another process's writes */
         pthread_mutex_lock(&s->qmu);
         if (ok) s->writable = 1;
     }
@@ -394,8 +401,10 @@ static st_job *take_group(nc_store *s, size_t *n) {
     return first;
 }
 
-/* Publishes the group's results and statistics and wakes its callers. Called with qmu held. */
-static void finish_group(nc_store *s, st_job *list, int committed, int checkpointed) {
+/* Publishes the group's results and statistics and wakes its blocked callers, each on its
+ * own condition variable (one broadcast would wake every waiting caller for every commit).
+ * Returns the async jobs, in order, for notify_async. Called with qmu held. */
+static st_job *finish_group(nc_store *s, st_job *list, int committed, int checkpointed) {
     int io_error = 0;
     for (st_job *j = list; j; j = j->next) {
         if (j->rc == NC_OK) {
@@ -406,14 +415,35 @@ static void finish_group(nc_store *s, st_job *list, int committed, int checkpoin
             s->job_errors++;
             io_error |= j->rc == NC_EIO;
         }
-        j->done = 1;
     }
     s->running = 0;
     s->commits += committed > 0;
     s->checkpoints += checkpointed > 0;
     if (committed) s->writable = 1;
     else if (io_error) s->writable = 0;
-    pthread_cond_broadcast(&s->dcv);
+    /* Last: a woken caller returns and its job (on its stack) is gone, so next is read first. */
+    st_job *async = NULL, **tail = &async;
+    for (st_job *j = list, *next; j; j = next) {
+        next = j->next;
+        j->done = 1;
+        if (j->done_fn) {
+            j->anext = NULL;
+            *tail = j;
+            tail = &j->anext;
+        } else {
+            pthread_cond_signal(&j->cv);
+        }
+    }
+    return async;
+}
+
+/* Tells the owners of async jobs that they are done; each may free its job at once, so the
+ * next one is read first. Called without qmu. */
+static void notify_async(st_job *j) {
+    for (st_job *next; j; j = next) {
+        next = j->anext;
+        j->done_fn(j->done_ctx);
+    }
 }
 
 /* The writer thread: sleeps until jobs arrive, commits them a group at a time, and on
@@ -429,9 +459,15 @@ static void *writer_main(void *arg) {
         st_job *list = take_group(s, &n);
         pthread_mutex_unlock(&s->qmu);
         int committed = run_group(s, list, n, &last_prune);
+        if (committed) st_seen_update(s); /* before anyone hears of the commit */
         int checkpointed = committed ? bound_wal(s) : 0;
         pthread_mutex_lock(&s->qmu);
-        finish_group(s, list, committed, checkpointed);
+        st_job *async = finish_group(s, list, committed, checkpointed);
+        if (async) {
+            pthread_mutex_unlock(&s->qmu);
+            notify_async(async);
+            pthread_mutex_lock(&s->qmu);
+        }
     }
     pthread_mutex_unlock(&s->qmu);
     return NULL;
@@ -457,22 +493,30 @@ void st_writer_stop(nc_store *s) {
     s->thread_started = 0;
 }
 
-/* Queues the job and sleeps until the writer has committed or failed it. */
-int st_submit(nc_store *s, st_job *job, nc_err *e) {
+/* Appends the job to the queue and wakes the writer. Called with qmu held; refuses once the
+ * store is closing. */
+static int enqueue(nc_store *s, st_job *job, nc_err *e) {
     job->done = 0;
     job->next = NULL;
-    pthread_mutex_lock(&s->qmu);
-    if (s->stopping) {
-        pthread_mutex_unlock(&s->qmu);
-        return nc_fail(e, NC_EIO, "store %s: closing, no more writes", s->path);
-    }
+    if (s->stopping) return nc_fail(e, NC_EIO, "store %s: closing, no more writes", s->path);
     if (s->tail) s->tail->next = job;
     else s->head = job;
     s->tail = job;
     s->qlen++;
     pthread_cond_signal(&s->qcv);
-    while (!job->done) pthread_cond_wait(&s->dcv, &s->qmu);
+    return NC_OK;
+}
+
+/* Queues the job and sleeps until the writer has committed or failed it. */
+int st_submit(nc_store *s, st_job *job, nc_err *e) {
+    if (pthread_cond_init(&job->cv, NULL))
+        return nc_fail(e, NC_ENOMEM, "store %s: cannot create a condition variable", s->path);
+    pthread_mutex_lock(&s->qmu);
+    int rc = enqueue(s, job, e);
+    while (!rc && !job->done) pthread_cond_wait(&job->cv, &s->qmu);
     pthread_mutex_unlock(&s->qmu);
+    pthread_cond_destroy(&job->cv);
+    if (rc) return rc;
     if (job->rc && e) *e = job->err;
     return job->rc;
 }
@@ -481,8 +525,8 @@ int st_submit(nc_store *s, st_job *job, nc_err *e) {
 
 /* Everything checkable without the database is checked here, in the caller's thread, so
  * the writer only ever sees well-formed jobs. */
-int store_append(nc_store *s, const store_event *ev, size_t n, const char *idem_key,
-                 store_append_result *out, nc_err *e) {
+static int check_append(nc_store *s, const store_event *ev, size_t n, const char *idem_key,
+                        nc_err *e) {
     if (n == 0) return nc_fail(e, NC_EINVAL, "no interactions in the request");
     if (n > (size_t)s->o.max_batch)
         return nc_fail(e, NC_EINVAL, "%zu interactions in one request; at most max_batch=%d",
@@ -493,12 +537,51 @@ int store_append(nc_store *s, const store_event *ev, size_t n, const char *idem_
             return nc_fail(e, NC_EINVAL, "Idempotency-Key must be 1..%d bytes, got %zu",
                            STORE_MAX_KEY_LEN, kl);
     }
-    int rc = st_check_events(ev, n, e);
+    return st_check_events(ev, n, e);
+}
+
+int store_append(nc_store *s, const store_event *ev, size_t n, const char *idem_key,
+                 store_append_result *out, nc_err *e) {
+    int rc = check_append(s, ev, n, idem_key, e);
     if (rc) return rc;
     st_job job = {.kind = JOB_APPEND, .ev = ev, .n = n, .key = idem_key};
     if (idem_key) job.hash = st_hash_events(ev, n);
     rc = st_submit(s, &job, e);
     if (!rc && out) *out = job.app;
+    return rc;
+}
+
+/* The job on the heap, so the caller's thread can go on serving while it waits. */
+struct store_pending {
+    st_job job;
+};
+
+int store_append_async(nc_store *s, const store_event *ev, size_t n, const char *idem_key,
+                       store_done_fn done, void *ctx, store_pending **out, nc_err *e) {
+    *out = NULL;
+    if (!done) return nc_fail(e, NC_EINVAL, "store_append_async: no completion callback");
+    int rc = check_append(s, ev, n, idem_key, e);
+    if (rc) return rc;
+    store_pending *p = nc_calloc(1, sizeof *p, e);
+    if (!p) return NC_ENOMEM;
+    p->job = (st_job){.kind = JOB_APPEND, .ev = ev, .n = n, .key = idem_key, .done_fn = done, .done_ctx = ctx};
+    if (idem_key) p->job.hash = st_hash_events(ev, n);
+    *out = p; /* before queueing: done may run before this function returns */
+    pthread_mutex_lock(&s->qmu);
+    rc = enqueue(s, &p->job, e);
+    pthread_mutex_unlock(&s->qmu);
+    if (rc) {
+        *out = NULL;
+        free(p);
+    }
+    return rc;
+}
+
+int store_pending_finish(store_pending *p, store_append_result *out, nc_err *e) {
+    int rc = p->job.rc;
+    if (rc && e) *e = p->job.err;
+    if (!rc && out) *out = p->job.app;
+    free(p);
     return rc;
 }
 

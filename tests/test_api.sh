@@ -157,6 +157,17 @@ check "recommend: exclude= leaves the item out" ok_if '! items_of | grep -qx "$f
 post_json /interactions "{\"user\":\"u1\",\"item\":\"$first\"}"
 req GET "/recommend?user=u1&k=20"
 check "recommend: an item posted after training is excluded" ok_if 'is 200 && ! items_of | grep -qx "$first"'
+# Each round posts the current top item and asks again at once: exclusion must hold on every
+# answer, also once the daemon serves users' items from memory (built after the first request).
+leaked=0
+for round in $(seq 1 15); do
+    top=$(items_of | head -n 1)
+    post_json /interactions "{\"user\":\"u1\",\"item\":\"$top\"}"
+    is 200 || leaked=$((leaked + 100))
+    req GET "/recommend?user=u1&k=20"
+    is 200 && ! items_of | grep -qx "$top" || leaked=$((leaked + 1))
+done
+check "recommend: each acknowledged item is excluded from the very next answer (15 rounds)" [ $leaked = 0 ]
 req GET "/recommend?user=stranger&k=3"
 check "recommend: unknown user without data gets popular" ok_if 'is 200 && has "\"source\":\"popular\""'
 popular=$(items_of | head -n 1)

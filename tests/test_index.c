@@ -147,6 +147,32 @@ static void test_topk_matches_brute_force(void) {
     free(xi), free(xf);
 }
 
+/* The single-query kernel sums 16 lanes and then a tail: dimensions below, at and around
+ * multiples of 16 (the served models use d = 64), with exclusions, against the double-precision
+ * reference; exactly on integer data (ties by lower id), within rounding on random floats. */
+static void test_kernel_dims_match_brute_force(void) {
+    static const int dims[] = {1, 7, 15, 16, 17, 64, 67, 130};
+    enum { N = 1500 };
+    int32_t ex[40];
+    for (int i = 0; i < 40; i++) ex[i] = (i * 97 + 5) % (N + 10) - 3; /* some out of range */
+    for (size_t di = 0; di < sizeof dims / sizeof *dims; di++) {
+        int d = dims[di];
+        float *xi = int_rows(N, d, 10 + di), *xf = rand_rows(N, d, 20 + di);
+        nc_index *a = NULL, *b = NULL;
+        nc_err e;
+        CHECK(nc_index_build(xi, N, d, &a, &e) == NC_OK, "d %d build: %s", d, e.msg);
+        CHECK(nc_index_build(xf, N, d, &b, &e) == NC_OK, "d %d build: %s", d, e.msg);
+        if (a && b) {
+            check_against_ref(a, xi, N, d, 10, ex, 40, 8, 1);
+            check_against_ref(a, xi, N, d, 50, NULL, 0, 3, 1);
+            check_against_ref(b, xf, N, d, 10, ex, 40, 8, 0);
+        }
+        nc_index_free(a);
+        nc_index_free(b);
+        free(xi), free(xf);
+    }
+}
+
 static void test_exclusions(void) {
     enum { N = 1500, D = 8, K = 20 };
     float *x = int_rows(N, D, 4);
@@ -307,6 +333,7 @@ static void test_concurrent_searches_agree(void) {
 int main(void) {
     RUN(test_single_query_opens_no_openmp_team); /* first: see its comment */
     RUN(test_topk_matches_brute_force);
+    RUN(test_kernel_dims_match_brute_force);
     RUN(test_exclusions);
     RUN(test_k_beyond_catalogue_and_empty);
     RUN(test_batch_matches_single);
