@@ -1,0 +1,23 @@
+# mk/scaling.mk - how training grows with the data (bench/scaling.sh, docs/scaling.md).
+#
+#   make bench-scaling   synthetic data at several sizes (users + items; interactions per
+#                        user), 2 training epochs each with every term on: seconds per part,
+#                        FLOPs and peak RSS per point, least-squares fits of the cost model
+#                        with residuals; then seconds per ML-1M epoch with the exact and the
+#                        sampled structure term (--ssl-negatives). Results under
+#                        $(BUILD)/scaling/ (points.tsv, ml1m.tsv, fits.txt). 6.5 minutes on
+#                        the 2 loaded cores of docs/scaling.md; points already measured are
+#                        kept unless FORCE=1 (SCALING_PARTS=fits only redoes the fits).
+#
+# SCALING_PARTS="catalogue interactions ml1m-epoch quality" adds the ML-1M quality runs of the
+# sampled term (45 epochs each, 8-25 minutes there, NEGATIVES="1024 256"; add 0 for the exact
+# term). Runs take the niceness of make (`nice -n 10 make bench-scaling`). Other knobs (USERS,
+# PER_USERS, EPOCHS, THREADS, NEGATIVES, QUALITY_EPOCHS, TIMEOUT) are read by bench/scaling.sh
+# from the environment or the make command line.
+
+SCALING_PARTS ?= catalogue interactions ml1m-epoch
+
+.PHONY: bench-scaling
+bench-scaling: all
+	DATA_DIR=$(DATA_DIR) OUT=$(BUILD)/data bench/prepare_data.sh
+	BUILD=$(BUILD) PARTS="$(SCALING_PARTS)" bench/scaling.sh
