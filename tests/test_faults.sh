@@ -195,6 +195,13 @@ if [ "$CHATTR" = 1 ]; then
 fi
 
 # ============================ corrupt checkpoints at start ============================
+# Needs two checkpoints (a damaged newest and a sound previous one): where the read-only part
+# could not run (chattr unsupported) only one exists yet, so make one more.
+if [ "$(ls "$D"/models/model-*.nclrec | wc -l)" -lt 2 ]; then
+    check "corrupt: a second checkpoint to fall back on" ok_if \
+        'start_server "$T/second.log" --data-dir "$D" "${TRAIN[@]}" --retrain-margin 1 && wait_ready && retrain_and_wait "$T/second.log"'
+    stop_server TERM
+fi
 ck() { printf '%s/models/model-%020d.nclrec' "$D" "$1"; }
 newest=$(ls "$D"/models/model-*.nclrec | sort | tail -n 1)
 vn=$(basename "$newest" .nclrec | sed 's/^model-0*//')
