@@ -87,6 +87,19 @@ char *nc_strdup(const char *s, nc_err *e) {
     return p;
 }
 
+int nc_reserve(void **p, size_t *cap, size_t need, size_t elem, size_t first, const char *what, nc_err *e) {
+    if (need <= *cap) return NC_OK;
+    size_t n = *cap ? *cap : (first ? first : 1);
+    while (n < need) n *= 2;
+    if (n > SIZE_MAX / elem) return nc_fail(e, NC_ENOMEM, "out of memory for %zu %s", n, what);
+    char *q = realloc(*p, n * elem);
+    if (!q) return nc_fail(e, NC_ENOMEM, "out of memory for %zu %s", n, what);
+    memset(q + *cap * elem, 0, (n - *cap) * elem);
+    *p = q;
+    *cap = n;
+    return NC_OK;
+}
+
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

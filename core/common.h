@@ -43,6 +43,10 @@ void *nc_calloc(size_t n, size_t size, nc_err *e);
 /* Aligned (64 bytes) allocation for float arrays used by BLAS and SIMD loops; free() it. */
 void *nc_aligned_alloc(size_t n, size_t size, nc_err *e);
 char *nc_strdup(const char *s, nc_err *e);
+/* Grows the array *p of *cap elements of elem bytes (doubling, from first) until it holds
+ * need elements; the new elements are zeroed. The array stays the caller's. On failure
+ * (NC_ENOMEM, e filled naming what) *p and *cap are unchanged. */
+int nc_reserve(void **p, size_t *cap, size_t need, size_t elem, size_t first, const char *what, nc_err *e);
 
 /* A small, fast, seedable generator (splitmix64 seeding + xoshiro256**). Value type: copy it
  * into each thread that needs an independent stream (nc_rng_split). No global state. */

@@ -165,26 +165,12 @@ void rstate_reset(replica_state *s) {
 /* Interns id into map and makes room for its per-id array (users: ruser, items: pop). */
 static int intern_user(replica_state *s, const char *id, int32_t *out, nc_err *e) {
     if (nc_idmap_intern(&s->users, id, strlen(id), out, e) != NC_OK) return e->code;
-    if ((size_t)*out < s->ucap) return NC_OK;
-    size_t cap = s->ucap ? 2 * s->ucap : 1024;
-    ruser *u = realloc(s->u, cap * sizeof *u);
-    if (!u) return nc_fail(e, NC_ENOMEM, "replica state: out of memory for %zu users", cap);
-    memset(u + s->ucap, 0, (cap - s->ucap) * sizeof *u);
-    s->u = u;
-    s->ucap = cap;
-    return NC_OK;
+    return nc_reserve((void **)&s->u, &s->ucap, (size_t)*out + 1, sizeof *s->u, 1024, "replica users", e);
 }
 
 static int intern_item(replica_state *s, const char *id, int32_t *out, nc_err *e) {
     if (nc_idmap_intern(&s->items, id, strlen(id), out, e) != NC_OK) return e->code;
-    if ((size_t)*out < s->pcap) return NC_OK;
-    size_t cap = s->pcap ? 2 * s->pcap : 1024;
-    int64_t *p = realloc(s->pop, cap * sizeof *p);
-    if (!p) return nc_fail(e, NC_ENOMEM, "replica state: out of memory for %zu items", cap);
-    memset(p + s->pcap, 0, (cap - s->pcap) * sizeof *p);
-    s->pop = p;
-    s->pcap = cap;
-    return NC_OK;
+    return nc_reserve((void **)&s->pop, &s->pcap, (size_t)*out + 1, sizeof *s->pop, 1024, "replica items", e);
 }
 
 static int add_interaction(replica_state *s, const rstate_event *ev, nc_err *e) {

@@ -121,14 +121,7 @@ void st_seen_close(nc_store *s) {
 /* Index of user id in the copy, making room for its list. */
 static int seen_user_of(st_seen *v, const char *id, int32_t *out, nc_err *e) {
     if (nc_idmap_intern(&v->users, id, strlen(id), out, e) != NC_OK) return e->code;
-    if ((size_t)*out < v->ucap) return NC_OK;
-    size_t cap = v->ucap ? 2 * v->ucap : 1024;
-    seen_user *u = realloc(v->u, cap * sizeof *u);
-    if (!u) return nc_fail(e, NC_ENOMEM, "store: out of memory for %zu users' seen items", cap);
-    memset(u + v->ucap, 0, (cap - v->ucap) * sizeof *u);
-    v->u = u;
-    v->ucap = cap;
-    return NC_OK;
+    return nc_reserve((void **)&v->u, &v->ucap, (size_t)*out + 1, sizeof *v->u, 1024, "users' seen items", e);
 }
 
 /* Appends item to u's list unless it is there already (check = 0 during a build, which

@@ -561,7 +561,29 @@ static void remove_tmpdir(void) {
     rmdir(tmpdir);
 }
 
+/* nc_reserve: grows to hold what is asked, zeroes the new part, keeps the old, and leaves the
+ * array alone when asked for less than it has. */
+static void test_reserve(void) {
+    int32_t *a = NULL;
+    size_t cap = 0;
+    nc_err e = {0};
+    CHECK(nc_reserve((void **)&a, &cap, 3, sizeof *a, 2, "ints", &e) == NC_OK, "%s", e.msg);
+    CHECK(cap == 4 && a, "cap %zu", cap);
+    for (size_t i = 0; a && i < cap; i++) CHECK(a[i] == 0, "a[%zu] = %d", i, a[i]);
+    if (a) a[3] = 7;
+    CHECK(nc_reserve((void **)&a, &cap, 9, sizeof *a, 2, "ints", &e) == NC_OK, "%s", e.msg);
+    CHECK(cap == 16 && a && a[3] == 7 && a[15] == 0, "cap %zu", cap);
+    int32_t *same = a;
+    CHECK(nc_reserve((void **)&a, &cap, 5, sizeof *a, 2, "ints", &e) == NC_OK && a == same && cap == 16,
+          "a smaller need changed the array");
+    size_t huge = cap;
+    CHECK(nc_reserve((void **)&a, &huge, SIZE_MAX / 2, 8, 2, "ints", &e) == NC_ENOMEM && huge == cap && a == same,
+          "an impossible size must fail and leave the array");
+    free(a);
+}
+
 int main(void) {
+    RUN(test_reserve);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/nclrec-test-dataset-XXXXXX");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
