@@ -20,9 +20,7 @@ BUILD=${BUILD:-build}
 BIN=${NCLREC_BIN:-$BUILD/nclrec}
 SPEC=openapi.yaml
 T=$(mktemp -d /tmp/nclrec-api.XXXXXX)
-pass=0; fail=0
-PID=""; PORT=""; B=""; CODE=""; BODY=""
-PIDS=()
+. tests/lib.sh
 
 cleanup() {
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
@@ -30,69 +28,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() { # check NAME COMMAND...: passes when the command succeeds
-    [ -n "${API_TIMING:-}" ] && echo "[$SECONDS s] $1" >&2
-    local name=$1; shift
-    if "$@"; then
-        pass=$((pass + 1)); echo "ok $name"
-    else
-        fail=$((fail + 1)); echo "not ok $name (last status=$CODE body=${BODY:0:300})" >&2
-    fi
-}
-has() { grep -q -- "$1" <<<"$BODY"; }       # the last body contains a string
-hasnt() { ! grep -q -- "$1" <<<"$BODY"; }
-is() { [ "$CODE" = "$1" ]; }
-ok_if() { eval "$1"; }                       # a condition written as a string, run here
-problem() { # the last answer is a problem+json with this status
-    is "$1" && grep -qi '^content-type: application/problem+json' "$T/hdrs" && has "\"status\":$1" && has '"detail":'
-}
-
 # Small, quick training for every daemon here: the tests check plumbing, not model quality.
 TRAIN=(--embedding-size 16 --epochs 4 --min-epochs 1 --stopping-step 2 --num-clusters 5
        --warm-up-step 1 --train-batch-size 512 --retrain-threads 1 --http-threads 2
        --retrain-interval 0 --shutdown-deadline 20 --access-log)
 SEED=(--seed-synthetic --synth-users 120 --synth-items 80 --synth-per-user 12)
-
-# start_server LOG ARGS...: starts a daemon in the background; sets PID, PORT and B.
-start_server() {
-    local log=$1; shift
-    : >"$log"
-    "$BIN" serve --listen 127.0.0.1:0 "$@" 2>>"$log" &
-    PID=$!; PIDS+=("$PID"); PORT=""
-    for _ in $(seq 1 600); do # at most 60 s (training the first model included)
-        PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$log" | head -n 1)
-        [ -n "$PORT" ] && break
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    B=http://127.0.0.1:$PORT
-    [ -n "$PORT" ]
-}
-
-# stop_server [SIGNAL]: signals the daemon and waits (at most 30 s) for it; sets STOP_RC.
-stop_server() {
-    kill -"${1:-TERM}" "$PID" 2>/dev/null
-    for _ in $(seq 1 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$PID" 2>/dev/null; then kill -KILL "$PID"; STOP_RC=124; wait "$PID" 2>/dev/null; return; fi
-    wait "$PID"; STOP_RC=$?
-}
-
-# req METHOD PATH [CURL ARGS...]: sets CODE and BODY; headers in $T/hdrs.
-req() {
-    local m=$1 p=$2; shift 2
-    CODE=$(curl -s --max-time 10 -X "$m" -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$B$p" 2>/dev/null)
-    BODY=$(cat "$T/body" 2>/dev/null)
-}
-post_json() { local p=$1 d=$2; shift 2; req POST "$p" -H 'Content-Type: application/json' --data-binary "$d" "$@"; }
-
-# A JSON field of the last body: json_field NAME (first occurrence, strings or numbers).
-json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$BODY" | head -n 1; }
-items_of() { sed 's/.*"items":\[//; s/\].*//' <<<"$BODY" | grep -o '"item":"[^"]*"' | sed 's/"item":"//; s/"$//'; }
-
-wait_ready() { # at most 60 s
-    for _ in $(seq 1 600); do req GET /readyz; is 200 && return 0; kill -0 "$PID" 2>/dev/null || return 1; sleep 0.1; done
-    return 1
-}
 
 # Without a binary that has `serve` nothing below can run: one failure, at once.
 if ! "$BIN" serve --help >/dev/null 2>&1; then
@@ -100,7 +40,6 @@ if ! "$BIN" serve --help >/dev/null 2>&1; then
     echo "test_api.sh: 0 passed, 1 failed"
     exit 1
 fi
-alive() { kill -0 "$PID" 2>/dev/null; }
 
 # ============================ configuration ============================
 cfg_refused() { # cfg_refused NAME ARGS...: exit status 2 and the setting named on stderr

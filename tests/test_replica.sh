@@ -17,9 +17,7 @@ BUILD=${BUILD:-build}
 BIN=${NCLREC_BIN:-$BUILD/nclrec}
 SPEC=openapi.yaml
 T=$(mktemp -d /tmp/nclrec-replica.XXXXXX)
-pass=0; fail=0
-PID=""; PORT=""; B=""; CODE=""; BODY=""
-PIDS=()
+. tests/lib.sh
 KEY=repl-key-1
 AUTH=(-H "Authorization: Bearer $KEY")
 
@@ -29,21 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() { # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@"; then
-        pass=$((pass + 1)); echo "ok $name"
-    else
-        fail=$((fail + 1)); echo "not ok $name (last status=$CODE body=${BODY:0:300})" >&2
-    fi
-}
-has() { grep -q -- "$1" <<<"$BODY"; }
-hasnt() { ! grep -q -- "$1" <<<"$BODY"; }
-is() { [ "$CODE" = "$1" ]; }
-ok_if() { eval "$1"; }
-problem() { is "$1" && grep -qi '^content-type: application/problem+json' "$T/hdrs" && has "\"status\":$1" && has '"detail":'; }
-json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$BODY" | head -n 1; }
-items_of() { sed 's/.*"items":\[//; s/\].*//' <<<"$BODY" | grep -o '"item":"[^"]*"' | sed 's/"item":"//; s/"$//'; }
 header() { grep -i "^$1:" "$T/hdrs" | head -n 1 | sed 's/^[^:]*: *//; s/\r$//'; }
 
 TRAIN=(--embedding-size 16 --epochs 4 --min-epochs 1 --stopping-step 2 --num-clusters 5
@@ -52,7 +35,8 @@ TRAIN=(--embedding-size 16 --epochs 4 --min-epochs 1 --stopping-step 2 --num-clu
 SEED=(--seed-synthetic --synth-users 120 --synth-items 80 --synth-per-user 12)
 REPL=(--http-threads 2 --replica-poll 0.2 --replica-timeout 2 --shutdown-deadline 20 --access-log)
 
-# start_server LOG ARGS...: starts a daemon in the background; sets PID, PORT and B.
+# start_server LOG ARGS...: as tests/lib.sh's, but ARGS give --listen (a restarted primary
+# keeps its port); sets PID, PORT and B.
 start_server() {
     local log=$1; shift
     : >"$log"
@@ -73,7 +57,7 @@ stop_pid() { # stop_pid PID [SIGNAL]: signals and waits at most 30 s
     kill -KILL "$1" 2>/dev/null
     wait "$1" 2>/dev/null
 }
-# req METHOD URL [CURL ARGS...]: sets CODE and BODY; headers in $T/hdrs.
+# req METHOD URL [CURL ARGS...]: as tests/lib.sh's, on a whole URL (several daemons here).
 req() {
     local m=$1 u=$2; shift 2
     rm -f "$T/body" # curl leaves the file alone when there is no body (304)
