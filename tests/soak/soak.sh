@@ -49,17 +49,7 @@ SOAK_OUT=${SOAK_OUT:-$BUILD/soak}
 T=$(mktemp -d /tmp/nclrec-soak.XXXXXX)
 KEY=soak-key-$$
 . tests/soak/lib.sh
-LOOPS=()
-
-cleanup() {
-    touch "$T/stop" 2>/dev/null
-    for p in "${LOOPS[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-finish() { echo "soak: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+SOAK_NAME=soak
 
 if ! [[ $SOAK_SECONDS =~ ^[0-9]+$ ]] || [ "$SOAK_SECONDS" -lt 30 ]; then
     echo "not ok SOAK_SECONDS must be a whole number of seconds >= 30, got '$SOAK_SECONDS'" >&2
