@@ -30,18 +30,7 @@ BENCH_BIN = $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 all: deps $(BUILD)/nclrec $(TEST_BIN)
 
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	command -v npx >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "missing packages; run as root:"; echo "  apt-get update && apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	fi
+	@sh tools/debs.sh "make test and make run" $(DEB_PACKAGES) $$(command -v npx >/dev/null 2>&1 || echo nodejs npm)
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h server/*.h)
 	@mkdir -p $(dir $@)

@@ -51,7 +51,7 @@ BIN=$BUILD/nclrec
 W=$BUILD/bench-serve
 export BENCH_LUA_DIR=$PWD/bench
 
-DPID=""; DPORT=""; NPID=""; WPID=""; POLICY_TMP=""; ERRORS=0
+DPID=""; DPORT=""; NPID=""; WPID=""; ERRORS=0
 declare -A RES
 
 # ============================ helpers ============================
@@ -60,7 +60,6 @@ cleanup() {
     [ -n "$WPID" ] && kill -KILL "$WPID" 2>/dev/null
     [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
     stop_nginx
-    [ -n "$POLICY_TMP" ] && rm -f /usr/sbin/policy-rc.d
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -81,26 +80,8 @@ fld() { tr ' ' '\n' <<<"${RES[$1]:-}" | sed -n "s/^$2=//p" | head -n 1; }
 # calc EXPR: floating-point arithmetic, 3 decimals.
 calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 
-# Installs wrk and nginx like the Makefile's deps. nginx's package starts its system service
-# unless /usr/sbin/policy-rc.d forbids it: one is put there for the install when missing.
-deps() {
-    local missing="" p
-    for p in wrk nginx; do command -v "$p" >/dev/null || missing="$missing $p"; done
-    [ -z "$missing" ] && return 0
-    if [ "$(id -u)" != 0 ]; then
-        echo "missing packages for bench-serve; run as root:"
-        echo "  apt-get update && apt-get install -y$missing"
-        exit 1
-    fi
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        POLICY_TMP=1
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-    fi
-    echo "installing:$missing"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null ||
-        die "apt-get install$missing failed"
-    [ -n "$POLICY_TMP" ] && rm -f /usr/sbin/policy-rc.d && POLICY_TMP=""
-}
+# Installs wrk and nginx like the Makefile's deps (tools/debs.sh).
+deps() { sh tools/debs.sh bench-serve wrk nginx || exit 1; }
 
 # ============================ the daemon ============================
 

@@ -20,18 +20,7 @@ CLUSTER_LOAD_SECONDS ?= 12
 .PHONY: test-cluster cluster-deps
 
 cluster-deps:
-	@missing=""; for p in $(CLUSTER_DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	    if command -v systemctl >/dev/null; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi; \
-	  else \
-	    echo "missing packages for test-cluster; run as root:"; echo "  apt-get update && apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	fi
+	@sh tools/debs.sh test-cluster $(CLUSTER_DEB_PACKAGES)
 
 test-cluster: all cluster-deps
 	BUILD=$(BUILD) POLL=$(CLUSTER_POLL) LOAD_SECONDS=$(CLUSTER_LOAD_SECONDS) bash tests/cluster/cluster_test.sh

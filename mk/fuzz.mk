@@ -36,17 +36,7 @@ FUZZ_COMMON   = tests/fuzz/fuzz_util.h
 
 # Like the Makefile's deps: install what is missing when root, else print the apt-get line.
 fuzz-deps:
-	@missing=""; for p in $(FUZZ_DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "missing packages for fuzzing; run as root:"; echo "  apt-get update && apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	fi
+	@sh tools/debs.sh fuzzing $(FUZZ_DEB_PACKAGES)
 
 $(FUZZ_BUILD)/%.o: %.c $(wildcard core/*.h server/*.h)
 	@mkdir -p $(dir $@)
