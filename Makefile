@@ -56,7 +56,7 @@ $(BUILD)/libserver.a: $(SRV_OBJ)
 $(BUILD)/nclrec: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testhelp.h $(BUILD)/libserver.a $(BUILD)/libcore.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libserver.a $(BUILD)/libcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libserver.a $(BUILD)/libcore.a $(LDFLAGS) $(LDLIBS)
 

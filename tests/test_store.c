@@ -5,6 +5,7 @@
 #include "sql_embed.h"
 #include "store.h"
 #include "testhelp.h"
+#include "tmpdir.h"
 
 #include <dirent.h>
 #include <ftw.h>
@@ -18,27 +19,6 @@
 #include <unistd.h>
 
 /* ==== helpers =========================================================================== */
-
-typedef struct tdir {
-    char dir[64];
-    char db[128];
-} tdir;
-
-static void tdir_make(tdir *t) {
-    snprintf(t->dir, sizeof t->dir, "/tmp/nclrec_store_XXXXXX");
-    if (!mkdtemp(t->dir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-    snprintf(t->db, sizeof t->db, "%s/nclrec.db", t->dir);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
-    (void)st, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void tdir_free(tdir *t) { nftw(t->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS); }
 
 /* A clock the test moves by hand, so idempotency windows need no sleeping. */
 typedef struct fake_clock {
@@ -121,7 +101,7 @@ static int items_has(const store_items *x, const char *id, int64_t count) {
 
 static void test_migrations_fresh_and_reopen(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     nc_store *s = open_or_die(t.db, NULL);
     store_event ev = {"u1", "i1", 100};
     nc_err e;
@@ -142,7 +122,7 @@ static void test_migrations_fresh_and_reopen(void) {
 
 static void test_foreign_and_newer_files_refused(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     sqlite3 *db;
     sqlite3_open(t.db, &db);
     sqlite3_exec(db, "CREATE TABLE other (x)", NULL, NULL, NULL);
@@ -207,7 +187,7 @@ static void test_schema_sql_matches_migrations(void) {
           path);
     if (!schema) return;
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     store_close(open_or_die(t.db, NULL));
     sqlite3 *mig, *ref;
     sqlite3_open(t.db, &mig);
@@ -254,7 +234,7 @@ static void test_embedded_sql_matches_files(void) {
 
 static void test_append_and_read_back(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     fake_clock clk = {1700000000};
     store_opts o;
     store_opts_default(&o);
@@ -292,7 +272,7 @@ static void test_append_and_read_back(void) {
 
 static void test_batch_is_all_or_nothing(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     store_opts o;
     store_opts_default(&o);
     o.max_batch = 4;
@@ -338,7 +318,7 @@ static void test_batch_is_all_or_nothing(void) {
 
 static void test_idempotency_key_replays(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     fake_clock clk = {1700000000};
     store_opts o;
     store_opts_default(&o);
@@ -373,7 +353,7 @@ static void test_idempotency_key_replays(void) {
 
 static void test_delete_user(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     store_opts o;
     store_opts_default(&o);
     o.popular_refresh_ms = 0;
@@ -416,7 +396,7 @@ static void test_delete_user(void) {
 
 static void test_snapshot_and_watermark(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     nc_store *s = open_or_die(t.db, NULL);
     store_event ev[] = {{"a", "x", 1}, {"b", "y", 2}, {"a", "y", 3}, {"c", "x", 4}};
     nc_err e;
@@ -493,7 +473,7 @@ static void *append_loop(void *arg) {
 
 static void test_concurrent_appends_all_present(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     store_opts o;
     store_opts_default(&o);
     o.readers = 2; /* fewer connections than threads: callers wait for one */
@@ -582,7 +562,7 @@ static void start_append(pthread_t *th, one_append *a, nc_store *s, int i) {
 
 static void test_group_commit_groups(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     store_opts o;
     store_opts_default(&o);
     o.busy_timeout_ms = 60000;
@@ -624,7 +604,7 @@ static store_event *big_job(size_t n, char **ids) {
 
 static void test_failing_job_does_not_poison_group(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     store_opts o;
     store_opts_default(&o);
     o.busy_timeout_ms = 60000;
@@ -673,7 +653,7 @@ static void test_failing_job_does_not_poison_group(void) {
  * the jobs around it in the same transaction commit, and no sequence number is skipped. */
 static void test_job_failing_midway_rolls_back_alone(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     store_opts o;
     store_opts_default(&o);
     o.busy_timeout_ms = 60000;
@@ -718,7 +698,7 @@ static void test_job_failing_midway_rolls_back_alone(void) {
 
 static void test_full_database_clear_error(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     store_opts o;
     store_opts_default(&o);
     o.max_batch = 5000;
@@ -775,7 +755,7 @@ static int open_fails_read_only(const char *path, char *msg, size_t cap) {
 
 static void test_read_only_file_clear_error(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     nc_store *s = open_or_die(t.db, NULL);
     store_event ev = {"u", "i", 1};
     nc_err e;
@@ -812,7 +792,7 @@ static int write_file(const char *path, const char *text) {
 
 static void test_import_export_round_trip(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     fake_clock clk = {1700000000};
     store_opts o;
     store_opts_default(&o);
@@ -873,7 +853,7 @@ static void test_import_export_round_trip(void) {
 
 static void test_popular_order(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     store_opts o;
     store_opts_default(&o);
     o.popular_refresh_ms = 0;
@@ -910,7 +890,7 @@ static void test_popular_order(void) {
 
 static void test_wal_stays_bounded(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "store");
     store_opts o;
     store_opts_default(&o);
     o.sync_full = 0;

@@ -6,6 +6,7 @@
  * mapped form (store_seen_mapped) gives the same items as the caller's numbers. */
 #include "store.h"
 #include "testhelp.h"
+#include "tmpdir.h"
 
 #include <ftw.h>
 #include <pthread.h>
@@ -15,27 +16,6 @@
 #include <unistd.h>
 
 /* ==== helpers =========================================================================== */
-
-typedef struct tdir {
-    char dir[64];
-    char db[128];
-} tdir;
-
-static void tdir_make(tdir *t) {
-    snprintf(t->dir, sizeof t->dir, "/tmp/nclrec_seen_XXXXXX");
-    if (!mkdtemp(t->dir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-    snprintf(t->db, sizeof t->db, "%s/nclrec.db", t->dir);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
-    (void)st, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void tdir_free(tdir *t) { nftw(t->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS); }
 
 static nc_store *open_or_die(const char *path) {
     nc_store *s = NULL;
@@ -103,7 +83,7 @@ static int has_item(const got_items *g, const char *item) {
  * with the database; later writes keep it in agreement. */
 static void test_matches_user_items(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "seen");
     nc_store *s = open_or_die(t.db);
     nc_err e;
     store_event ev[] = {{"u1", "a", 1}, {"u1", "b", 2}, {"u1", "a", 3}, {"u2", "b", 4},
@@ -136,7 +116,7 @@ static void test_matches_user_items(void) {
 /* Reopening builds the copy afresh from the file: the same answers as before. */
 static void test_rebuilt_after_reopen(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "seen");
     nc_store *s = open_or_die(t.db);
     nc_err e;
     store_event ev[] = {{"u1", "a", 1}, {"u1", "b", 2}, {"u2", "b", 3}};
@@ -154,7 +134,7 @@ static void test_rebuilt_after_reopen(void) {
  * adds nothing twice. */
 static void test_failed_job_not_seen(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "seen");
     nc_store *s = open_or_die(t.db);
     nc_err e;
     CHECK(wait_ready(s), "built");
@@ -209,7 +189,7 @@ static void *reader_run(void *p) {
 
 static void test_acknowledged_writes_visible_at_once(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "seen");
     nc_store *s = open_or_die(t.db);
     CHECK(wait_ready(s), "built");
     enum { W = 4, R = 2, N = 60 };
@@ -233,7 +213,7 @@ static void test_acknowledged_writes_visible_at_once(void) {
  * its rows reach the copy without any write of this store, within a few seconds. */
 static void test_other_writer_arrives(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "seen");
     nc_store *s = open_or_die(t.db), *other = open_or_die(t.db);
     nc_err e;
     CHECK(wait_ready(s), "built");
@@ -266,7 +246,7 @@ static int32_t map_num(void *ctx, const char *item) {
  * number asked once per tag, a new tag asks again, items added later are mapped too. */
 static void test_mapped_ids(void) {
     tdir t;
-    tdir_make(&t);
+    tdir_make(&t, "seen");
     nc_store *s = open_or_die(t.db);
     nc_err e;
     store_event ev[] = {{"u1", "i5", 1}, {"u1", "x", 2}, {"u1", "i2", 3}, {"u2", "i5", 4}};
