@@ -294,14 +294,14 @@ static int recommend_fast(srv_app *a, const live_model *m, const char *user, int
     } else if (ok) {
         src = foldin_query(a, m, sv.ids, sv.n, q);
     }
+    nc_err e = {0};
+    if (src != PROM_SRC_POPULAR && n_excl &&
+        nc_reserve((void **)&sv.ids, &sv.cap, sv.n + n_excl, sizeof *sv.ids, 8, "exclusions", &e) != NC_OK)
+        src = PROM_SRC_POPULAR; /* out of memory: the general path answers */
     for (size_t i = 0; src != PROM_SRC_POPULAR && i < n_excl; i++) {
         int32_t it = live_item(m, excl[i]);
-        int32_t *g = it >= 0 && sv.n == sv.cap ? realloc(sv.ids, (2 * sv.cap + 8) * sizeof *g) : NULL;
-        if (g) sv.ids = g, sv.cap = 2 * sv.cap + 8;
-        if (it >= 0 && sv.n < sv.cap) sv.ids[sv.n++] = it;
-        else if (it >= 0) src = PROM_SRC_POPULAR; /* out of memory: the general path answers */
+        if (it >= 0) sv.ids[sv.n++] = it;
     }
-    nc_err e = {0};
     json_t *items = src != PROM_SRC_POPULAR ? search_items(m, q, k, sv.ids, sv.n, &e) : NULL;
     free(q);
     free(sv.ids);
