@@ -85,3 +85,20 @@ wait_ready() {
     done
     return 1
 }
+
+# spec_triples SPEC: the sorted "METHOD PATH STATUS" lines an OpenAPI file documents.
+spec_triples() {
+    awk '
+      /^paths:/ {inp = 1; next}
+      inp && /^[^ ]/ {inp = 0}
+      inp && /^  \/[^ ]*:$/ {path = $1; sub(":$", "", path); next}
+      inp && /^    (get|post|delete|put|patch):$/ {m = toupper($1); sub(":$", "", m); next}
+      inp && /^        .[0-9][0-9][0-9].:$/ {st = $1; gsub(/[^0-9]/, "", st); print m, path, st}
+    ' "$1" | sort -u
+}
+
+# seen_triples LOG...: the sorted "METHOD ROUTE STATUS" lines daemons answered (access logs).
+seen_triples() {
+    cat "$@" | sed -n 's/.*"event":"request","method":"\([A-Z]*\)","route":"\(\/[^"]*\)","status":\([0-9]*\).*/\1 \2 \3/p' |
+        sort -u
+}

@@ -374,16 +374,9 @@ stop_server
 
 # ============================ spec <-> server ============================
 # (METHOD PATH STATUS) triples documented in openapi.yaml ...
-awk '
-  /^paths:/ {inp = 1; next}
-  inp && /^[^ ]/ {inp = 0}
-  inp && /^  \/[^ ]*:$/ {path = $1; sub(":$", "", path); next}
-  inp && /^    (get|post|delete|put|patch):$/ {m = toupper($1); sub(":$", "", m); next}
-  inp && /^        .[0-9][0-9][0-9].:$/ {st = $1; gsub(/[^0-9]/, "", st); print m, path, st}
-' "$SPEC" | sort -u >"$T/spec.triples"
+spec_triples "$SPEC" >"$T/spec.triples"
 # ... and those the daemons above answered (their access logs), for routes of the table.
-cat "$T"/*.log | sed -n 's/.*"event":"request","method":"\([A-Z]*\)","route":"\(\/[^"]*\)","status":\([0-9]*\).*/\1 \2 \3/p' |
-    sort -u >"$T/seen.triples"
+seen_triples "$T"/*.log >"$T/seen.triples"
 # Server faults this suite cannot provoke on a healthy machine (store failure, shutdown race).
 # Answers only a primary or a replica gives are checked both ways by tests/test_replica.sh.
 { printf '%s\n' "POST /interactions 503" "DELETE /users/{id} 503" "POST /admin/retrain 503"

@@ -253,15 +253,8 @@ req GET "$BR1/metrics"; check "restart: no download needed (the version matched)
 stop_pid "$R1"; stop_pid "$P"
 
 # ============================ spec <-> server, for these roles ============================
-awk '
-  /^paths:/ {inp = 1; next}
-  inp && /^[^ ]/ {inp = 0}
-  inp && /^  \/[^ ]*:$/ {path = $1; sub(":$", "", path); next}
-  inp && /^    (get|post|delete|put|patch):$/ {m = toupper($1); sub(":$", "", m); next}
-  inp && /^        .[0-9][0-9][0-9].:$/ {st = $1; gsub(/[^0-9]/, "", st); print m, path, st}
-' "$SPEC" | sort -u >"$T/spec.triples"
-cat "$T"/*.log | sed -n 's/.*"event":"request","method":"\([A-Z]*\)","route":"\(\/[^"]*\)","status":\([0-9]*\).*/\1 \2 \3/p' |
-    sort -u >"$T/seen.triples"
+spec_triples "$SPEC" >"$T/spec.triples"
+seen_triples "$T"/*.log >"$T/seen.triples"
 grep -v '^#' tests/replica_spec_triples.txt | sort -u >"$T/roles.triples"
 printf '%s\n' "GET /replication/changes 503" >"$T/unprovoked" # a store fault
 undocumented=$(comm -23 "$T/seen.triples" "$T/spec.triples" | tr '\n' ';')
