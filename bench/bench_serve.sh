@@ -5,7 +5,10 @@
 #   1. /recommend with wrk (keep-alive, REC_CONNS=64 connections, 1 wrk thread, varied known
 #      users, --latency), then nginx serving a static JSON body of the size of a typical
 #      answer, same script and settings. Throughput, p50/p99 and the ratios.
-#      Targets: nclrec >= 1/2 of nginx's requests/s, nclrec p99 < 5 ms.
+#      Targets: nclrec >= 1/2 of nginx's requests/s, nclrec p99 < 5 ms. The daemon runs with
+#      its default candidate cache (known users' lists kept after their first request; the
+#      share of answers from it is reported); step 1b repeats the run with --rec-cache-mb 0,
+#      every request scanning the index.
 #   2. /recommend p99 while POST /admin/retrain runs and swaps the model (wrk runs from before
 #      the request until 2 s after the swap, then is stopped with SIGINT, which makes it print
 #      its figures). /model's version must change; any non-2xx answer is an error.
@@ -313,13 +316,18 @@ recommend_vs_nginx() {
     n0=$(metric nclrec_http_request_duration_seconds_count '{route="/recommend",method="GET",status="200"}')
     s0=$(metric nclrec_http_request_duration_seconds_sum '{route="/recommend",method="GET",status="200"}')
     ncl0=$(metric nclrec_recommendations_total '{source="ncl"}')
+    local hit0 scan0
+    hit0=$(metric nclrec_recommend_cache_total '{outcome="hit"}')
+    scan0=$(metric nclrec_recommend_cache_total '{outcome="scan"}')
     wrk_run recommend_nclrec "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
     local n1 s1 ncl1
     n1=$(metric nclrec_http_request_duration_seconds_count '{route="/recommend",method="GET",status="200"}')
     s1=$(metric nclrec_http_request_duration_seconds_sum '{route="/recommend",method="GET",status="200"}')
     ncl1=$(metric nclrec_recommendations_total '{source="ncl"}')
     result recommend_nclrec_server answered="$(awk "BEGIN { printf \"%d\", $n1 - $n0 }")" handler_mean_ms="$(calc "($s1 - $s0) / ($n1 - $n0) * 1000")" \
-        from_model_share="$(calc "($ncl1 - $ncl0) / ($n1 - $n0)")"
+        from_model_share="$(calc "($ncl1 - $ncl0) / ($n1 - $n0)")" \
+        cache_hit_share="$(calc "($(metric nclrec_recommend_cache_total '{outcome="hit"}') - $hit0) / ($n1 - $n0)")" \
+        cache_scan_share="$(calc "($(metric nclrec_recommend_cache_total '{outcome="scan"}') - $scan0) / ($n1 - $n0)")"
     mem mem_after_recommend
     start_nginx "$BODY"
     wrk_run warm_nginx "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$NB" "$W/users.txt" 10 >/dev/null
@@ -403,6 +411,21 @@ ingest_vs_loop() {
     rm -f "$W/$name-loop.db"*
 }
 
+# Step 1b: /recommend with every request scanning the index (--rec-cache-mb 0), after a
+# restart from the checkpoint: the cost of a request whose user has no kept list (a first
+# request after a swap, or a budget too small), next to step 1's nginx figure.
+recommend_without_cache() {
+    say "step 1b: /recommend without the candidate cache (restart, --rec-cache-mb 0)"
+    stop_daemon
+    start_daemon "$W/daemon-nocache.log" "${DFLAGS[@]}" --http-threads "$HTTP_THREADS" --rec-cache-mb 0
+    wrk_run warm_nocache "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 >/dev/null
+    wrk_run recommend_nocache "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
+    local r
+    r=$(calc "$(fld recommend_nocache rps) / $(fld recommend_nginx rps)")
+    result recommend_nocache_compare rps_ratio="$r" nclrec_p99_ms="$(fld recommend_nocache p99_ms)" \
+        hits="$(metric nclrec_recommend_cache_total '{outcome="hit"}')" load="$(cut -d' ' -f1 /proc/loadavg)"
+}
+
 # Step 4: a daemon restarted from the checkpoint (no training in the process): its resident
 # set after serving, against the model's bytes.
 serving_only_memory() {
@@ -470,6 +493,7 @@ start_trained
 recommend_vs_nginx
 recommend_during_retrain
 ingest_vs_loop "ingest_http$HTTP_THREADS"
+recommend_without_cache
 serving_only_memory
 wrk_run "recommend_nclrec_http$INGEST_HTTP_THREADS" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
 ingest_vs_loop "ingest_http$INGEST_HTTP_THREADS"

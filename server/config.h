@@ -56,6 +56,7 @@ typedef struct srv_config {
     double foldin_reg;              /* ridge lambda for ials fold-in */
     double foldin_alpha;            /* confidence of the user's items for ials fold-in */
     int popular_n;                  /* size of the popularity fallback list */
+    int rec_cache_mb;               /* MiB per model of known users' ranked candidates; 0 = off */
     /* retraining */
     double retrain_interval;        /* seconds between checks; 0 = only on request */
     int64_t retrain_min_new;        /* new interactions needed for a timed retrain */

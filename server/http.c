@@ -154,6 +154,10 @@ static void resp_set(http_resp *rs, int status, const char *ctype, char *body, s
     rs->len = len;
 }
 
+void http_body(http_resp *rs, int status, const char *ctype, char *body, size_t len) {
+    resp_set(rs, status, ctype, body, len);
+}
+
 void http_json(http_resp *rs, int status, json_t *j) {
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8)) : NULL;
     json_decref(j);

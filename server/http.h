@@ -174,6 +174,8 @@ void http_json(http_resp *rs, int status, json_t *j);
 /* Sets an application/problem+json body (RFC 9457): type about:blank, title from the status,
  * status, and detail from the printf-style arguments. */
 void http_problem(http_resp *rs, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sets status and a body of type ctype (static); body (malloc'd, len bytes) is taken over. */
+void http_body(http_resp *rs, int status, const char *ctype, char *body, size_t len);
 /* Sets status and a body of type ctype (static); text is copied. */
 void http_text(http_resp *rs, int status, const char *ctype, const char *text, size_t len);
 /* Adds a response header (ignored beyond HTTP_MAX_HEADERS or when too long). */

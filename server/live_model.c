@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "foldin.h"
 
@@ -11,10 +12,21 @@ static void model_free(live_model *m) {
     nc_index_free(m->index);
     nc_checkpoint_free(&m->ck);
     free(m->gram);
+    rec_cache_free(m->cache);
     free(m);
 }
 
-live_model *live_model_create(nc_checkpoint *ck, const char *source, nc_err *e) {
+/* Formatted once per model, not per answer. */
+static void make_ref_json(live_model *m) {
+    time_t s = (time_t)m->ck.meta.trained_at;
+    struct tm tm;
+    char ts[40] = "";
+    if (gmtime_r(&s, &tm)) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(m->ref_json, sizeof m->ref_json, "{\"version\":%llu,\"trained_at\":\"%s\"}",
+             (unsigned long long)m->ck.meta.model_version, ts);
+}
+
+live_model *live_model_create(nc_checkpoint *ck, const char *source, size_t cache_bytes, nc_err *e) {
     live_model *m = calloc(1, sizeof *m);
     if (!m) {
         nc_checkpoint_free(ck);
@@ -40,6 +52,8 @@ live_model *live_model_create(nc_checkpoint *ck, const char *source, nc_err *e) 
         return NULL;
     }
     foldin_gram(m->ck.item_emb, m->ck.n_items, m->ck.dim, m->gram);
+    m->cache = rec_cache_create(m->ck.n_users, cache_bytes); /* NULL (no cache) is acceptable */
+    make_ref_json(m);
     return m;
 }
 

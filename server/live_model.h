@@ -2,8 +2,10 @@
  *
  * A live_model bundles everything a request needs, immutable once built: the checkpoint (id
  * maps, user and item embeddings, metadata), the inner-product index over item embeddings,
- * and the Gram matrix of the item embeddings for fold-in. (The popularity list for users with
- * nothing to go on comes from the store, which keeps it current between models.)
+ * the Gram matrix of the item embeddings for fold-in, and the cache of known users' ranked
+ * candidates (rec_cache.h; it fills as requests come, without changing any answer). (The
+ * popularity list for users with nothing to go on comes from the store, which keeps it current
+ * between models.)
  *
  * Hot swap: the slot holds one counted reference. A request takes its own reference with
  * live_acquire (a mutex held for a pointer copy and an increment), uses the model without any
@@ -23,12 +25,15 @@
 #include "checkpoint.h"
 #include "common.h"
 #include "index.h"
+#include "rec_cache.h"
 
 typedef struct live_model {
     atomic_int refs;
     nc_checkpoint ck;   /* owned */
     nc_index *index;    /* owned, over ck.item_emb */
     double *gram;       /* ck.dim x ck.dim, item_emb^T item_emb (owned) */
+    rec_cache *cache;   /* owned; NULL when off */
+    char ref_json[96];  /* {"version":N,"trained_at":"RFC 3339"}: which model answered */
     char source[512];   /* checkpoint file it was loaded from or written to ("" if none) */
 } live_model;
 
@@ -38,9 +43,10 @@ typedef struct live_slot {
 } live_slot;
 
 /* Builds a model from ck (its contents are moved in; *ck is left initialised and empty):
- * builds the index and the Gram matrix. On failure ck is freed and NULL is returned with e
- * filled. The result holds one reference. */
-live_model *live_model_create(nc_checkpoint *ck, const char *source, nc_err *e);
+ * builds the index and the Gram matrix, and a candidate cache of at most cache_bytes (0 =
+ * none). On failure ck is freed and NULL is returned with e filled. The result holds one
+ * reference. */
+live_model *live_model_create(nc_checkpoint *ck, const char *source, size_t cache_bytes, nc_err *e);
 
 void live_slot_init(live_slot *s);
 /* Releases the slot's model (other holders keep theirs) and destroys the mutex. */

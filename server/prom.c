@@ -200,6 +200,12 @@ char *prom_render(prom *p, size_t *len) {
     for (int s = 0; s < PROM_SRC_N; s++)
         sb_printf(&b, "nclrec_recommendations_total{source=\"%s\"} %llu\n", source_names[s],
                   (unsigned long long)ld(&p->recommend_source[s]));
+    static const char *const cache_names[PROM_CACHE_N] = {"hit", "fill", "scan"};
+    sb_printf(&b, "# HELP nclrec_recommend_cache_total Rankings of known users: from a kept candidate list (hit), by a "
+                  "scan then kept (fill), by a scan alone (scan).\n# TYPE nclrec_recommend_cache_total counter\n");
+    for (int c = 0; c < PROM_CACHE_N; c++)
+        sb_printf(&b, "nclrec_recommend_cache_total{outcome=\"%s\"} %llu\n", cache_names[c],
+                  (unsigned long long)ld(&p->recommend_cache[c]));
     render_model(&b, p);
     render_retrain(&b, p);
     if (b.oom) {

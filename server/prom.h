@@ -37,6 +37,10 @@ typedef enum {
 
 typedef enum { PROM_SRC_NCL = 0, PROM_SRC_FOLDIN, PROM_SRC_POPULAR, PROM_SRC_N } prom_source;
 
+/* How a known user's ranking was made (see rec_cache.h): from a kept list, by a scan that was
+ * kept, or by a scan alone (list run short, made before a deletion, budget spent, cache off). */
+typedef enum { PROM_CACHE_HIT = 0, PROM_CACHE_FILL, PROM_CACHE_SCAN, PROM_CACHE_N } prom_cache;
+
 typedef struct prom {
     int n_routes;
     const char *route[PROM_MAX_ROUTES];   /* path pattern label, e.g. "/users/{id}" */
@@ -52,6 +56,7 @@ typedef struct prom {
     atomic_uint_fast64_t checkpoint_write_errors; /* models served without their file on disk */
     atomic_uint_fast64_t checkpoint_read_errors;  /* checkpoints skipped at start as unreadable */
     atomic_uint_fast64_t recommend_source[PROM_SRC_N];
+    atomic_uint_fast64_t recommend_cache[PROM_CACHE_N];
     atomic_uint_fast64_t retrain_runs[PROM_RETRAIN_N];
     atomic_uint_fast64_t retrain_bucket[PROM_N_RBUCKETS];
     atomic_uint_fast64_t retrain_count, retrain_sum_ms;

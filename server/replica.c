@@ -286,7 +286,7 @@ static int install_file(replica *r, const char *path, uint64_t version, nc_err *
         nc_checkpoint_free(&ck);
         return NC_EFORMAT;
     }
-    live_model *m = live_model_create(&ck, path, e);
+    live_model *m = live_model_create(&ck, path, (size_t)r->app->cfg.rec_cache_mb << 20, e);
     if (!m) return e->code ? e->code : NC_EINTERNAL;
     srv_app *a = r->app;
     slog_kv(&a->log, SLOG_INFO, "swap", "version", json_integer((json_int_t)version), "reason",

@@ -120,6 +120,9 @@ static void prune_checkpoints(srv_app *a) {
     free(v);
 }
 
+/* The candidate cache budget of each new model (--rec-cache-mb). */
+static size_t cache_bytes(const srv_app *a) { return (size_t)a->cfg.rec_cache_mb << 20; }
+
 /* Installs m as the served model and says so in the metrics and the log. */
 static void install(srv_app *a, live_model *m, const char *why) {
     uint64_t v = m->ck.meta.model_version;
@@ -175,7 +178,7 @@ int retrain_load_newest(srv_app *a, int *loaded, nc_err *e) {
         nc_err le = {0};
         ckpt_path(a, v[i], path, sizeof path);
         live_model *m = NULL;
-        if (nc_checkpoint_read(path, &ck, &le) == NC_OK) m = live_model_create(&ck, path, &le);
+        if (nc_checkpoint_read(path, &ck, &le) == NC_OK) m = live_model_create(&ck, path, cache_bytes(a), &le);
         if (!m) {
             slog_kv(&a->log, SLOG_WARN, "checkpoint_skipped", "path", json_string(path), "error", json_string(le.msg), NULL);
             prom_add(&a->metrics.checkpoint_read_errors, 1);
@@ -288,7 +291,7 @@ static int publish(srv_app *a, nc_checkpoint *ck, retrain_report *rep, nc_err *e
         prom_add(&a->metrics.checkpoint_write_errors, 1);
         path[0] = '\0';
     }
-    live_model *m = live_model_create(ck, path, e);
+    live_model *m = live_model_create(ck, path, cache_bytes(a), e);
     if (!m) return e->code ? e->code : NC_EINTERNAL;
     rep->version = m->ck.meta.model_version;
     install(a, m, "retrain");

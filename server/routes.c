@@ -9,6 +9,7 @@
 
 
 #include "feed.h"
+#include "jbuf.h"
 #include "replica.h"
 #include "retrain.h"
 
@@ -160,7 +161,7 @@ static int popular_list(srv_app *a, int k, store_items *out, nc_err *e) {
 
 static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
 
-/* Sorted external ids the answer must leave out: the user's items and exclude=. */
+/* Sorted external ids the popular list must leave out: the user's items and exclude=. */
 typedef struct id_set {
     char **ids;
     size_t n;
@@ -180,46 +181,135 @@ static int id_set_has(const id_set *s, const char *id) {
     return s->n && bsearch(&id, s->ids, s->n, sizeof *s->ids, cmp_str) != NULL;
 }
 
-/* The model's item ids of an id set (ids the model lacks are dropped). Caller frees. */
-static int32_t *model_item_ids(const live_model *m, const id_set *s, size_t *n) {
-    int32_t *out = malloc((s->n + 1) * sizeof *out);
-    *n = 0;
-    if (!out) return NULL;
-    for (size_t i = 0; i < s->n; i++) {
-        int32_t it = live_item(m, s->ids[i]);
-        if (it >= 0) out[(*n)++] = it;
+/* Appends the model ids of n external item ids to out (ids the model lacks are dropped). */
+static int map_items(const live_model *m, char *const *names, size_t n, store_ids *out, nc_err *e) {
+    if (nc_reserve((void **)&out->ids, &out->cap, out->n + n, sizeof *out->ids, 8, "item ids", e) != NC_OK) return e->code;
+    for (size_t i = 0; i < n; i++) {
+        int32_t it = live_item(m, names[i]);
+        if (it >= 0) out->ids[out->n++] = it;
     }
-    return out;
+    return NC_OK;
 }
 
-/* Nearest items to q by inner product, minus the exclusions, as a JSON array. */
-static json_t *search_items(const live_model *m, const float *q, int k, const int32_t *ex, size_t n_ex, nc_err *e) {
-    int32_t *ids = malloc((size_t)k * sizeof *ids);
-    float *sc = malloc((size_t)k * sizeof *sc);
-    int32_t got = 0;
-    json_t *arr = NULL;
-    if (ids && sc && nc_index_search(m->index, q, k, ex, n_ex, ids, sc, &got, e) == NC_OK) {
-        arr = json_array();
-        for (int32_t i = 0; arr && i < got; i++)
-            json_array_append_new(arr, json_pack("{s:s, s:f}", "item", m->ck.items.ids[ids[i]], "score", (double)sc[i]));
-    } else if (!ids || !sc) {
-        nc_fail(e, NC_ENOMEM, "out of memory for k = %d results", k);
+/* ---- the answer's text, written as it is computed: {"user", "items": [...], "model", "source"} ---- */
+
+static const char *const source_name[PROM_SRC_N] = {"ncl", "fold-in", "popular"};
+
+static void answer_open(jbuf *b, const char *user) {
+    jbuf_init(b, 1024);
+    jbuf_lit(b, "{\"user\":");
+    jbuf_str(b, user);
+    jbuf_lit(b, ",\"items\":[");
+}
+
+static void answer_item(jbuf *b, size_t i, const char *item, double score) {
+    if (i) jbuf_lit(b, ",");
+    jbuf_lit(b, "{\"item\":");
+    jbuf_str(b, item);
+    jbuf_lit(b, ",\"score\":");
+    jbuf_real(b, score);
+    jbuf_lit(b, "}");
+}
+
+/* Finishes the 200 answer into rs (a 500 when memory ran out on the way). */
+static void answer_close(srv_app *a, jbuf *b, const live_model *m, prom_source src, http_resp *rs) {
+    jbuf_lit(b, "],\"model\":");
+    jbuf_raw(b, m->ref_json, strlen(m->ref_json));
+    jbuf_lit(b, ",\"source\":");
+    jbuf_str(b, source_name[src]);
+    jbuf_lit(b, "}");
+    size_t len;
+    char *text = jbuf_take(b, &len);
+    if (!text) {
+        http_problem(rs, 500, "out of memory for the answer");
+        return;
+    }
+    prom_add(&a->metrics.recommend_source[src], 1);
+    http_body(rs, 200, "application/json", text, len);
+}
+
+/* ---- ranking ---- */
+
+/* Candidates a kept list holds beyond k and exclude=: room for the user's next interactions
+ * before the list runs short (then the request scans, see rec_cache.h). */
+#define REC_SLACK 32
+
+/* Scans for user u's list of want + REC_SLACK candidates, leaving out only the user's items
+ * (seen), and keeps it in the model's cache. */
+static void fill_cache(const live_model *m, int32_t u, int64_t deleted_seq, const float *q, size_t want,
+                       const int32_t *seen, size_t n_seen) {
+    int32_t c = (int32_t)(want + REC_SLACK), got = 0;
+    if (want + REC_SLACK > REC_CACHE_MAX_LIST) return;
+    int32_t *ids = malloc(sizeof *ids * (size_t)c);
+    float *sc = malloc(sizeof *sc * (size_t)c);
+    nc_err e;
+    if (ids && sc && nc_index_search(m->index, q, c, seen, n_seen, ids, sc, &got, &e) == NC_OK)
+        rec_cache_put(m->cache, u, deleted_seq, ids, sc, got, got < c);
+    free(ids);
+    free(sc);
+}
+
+/* The top k model items for q minus excl (model ids: the first n_seen are the user's items,
+ * then exclude='s), into ids/sc (k each). For a user the model knows (u >= 0, q its
+ * embedding) a list kept from an earlier scan answers when it can (the same answer, see
+ * rec_cache.h); a user without one gets a list scanned and kept. */
+static int top_items(srv_app *a, const live_model *m, int32_t u, int64_t deleted_seq, const float *q, int32_t k,
+                     const int32_t *excl, size_t n_seen, size_t n_excl, int32_t *ids, float *sc, int32_t *got,
+                     nc_err *e) {
+    if (u >= 0) {
+        prom_cache how = PROM_CACHE_HIT;
+        int r = rec_cache_answer(m->cache, u, deleted_seq, excl, n_excl, k, ids, sc, got);
+        if (r < 0) {
+            fill_cache(m, u, deleted_seq, q, (size_t)k + (n_excl - n_seen), excl, n_seen);
+            r = rec_cache_answer(m->cache, u, deleted_seq, excl, n_excl, k, ids, sc, got);
+            how = PROM_CACHE_FILL;
+        }
+        prom_add(&a->metrics.recommend_cache[r == 1 ? how : PROM_CACHE_SCAN], 1);
+        if (r == 1) return NC_OK;
+    }
+    return nc_index_search(m->index, q, k, excl, n_excl, ids, sc, got, e);
+}
+
+/* Answers with the model's top k for q (u: see top_items). */
+static void answer_ranked(srv_app *a, const live_model *m, const char *user, int32_t u, int64_t deleted_seq,
+                          const float *q, int32_t k, const store_ids *ex, size_t n_seen, prom_source src,
+                          http_resp *rs) {
+    int32_t *ids = malloc(sizeof *ids * (size_t)k), got = 0;
+    float *sc = malloc(sizeof *sc * (size_t)k);
+    nc_err e = {0};
+    if (!ids || !sc) nc_fail(&e, NC_ENOMEM, "out of memory for k = %d results", k);
+    else top_items(a, m, u, deleted_seq, q, k, ex->ids, n_seen, ex->n, ids, sc, &got, &e);
+    if (e.code) {
+        http_problem(rs, 500, "could not compute recommendations: %s", e.msg);
+    } else {
+        jbuf b;
+        answer_open(&b, user);
+        for (int32_t i = 0; i < got; i++) answer_item(&b, (size_t)i, m->ck.items.ids[ids[i]], (double)sc[i]);
+        answer_close(a, &b, m, src, rs);
     }
     free(ids);
     free(sc);
-    return arr;
 }
 
-/* The most popular items (by users) minus the exclusions; score = number of users. */
-static json_t *popular_items(srv_app *a, int k, const id_set *ex, nc_err *e) {
+/* Answers with the most popular items (by users) minus the exclusions; score = number of
+ * users. */
+static void answer_popular(srv_app *a, const live_model *m, const char *user, int k, const store_items *seen,
+                           char **excl, size_t n_excl, http_resp *rs) {
     store_items pop = {0};
-    if (popular_list(a, k + (int)ex->n, &pop, e) != NC_OK) return NULL;
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < pop.n && (int)json_array_size(arr) < k; i++)
-        if (!id_set_has(ex, pop.ids[i]))
-            json_array_append_new(arr, json_pack("{s:s, s:f}", "item", pop.ids[i], "score", (double)pop.counts[i]));
+    id_set ex = {0};
+    nc_err e = {0};
+    if (id_set_build(&ex, seen, excl, n_excl) != 0) nc_fail(&e, NC_ENOMEM, "out of memory");
+    else if (popular_list(a, k + (int)ex.n, &pop, &e) == NC_OK) {
+        jbuf b;
+        answer_open(&b, user);
+        size_t n = 0;
+        for (size_t i = 0; i < pop.n && (int)n < k; i++)
+            if (!id_set_has(&ex, pop.ids[i])) answer_item(&b, n++, pop.ids[i], (double)pop.counts[i]);
+        answer_close(a, &b, m, PROM_SRC_POPULAR, rs);
+    }
+    if (e.code) http_problem(rs, 500, "could not compute recommendations: %s", e.msg[0] ? e.msg : "out of memory");
     store_items_free(&pop);
-    return arr;
+    free(ex.ids);
 }
 
 /* A query folded in from the model ids of the user's items (n may be 0: then PROM_SRC_POPULAR
@@ -235,82 +325,47 @@ static prom_source foldin_query(srv_app *a, const live_model *m, const int32_t *
     return rc == NC_OK ? PROM_SRC_FOLDIN : PROM_SRC_POPULAR;
 }
 
-/* Picks the query vector: the trained embedding when the model knows the user (and the user
- * was not deleted after it was trained), else a fold-in from the user's stored items. Returns
- * the source; q (caller's, dim floats) is filled unless the answer is PROM_SRC_POPULAR. */
-static prom_source choose_query(srv_app *a, const live_model *m, const char *user, const store_items *seen,
-                                int64_t deleted_seq, float *q) {
-    int32_t d = m->ck.dim, u = live_user(m, user);
+/* Everything after parameter parsing, given the user's items as model ids (ex: the first
+ * n_seen, then exclude='s) and latest deletion: the trained embedding when the model knows the
+ * user (and the user was not deleted after it was trained), else a fold-in from the user's
+ * items. Returns 0 with rs untouched when the answer is the popular list (the caller has the
+ * external ids that list is filtered by). */
+static int answer_from_model(srv_app *a, const live_model *m, const char *user, int k, const store_ids *ex,
+                             size_t n_seen, int64_t deleted_seq, http_resp *rs) {
+    int32_t u = live_user(m, user), d = m->ck.dim;
     if (u >= 0 && deleted_seq <= m->ck.meta.data_watermark) {
-        memcpy(q, m->ck.user_emb + (size_t)u * d, sizeof(float) * (size_t)d);
-        return PROM_SRC_NCL;
+        answer_ranked(a, m, user, u, deleted_seq, m->ck.user_emb + (size_t)u * d, k, ex, n_seen, PROM_SRC_NCL, rs);
+        return 1;
     }
-    int32_t *items = malloc((seen->n + 1) * sizeof *items);
-    size_t n = 0;
-    if (!items) return PROM_SRC_POPULAR;
-    for (size_t i = 0; i < seen->n; i++) {
-        int32_t it = live_item(m, seen->ids[i]);
-        if (it >= 0) items[n++] = it;
-    }
-    prom_source src = foldin_query(a, m, items, n, q);
-    free(items);
-    return src;
-}
-
-static const char *const source_name[PROM_SRC_N] = {"ncl", "fold-in", "popular"};
-
-/* The 200 answer (items: a new reference, taken over) or a 500 when items is NULL. */
-static void answer(srv_app *a, const live_model *m, const char *user, json_t *items, prom_source src,
-                   const nc_err *e, http_resp *rs) {
-    if (!items) {
-        http_problem(rs, 500, "could not compute recommendations: %s", e->msg[0] ? e->msg : "out of memory");
-        return;
-    }
-    prom_add(&a->metrics.recommend_source[src], 1);
-    http_json(rs, 200, json_pack("{s:s, s:o, s:o, s:s}", "user", user, "items", items, "model", model_ref(m),
-                                 "source", source_name[src]));
+    float *q = malloc(sizeof(float) * (size_t)d);
+    prom_source src = q ? foldin_query(a, m, ex->ids, n_seen, q) : PROM_SRC_POPULAR;
+    if (src != PROM_SRC_POPULAR) answer_ranked(a, m, user, -1, deleted_seq, q, k, ex, n_seen, src, rs);
+    free(q);
+    return src != PROM_SRC_POPULAR;
 }
 
 /* store_seen_mapped's view of the model: an item's id in it, or -1. */
 static int32_t model_item_of(void *m, const char *item) { return live_item(m, item); }
 
 /* /recommend without a database read or a string sort: the user's items come from the
- * store's in-memory copy already as model ids (remembered per model version), straight into
- * the index's exclusion list. Returns 0 with rs untouched when that copy is not ready, or when
- * the answer would be the popular list (which is filtered by the store's ids, not the
- * model's): recommend() then answers. */
+ * store's in-memory copy already as model ids (remembered per model version). Returns 0 with
+ * rs untouched when that copy is not ready, or when the answer would be the popular list:
+ * recommend() then answers. */
 static int recommend_fast(srv_app *a, const live_model *m, const char *user, int k, char **excl, size_t n_excl,
                           http_resp *rs) {
-    store_ids sv = {0};
+    store_ids ex = {0};
     int64_t deleted_seq = 0;
-    float *q = malloc(sizeof(float) * (size_t)m->ck.dim);
-    prom_source src = PROM_SRC_POPULAR;
-    int ok = q && store_seen_mapped(a->store, user, m->ck.meta.model_version, model_item_of, (void *)m, &sv,
-                                    &deleted_seq);
-    int32_t u = ok ? live_user(m, user) : -1;
-    if (u >= 0 && deleted_seq <= m->ck.meta.data_watermark) {
-        memcpy(q, m->ck.user_emb + (size_t)u * m->ck.dim, sizeof(float) * (size_t)m->ck.dim);
-        src = PROM_SRC_NCL;
-    } else if (ok) {
-        src = foldin_query(a, m, sv.ids, sv.n, q);
+    nc_err e;
+    int done = 0;
+    if (store_seen_mapped(a->store, user, m->ck.meta.model_version, model_item_of, (void *)m, &ex, &deleted_seq)) {
+        size_t n_seen = ex.n;
+        if (map_items(m, excl, n_excl, &ex, &e) == NC_OK) done = answer_from_model(a, m, user, k, &ex, n_seen, deleted_seq, rs);
     }
-    nc_err e = {0};
-    if (src != PROM_SRC_POPULAR && n_excl &&
-        nc_reserve((void **)&sv.ids, &sv.cap, sv.n + n_excl, sizeof *sv.ids, 8, "exclusions", &e) != NC_OK)
-        src = PROM_SRC_POPULAR; /* out of memory: the general path answers */
-    for (size_t i = 0; src != PROM_SRC_POPULAR && i < n_excl; i++) {
-        int32_t it = live_item(m, excl[i]);
-        if (it >= 0) sv.ids[sv.n++] = it;
-    }
-    json_t *items = src != PROM_SRC_POPULAR ? search_items(m, q, k, sv.ids, sv.n, &e) : NULL;
-    free(q);
-    free(sv.ids);
-    if (src == PROM_SRC_POPULAR) return 0;
-    answer(a, m, user, items, src, &e, rs);
-    return 1;
+    free(ex.ids);
+    return done;
 }
 
-/* Everything after parameter parsing: needs the model and the user's stored items. */
+/* The general path: the user's items from the store (or a replica's state) by external id. */
 static void recommend(srv_app *a, const live_model *m, const char *user, int k, char **excl, size_t n_excl, http_resp *rs) {
     if (!a->replica && a->store && recommend_fast(a, m, user, k, excl, n_excl, rs)) return;
     store_items seen = {0};
@@ -320,25 +375,16 @@ static void recommend(srv_app *a, const live_model *m, const char *user, int k, 
         store_fault(a, rs, "user_items", &e);
         return;
     }
-    id_set ex = {0};
-    float *q = malloc(sizeof(float) * (size_t)m->ck.dim);
-    json_t *items = NULL;
-    prom_source src = PROM_SRC_POPULAR;
-    if (q && id_set_build(&ex, &seen, excl, n_excl) == 0) {
-        src = choose_query(a, m, user, &seen, deleted_seq, q);
-        if (src == PROM_SRC_POPULAR) {
-            items = popular_items(a, k, &ex, &e);
-        } else {
-            size_t n_ids = 0;
-            int32_t *ids = model_item_ids(m, &ex, &n_ids);
-            items = ids ? search_items(m, q, k, ids, n_ids, &e) : NULL;
-            free(ids);
-        }
+    store_ids ex = {0};
+    size_t n_seen = 0;
+    if (map_items(m, seen.ids, seen.n, &ex, &e) == NC_OK && (n_seen = ex.n, map_items(m, excl, n_excl, &ex, &e)) == NC_OK) {
+        if (!answer_from_model(a, m, user, k, &ex, n_seen, deleted_seq, rs))
+            answer_popular(a, m, user, k, &seen, excl, n_excl, rs);
+    } else {
+        http_problem(rs, 500, "could not compute recommendations: %s", e.msg);
     }
-    free(q);
     free(ex.ids);
     store_items_free(&seen);
-    answer(a, m, user, items, src, &e, rs);
 }
 
 static void h_recommend(void *ap, const http_req *rq, http_resp *rs) {
@@ -365,6 +411,24 @@ static void h_recommend(void *ap, const http_req *rq, http_resp *rs) {
     live_release(m);
     free(buf);
     free(excl);
+}
+
+/* Nearest items to q by inner product, minus the exclusions, as a JSON array. */
+static json_t *search_items(const live_model *m, const float *q, int k, const int32_t *ex, size_t n_ex, nc_err *e) {
+    int32_t *ids = malloc((size_t)k * sizeof *ids);
+    float *sc = malloc((size_t)k * sizeof *sc);
+    int32_t got = 0;
+    json_t *arr = NULL;
+    if (ids && sc && nc_index_search(m->index, q, k, ex, n_ex, ids, sc, &got, e) == NC_OK) {
+        arr = json_array();
+        for (int32_t i = 0; arr && i < got; i++)
+            json_array_append_new(arr, json_pack("{s:s, s:f}", "item", m->ck.items.ids[ids[i]], "score", (double)sc[i]));
+    } else if (!ids || !sc) {
+        nc_fail(e, NC_ENOMEM, "out of memory for k = %d results", k);
+    }
+    free(ids);
+    free(sc);
+    return arr;
 }
 
 static void h_similar(void *ap, const http_req *rq, http_resp *rs) {

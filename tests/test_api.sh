@@ -291,7 +291,30 @@ check "restart: the checkpoint was loaded, not retrained" ok_if 'grep -q "loaded
 req GET /model; check "restart: same model version" has "\"version\":$vlast,"
 req GET "/recommend?user=late&k=3"; check "restart: interactions persisted (fold-in for a user newer than the model)" has '"source":"fold-in"'
 req GET "/recommend?user=w1&k=50"; check "restart: posted items still excluded" ok_if 'is 200 && ! items_of | grep -qxE "i9|i10"'
+# known users' kept candidate lists (rec_cache.h): the second ask is answered from the list and
+# must be the same text; then the same asks without the cache must give the same texts again
+cache_asks() { # cache_asks OUT_DIR: one body per ask, varied k and exclude=
+    mkdir -p "$1"
+    for i in $(seq 3 32); do
+        req GET "/recommend?user=u$i&k=$((i % 25 + 1))&exclude=i$((i * 7 % 80)),i$((i * 3 % 80))"
+        printf '%s' "$BODY" >"$1/$i"
+    done
+}
+cache_metric() { curl -s --max-time 5 "$B/metrics" | sed -n "s/^nclrec_recommend_cache_total{outcome=\"$1\"} //p"; }
+cache_asks "$T/cache-fill"
+cache_asks "$T/cache-hit"
+check "cache: asks answered from kept lists are the same as the first answers" diff -r "$T/cache-fill" "$T/cache-hit"
+check "cache: every ask was from the model" ok_if '[ "$(grep -l "\"source\":\"ncl\"" "$T/cache-hit"/* | wc -l)" = 30 ]'
+check "cache: /metrics counts the fills and hits (fill $(cache_metric fill), hit $(cache_metric hit))" \
+    ok_if '[ "$(cache_metric fill)" -ge 30 ] && [ "$(cache_metric hit)" -ge 30 ]'
 stop_server; check "restart: SIGTERM exits 0" [ "$STOP_RC" = 0 ]
+check "cache: daemon starts with --rec-cache-mb 0" start_server "$T/main2b.log" --data-dir "$D" "${TRAIN[@]}" --rec-cache-mb 0
+check "cache: ready" wait_ready
+cache_asks "$T/cache-off"
+check "cache: the same asks without the cache give the same answers" diff -r "$T/cache-hit" "$T/cache-off"
+check "cache: off means no hits (hit $(cache_metric hit), scan $(cache_metric scan))" \
+    ok_if '[ "$(cache_metric hit)" = 0 ] && [ "$(cache_metric scan)" -ge 30 ]'
+stop_server
 # a corrupt newest checkpoint is skipped with a log line and the previous one is served
 newest=$(ls "$D/models"/model-*.nclrec | sort | tail -n 1)
 truncate -s 100 "$newest"

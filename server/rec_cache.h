@@ -1,0 +1,60 @@
+/* rec_cache.h - each known user's ranked candidates under one model, kept after a first scan.
+ *
+ * Why it is exact: a user the model knows is answered with the same query vector (its trained
+ * embedding) for the model's whole life, and the items excluded when a list was made (the
+ * user's items at that moment) stay excluded at every later request: a history only grows,
+ * except through a deletion, and a deletion changes the user's deleted_seq, which the entry
+ * records and must match. So the top C items of one full scan answer any later request of the
+ * user - the first k of them not excluded now (the history since, and exclude=) - exactly as a
+ * new scan would, as long as at least k survive that filter, or the scan returned fewer than C
+ * items (then the list is every candidate). Otherwise the caller scans again. The order is the
+ * index's (score, then lower id), and the scores are the scan's own numbers.
+ *
+ * Layout: one atomic pointer per model user, NULL until a list is kept, each to an immutable
+ * entry (n candidates in rank order, and the same ids sorted for the exclusion look-ups):
+ *
+ *   slots[u] --> | deleted_seq | n | complete | ids[n] | scores[n] | sorted[n] | rank[n] |
+ *
+ * An entry is published with a compare-and-swap (a filler that loses the race frees its own)
+ * and is never replaced or freed before the cache, so readers take no lock. The bytes held
+ * are bounded by a budget; once it is spent, no more entries are made (requests then scan).
+ *
+ * Ownership: rec_cache_create's result is the caller's, freed with rec_cache_free once no
+ * thread reads it (the live model frees it with itself). */
+#ifndef NCLREC_REC_CACHE_H
+#define NCLREC_REC_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest list kept: the filter's scratch lives on the stack. */
+#define REC_CACHE_MAX_LIST 1024
+
+typedef struct rec_cache rec_cache;
+
+/* A cache for n_users users holding at most budget bytes of entries; NULL when budget is 0,
+ * n_users < 1 or memory is short (the caller then simply always scans). */
+rec_cache *rec_cache_create(int32_t n_users, size_t budget);
+/* Frees every entry and the cache. NULL is fine. Not thread-safe: no reader may remain. */
+void rec_cache_free(rec_cache *c);
+
+/* Answers from user u's list: the first k candidates whose id is not in excl (model item ids,
+ * any order, duplicates fine) into the caller's out_ids / out_scores (k each). Returns 1 with
+ * *out_n set when the list answers exactly; -1 when u has no list yet and no list has been
+ * refused for the budget (a scan worth keeping, see rec_cache_put); 0 otherwise (no cache, a
+ * list made before the user's latest deletion - deleted_seq differs -, fewer than k
+ * candidates left in a partial list, or the budget spent). Thread-safe. */
+int rec_cache_answer(const rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *excl, size_t n_excl,
+                     int32_t k, int32_t *out_ids, float *out_scores, int32_t *out_n);
+
+/* Keeps a copy of u's scan result (n ids and scores in rank order; complete = 1 when the scan
+ * returned every candidate, i.e. fewer than it was asked for). Returns 1 when u now has a list
+ * (this one, or one another thread kept first), 0 when it was not kept: n above
+ * REC_CACHE_MAX_LIST, budget spent, or no memory. Thread-safe. */
+int rec_cache_put(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *ids, const float *scores, int32_t n,
+                  int complete);
+
+/* Bytes held by entries (for /metrics and tests). Thread-safe. */
+size_t rec_cache_bytes(const rec_cache *c);
+
+#endif

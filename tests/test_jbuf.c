@@ -1,0 +1,125 @@
+/* test_jbuf.c - the hand-written JSON of server/jbuf.h is the text jansson prints for the same
+ * values (http_json's flags: compact, reals at precision 8): strings with quotes, backslashes,
+ * control characters and UTF-8; reals from floats, integers, tiny and huge values, negative
+ * zero; null for NaN and infinities; and a whole /recommend-shaped answer. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "jbuf.h"
+#include "testhelp.h"
+
+#define FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8) | JSON_ENCODE_ANY)
+
+/* jansson's text for v (taken over), for comparison; the caller frees it. */
+static char *jansson_text(json_t *v) {
+    char *s = json_dumps(v, FLAGS);
+    json_decref(v);
+    return s;
+}
+
+static char *jbuf_text_str(const char *s) {
+    jbuf b;
+    size_t n;
+    jbuf_init(&b, 8); /* small on purpose: growth is exercised */
+    jbuf_str(&b, s);
+    return jbuf_take(&b, &n);
+}
+
+static char *jbuf_text_real(double x) {
+    jbuf b;
+    size_t n;
+    jbuf_init(&b, 8);
+    jbuf_real(&b, x);
+    return jbuf_take(&b, &n);
+}
+
+static void test_strings(void) {
+    static const char *fixed[] = {"", "plain", "quote\"in", "back\\slash", "tab\tnew\nline\r", "\x01\x02\x1f\x7f",
+                                  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xb5", "slash/ok", "\b\f"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        char *want = jansson_text(json_string(fixed[i])), *got = jbuf_text_str(fixed[i]);
+        CHECK(want && got && !strcmp(want, got), "string %zu: jansson %s, jbuf %s", i, want, got);
+        free(want);
+        free(got);
+    }
+    nc_rng r;
+    nc_rng_seed(&r, 3);
+    int bad = 0;
+    for (int t = 0; t < 2000; t++) { /* random ASCII with control characters */
+        char s[40];
+        size_t n = nc_rng_next(&r) % 39;
+        for (size_t i = 0; i < n; i++) s[i] = (char)(1 + nc_rng_next(&r) % 127);
+        s[n] = '\0';
+        char *want = jansson_text(json_string(s)), *got = jbuf_text_str(s);
+        bad += !want || !got || strcmp(want, got);
+        free(want);
+        free(got);
+    }
+    CHECK(bad == 0, "%d of 2000 random strings differ", bad);
+}
+
+static void test_reals(void) {
+    static const double fixed[] = {0.0, -0.0, 1.0, 3.0, -7.0, 0.5, 0.1, 1e5, 12345678.0, 123456789.0, 1e-7,
+                                   -2.25e-10, 1e300, -1e-300, 4.9406564584124654e-324, 1.7976931348623157e308,
+                                   (double)3.14159274f};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        char *want = jansson_text(json_real(fixed[i])), *got = jbuf_text_real(fixed[i]);
+        CHECK(want && got && !strcmp(want, got), "real %.17g: jansson %s, jbuf %s", fixed[i], want, got);
+        free(want);
+        free(got);
+    }
+    nc_rng r;
+    nc_rng_seed(&r, 4);
+    int bad = 0;
+    for (int t = 0; t < 5000; t++) { /* floats of every magnitude, as scores are */
+        uint32_t bits = (uint32_t)nc_rng_next(&r);
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        if (!isfinite(f)) continue;
+        char *want = jansson_text(json_real((double)f)), *got = jbuf_text_real((double)f);
+        bad += !want || !got || strcmp(want, got);
+        if (want && got && strcmp(want, got) && bad < 5) fprintf(stderr, "  %s vs %s\n", want, got);
+        free(want);
+        free(got);
+    }
+    CHECK(bad == 0, "%d random floats print differently", bad);
+    char *s = jbuf_text_real(NAN);
+    CHECK(s && !strcmp(s, "null"), "NaN -> %s", s);
+    free(s);
+    s = jbuf_text_real(-INFINITY);
+    CHECK(s && !strcmp(s, "null"), "-inf -> %s", s);
+    free(s);
+}
+
+/* The shape /recommend writes, next to the jansson tree it replaced. */
+static void test_answer_shape(void) {
+    jbuf b;
+    size_t n;
+    jbuf_init(&b, 16);
+    jbuf_lit(&b, "{\"user\":");
+    jbuf_str(&b, "u\"1");
+    jbuf_lit(&b, ",\"items\":[{\"item\":");
+    jbuf_str(&b, "i\\9");
+    jbuf_lit(&b, ",\"score\":");
+    jbuf_real(&b, 0.25);
+    jbuf_lit(&b, "}],\"source\":\"ncl\"}");
+    char *got = jbuf_take(&b, &n);
+    char *want = jansson_text(json_pack("{s:s, s:[{s:s, s:f}], s:s}", "user", "u\"1", "items", "item", "i\\9", "score",
+                                        0.25, "source", "ncl"));
+    CHECK(got && want && !strcmp(got, want) && n == strlen(want), "jbuf %s, jansson %s", got, want);
+    free(got);
+    free(want);
+    CHECK(b.p == NULL && b.len == 0, "take leaves the buffer empty");
+    jbuf_free(&b);
+}
+
+int main(void) {
+    RUN(test_strings);
+    RUN(test_reals);
+    RUN(test_answer_shape);
+    return TEST_REPORT();
+}

@@ -1,0 +1,198 @@
+/* test_rec_cache.c - the known users' candidate cache (server/rec_cache.h): a kept list
+ * answers exactly what a new scan of the index answers (ids, order and scores, ties
+ * included) whenever it answers at all, and says so when it cannot; deletions, the budget,
+ * the length limit and racing fillers. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "rec_cache.h"
+#include "testhelp.h"
+
+#define N_ITEMS 300
+#define DIM 8
+
+/* Small integer coordinates: many exactly tied scores, so the tie rule is exercised. */
+static void fill_int(float *x, size_t n, nc_rng *r) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)((int)(nc_rng_next(r) % 7) - 3);
+}
+
+/* n distinct-or-not random item ids appended to ids. */
+static size_t add_random(int32_t *ids, size_t n, size_t more, nc_rng *r) {
+    for (size_t i = 0; i < more; i++) ids[n++] = (int32_t)(nc_rng_next(r) % N_ITEMS);
+    return n;
+}
+
+/* Scans for u's list (want + 32 candidates, leaving out the first n_seen ids) and keeps it. */
+static int keep(rec_cache *c, const nc_index *ix, int32_t u, int64_t del, const float *q, int32_t want,
+                const int32_t *seen, size_t n_seen) {
+    int32_t ids[N_ITEMS], got = 0;
+    float sc[N_ITEMS];
+    nc_err e;
+    int32_t cap = want + 32;
+    if (nc_index_search(ix, q, cap, seen, n_seen, ids, sc, &got, &e) != NC_OK) return -1;
+    return rec_cache_put(c, u, del, ids, sc, got, got < cap);
+}
+
+/* Random users, histories that grow after the list was kept, random exclude= lists and k:
+ * every answer the cache gives equals the scan's; every refusal is a list run short. */
+static void test_answers_equal_a_scan(void) {
+    nc_rng r;
+    nc_rng_seed(&r, 7);
+    float *items = malloc(sizeof(float) * N_ITEMS * DIM), q[DIM];
+    fill_int(items, N_ITEMS * DIM, &r);
+    nc_index *ix = NULL;
+    nc_err e;
+    CHECK(nc_index_build(items, N_ITEMS, DIM, &ix, &e) == NC_OK, "%s", e.msg);
+    rec_cache *c = rec_cache_create(60, 1 << 20);
+    CHECK(c != NULL, "cache");
+    int hits = 0, short_lists = 0;
+    for (int32_t u = 0; ix && c && u < 60; u++) {
+        fill_int(q, DIM, &r);
+        int32_t excl[N_ITEMS * 2];
+        size_t n_seen = add_random(excl, 0, nc_rng_next(&r) % 60, &r);
+        CHECK(rec_cache_answer(c, u, 5, excl, n_seen, 10, NULL, NULL, NULL) == -1, "user %d: no list yet", u);
+        CHECK(keep(c, ix, u, 5, q, 10, excl, n_seen) == 1, "user %d: list kept", u);
+        for (int round = 0; round < 8; round++) {
+            size_t n = add_random(excl, n_seen, nc_rng_next(&r) % 25, &r); /* the history since */
+            n_seen = n;
+            n = add_random(excl, n, nc_rng_next(&r) % 10, &r);              /* exclude= */
+            int32_t k = 1 + (int32_t)(nc_rng_next(&r) % 40);
+            int32_t got_ids[N_ITEMS], want_ids[N_ITEMS], got_n = -1, want_n = -1;
+            float got_sc[N_ITEMS], want_sc[N_ITEMS];
+            int rc = rec_cache_answer(c, u, 5, excl, n, k, got_ids, got_sc, &got_n);
+            CHECK(nc_index_search(ix, q, k, excl, n, want_ids, want_sc, &want_n, &e) == NC_OK, "%s", e.msg);
+            if (rc == 1) {
+                hits++;
+                CHECK(got_n == want_n, "user %d round %d: %d results, the scan %d", u, round, got_n, want_n);
+                for (int32_t i = 0; i < got_n && i < want_n; i++)
+                    CHECK(got_ids[i] == want_ids[i] && got_sc[i] == want_sc[i],
+                          "user %d round %d rank %d: %d (%g), the scan %d (%g)", u, round, i, got_ids[i],
+                          got_sc[i], want_ids[i], want_sc[i]);
+            } else {
+                short_lists++;
+                CHECK(rc == 0, "user %d round %d: a kept list never asks for a fill (%d)", u, round, rc);
+            }
+        }
+        n_seen = 0;
+    }
+    CHECK(hits > 200, "most requests answered from the lists (%d of 480)", hits);
+    CHECK(short_lists > 0, "some lists ran short (k up to 40 against 42 kept)");
+    printf("  %d answers from lists, %d refused (list run short)\n", hits, short_lists);
+    rec_cache_free(c);
+    nc_index_free(ix);
+    free(items);
+}
+
+/* A scan that returned fewer than asked holds every candidate: it answers any k, even with
+ * fewer results than k. */
+static void test_complete_list(void) {
+    float items[20 * 2], q[2] = {1, 0.5f};
+    for (int i = 0; i < 20; i++) items[2 * i] = (float)i, items[2 * i + 1] = (float)(i % 3);
+    nc_index *ix = NULL;
+    nc_err e;
+    CHECK(nc_index_build(items, 20, 2, &ix, &e) == NC_OK, "%s", e.msg);
+    rec_cache *c = rec_cache_create(1, 4096);
+    int32_t seen[] = {19, 3, 7, 7}, excl[] = {19, 3, 7, 7, 18, 0};
+    int32_t ids[20], got = 0, want_ids[20], want_n = 0;
+    float sc[20], want_sc[20];
+    CHECK(keep(c, ix, 0, 0, q, 10, seen, 4) == 1, "kept");
+    CHECK(rec_cache_answer(c, 0, 0, excl, 6, 20, ids, sc, &got) == 1, "a complete list answers k = 20");
+    CHECK(nc_index_search(ix, q, 20, excl, 6, want_ids, want_sc, &want_n, &e) == NC_OK, "%s", e.msg);
+    CHECK(got == 15 && want_n == 15, "15 items left: got %d, the scan %d", got, want_n);
+    CHECK(!memcmp(ids, want_ids, sizeof(int32_t) * 15) && !memcmp(sc, want_sc, sizeof(float) * 15), "same as the scan");
+    rec_cache_free(c);
+    nc_index_free(ix);
+}
+
+/* A list made before the user's latest deletion is not used; neither is a cache that is off. */
+static void test_deleted_and_absent(void) {
+    int32_t ids[3] = {2, 0, 1}, out[3], n = 0;
+    float sc[3] = {3, 2, 1}, osc[3];
+    rec_cache *c = rec_cache_create(2, 4096);
+    CHECK(rec_cache_put(c, 1, 100, ids, sc, 3, 1) == 1, "kept");
+    CHECK(rec_cache_answer(c, 1, 100, NULL, 0, 2, out, osc, &n) == 1 && n == 2 && out[0] == 2 && out[1] == 0,
+          "same deletion: answered (%d: %d %d)", n, out[0], out[1]);
+    CHECK(rec_cache_answer(c, 1, 101, NULL, 0, 2, out, osc, &n) == 0, "a later deletion: not used");
+    CHECK(rec_cache_answer(c, 2, 100, NULL, 0, 2, out, osc, &n) == 0, "user out of range");
+    CHECK(rec_cache_answer(NULL, 1, 100, NULL, 0, 2, out, osc, &n) == 0, "no cache");
+    CHECK(rec_cache_put(NULL, 1, 100, ids, sc, 3, 1) == 0, "no cache: nothing kept");
+    CHECK(rec_cache_create(5, 0) == NULL, "budget 0 = off");
+    rec_cache_free(c);
+}
+
+/* The budget bounds the bytes kept; once a list is refused no more fills are offered. Lists
+ * longer than REC_CACHE_MAX_LIST are refused. */
+static void test_budget_and_length(void) {
+    int32_t ids[REC_CACHE_MAX_LIST + 1];
+    float sc[REC_CACHE_MAX_LIST + 1];
+    for (int i = 0; i <= REC_CACHE_MAX_LIST; i++) ids[i] = i, sc[i] = (float)-i;
+    rec_cache *c = rec_cache_create(10, 600);
+    CHECK(rec_cache_put(c, 0, 0, ids, sc, 20, 0) == 1, "the first list fits");
+    size_t one = rec_cache_bytes(c);
+    CHECK(one >= 20 * 16 && one <= 600, "bytes held %zu", one);
+    CHECK(rec_cache_answer(c, 1, 0, NULL, 0, 1, NULL, NULL, NULL) == -1, "room left: a fill is offered");
+    CHECK(rec_cache_put(c, 1, 0, ids, sc, 20, 0) == 0, "the second does not fit");
+    CHECK(rec_cache_bytes(c) == one, "bytes unchanged (%zu)", rec_cache_bytes(c));
+    CHECK(rec_cache_answer(c, 2, 0, NULL, 0, 1, NULL, NULL, NULL) == 0, "budget spent: no more fills offered");
+    rec_cache_free(c);
+    c = rec_cache_create(1, 1 << 20);
+    CHECK(rec_cache_put(c, 0, 0, ids, sc, REC_CACHE_MAX_LIST + 1, 0) == 0, "a list over the limit is refused");
+    CHECK(rec_cache_put(c, 0, 0, ids, sc, REC_CACHE_MAX_LIST, 0) == 1, "one at the limit is kept");
+    rec_cache_free(c);
+}
+
+typedef struct racer {
+    rec_cache *c;
+    int seed;
+} racer;
+
+/* Keeps a list for every user, each thread with other contents. */
+static void *race(void *p) {
+    racer *r = p;
+    int32_t ids[8];
+    float sc[8];
+    for (int i = 0; i < 8; i++) ids[i] = r->seed * 8 + i, sc[i] = (float)(8 - i);
+    for (int32_t u = 0; u < 500; u++) rec_cache_put(r->c, u, 0, ids, sc, 8, 0);
+    return NULL;
+}
+
+/* Racing fillers: every user ends with exactly one whole list, and the bytes count it once. */
+static void test_racing_fills(void) {
+    rec_cache *c = rec_cache_create(500, 1 << 20);
+    pthread_t t[4];
+    racer r[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (racer){c, i};
+        pthread_create(&t[i], NULL, race, &r[i]);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    rec_cache *one = rec_cache_create(1, 1 << 20);
+    int32_t ids[8], out[8], n = 0, bad = 0;
+    float sc[8] = {8, 7, 6, 5, 4, 3, 2, 1}, osc[8];
+    for (int i = 0; i < 8; i++) ids[i] = i;
+    rec_cache_put(one, 0, 0, ids, sc, 8, 0);
+    for (int32_t u = 0; u < 500; u++) {
+        if (rec_cache_answer(c, u, 0, NULL, 0, 8, out, osc, &n) != 1 || n != 8) {
+            bad++;
+            continue;
+        }
+        for (int i = 1; i < 8; i++) bad += out[i] != out[0] + i; /* all from one thread's list */
+    }
+    CHECK(bad == 0, "%d users with a missing or mixed list", bad);
+    CHECK(rec_cache_bytes(c) == 500 * rec_cache_bytes(one), "bytes %zu = 500 lists of %zu", rec_cache_bytes(c),
+          rec_cache_bytes(one));
+    rec_cache_free(one);
+    rec_cache_free(c);
+}
+
+int main(void) {
+    RUN(test_answers_equal_a_scan);
+    RUN(test_complete_list);
+    RUN(test_deleted_and_absent);
+    RUN(test_budget_and_length);
+    RUN(test_racing_fills);
+    return TEST_REPORT();
+}
