@@ -638,6 +638,55 @@ static void h_interactions(void *ap, const http_req *rq, http_resp *rs) {
     append_events(a, rq, arr, rs);
 }
 
+/* A DELETE /users/{id} waiting for its commit (http_answer_later's ctx), like ingest_wait. */
+typedef struct delete_wait {
+    srv_app *a;
+    char *user;             /* copy of the path's id */
+    store_pending *p;       /* NULL when refused before queueing: rc and e say why */
+    int rc;
+    nc_err e;
+} delete_wait;
+
+static void delete_wait_free(delete_wait *w) {
+    free(w->user);
+    free(w);
+}
+
+static void delete_start(void *ctx, http_later *l) {
+    delete_wait *w = ctx;
+    w->rc = store_delete_user_async(w->a->store, w->user, ingest_done, l, &w->p, &w->e);
+    if (w->rc != NC_OK) http_later_done(l);
+}
+
+/* The answer once the tombstone is committed: 404 when there was nothing to forget. */
+static void delete_finish(void *ctx, http_resp *rs) {
+    delete_wait *w = ctx;
+    store_delete_result res = {0};
+    int rc = w->p ? store_pending_finish_delete(w->p, &res, &w->e) : w->rc;
+    srv_app *a = w->a;
+    if (!rs) {
+        /* no answer wanted */
+    } else if (rc == NC_EINVAL) {
+        http_problem(rs, 400, "%s", w->e.msg);
+    } else if (rc != NC_OK) {
+        store_fault(a, rs, "delete_user", &w->e);
+    } else {
+        live_model *m = live_acquire(&a->model);
+        int known = m && live_user(m, w->user) >= 0;
+        live_release(m);
+        if (res.n_deleted == 0 && !known) {
+            http_problem(rs, 404, "user '%s' has no interactions and is not in the model", w->user);
+        } else {
+            prom_add(&a->metrics.deleted_users, 1);
+            http_json(rs, 200, json_pack("{s:s, s:I, s:I}", "user", w->user, "deleted", (json_int_t)res.n_deleted,
+                                         "seq", (json_int_t)res.seq));
+        }
+    }
+    delete_wait_free(w);
+}
+
+/* Hands the deletion to the store's writer without holding this thread; the answer comes
+ * after the commit (http_answer_later), as for POST /interactions. */
 static void h_delete_user(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
     if (refused_on_replica(a, rq, rs)) return;
@@ -652,22 +701,12 @@ static void h_delete_user(void *ap, const http_req *rq, http_resp *rs) {
         http_problem(rs, 503, "the server is shutting down; retry on another instance");
         return;
     }
-    store_delete_result res;
-    if (store_delete_user(a->store, rq->param, &res, &e) != NC_OK) {
-        if (e.code == NC_EINVAL) http_problem(rs, 400, "%s", e.msg);
-        else store_fault(a, rs, "delete_user", &e);
-        return;
+    delete_wait *w = calloc(1, sizeof *w);
+    if (w) *w = (delete_wait){a, strdup(rq->param), NULL, NC_OK, {0}};
+    if (!w || !w->user || !http_answer_later(rs, delete_start, delete_finish, w)) {
+        http_problem(rs, 500, "out of memory for the deletion");
+        if (w) delete_wait_free(w);
     }
-    live_model *m = live_acquire(&a->model);
-    int known = m && live_user(m, rq->param) >= 0;
-    live_release(m);
-    if (res.n_deleted == 0 && !known) {
-        http_problem(rs, 404, "user '%s' has no interactions and is not in the model", rq->param);
-        return;
-    }
-    prom_add(&a->metrics.deleted_users, 1);
-    http_json(rs, 200, json_pack("{s:s, s:I, s:I}", "user", rq->param, "deleted", (json_int_t)res.n_deleted, "seq",
-                                 (json_int_t)res.seq));
 }
 
 /* ======================= operational routes ======================= */

@@ -144,6 +144,12 @@ typedef struct store_delete_result {
  * know the user). A model trained up to a watermark below the tombstone must serve the user as
  * unknown (see store_user_items). Blocks until committed. out may be NULL. */
 int store_delete_user(nc_store *s, const char *user, store_delete_result *out, nc_err *e);
+/* store_delete_user without blocking the calling thread, with the contract of
+ * store_append_async: user must stay valid until done(ctx) has run; then
+ * store_pending_finish_delete gives what store_delete_user would have returned and frees p. */
+int store_delete_user_async(nc_store *s, const char *user, store_done_fn done, void *ctx, store_pending **out,
+                            nc_err *e);
+int store_pending_finish_delete(store_pending *p, store_delete_result *out, nc_err *e);
 
 /* Checks one external id against the rules above; what ("user", "item") starts the message. */
 int store_check_id(const char *what, const char *id, nc_err *e);

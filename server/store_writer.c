@@ -556,19 +556,15 @@ struct store_pending {
     st_job job;
 };
 
-int store_append_async(nc_store *s, const store_event *ev, size_t n, const char *idem_key,
-                       store_done_fn done, void *ctx, store_pending **out, nc_err *e) {
-    *out = NULL;
-    if (!done) return nc_fail(e, NC_EINVAL, "store_append_async: no completion callback");
-    int rc = check_append(s, ev, n, idem_key, e);
-    if (rc) return rc;
+/* Queues a copy of job on the heap (its done_fn set) for the *_async calls; *out is set before
+ * queueing, because done may run before this function returns. */
+static int submit_async(nc_store *s, const st_job *job, store_pending **out, nc_err *e) {
     store_pending *p = nc_calloc(1, sizeof *p, e);
     if (!p) return NC_ENOMEM;
-    p->job = (st_job){.kind = JOB_APPEND, .ev = ev, .n = n, .key = idem_key, .done_fn = done, .done_ctx = ctx};
-    if (idem_key) p->job.hash = st_hash_events(ev, n);
-    *out = p; /* before queueing: done may run before this function returns */
+    p->job = *job;
+    *out = p;
     pthread_mutex_lock(&s->qmu);
-    rc = enqueue(s, &p->job, e);
+    int rc = enqueue(s, &p->job, e);
     pthread_mutex_unlock(&s->qmu);
     if (rc) {
         *out = NULL;
@@ -577,12 +573,43 @@ int store_append_async(nc_store *s, const store_event *ev, size_t n, const char 
     return rc;
 }
 
-int store_pending_finish(store_pending *p, store_append_result *out, nc_err *e) {
+int store_append_async(nc_store *s, const store_event *ev, size_t n, const char *idem_key,
+                       store_done_fn done, void *ctx, store_pending **out, nc_err *e) {
+    *out = NULL;
+    if (!done) return nc_fail(e, NC_EINVAL, "store_append_async: no completion callback");
+    int rc = check_append(s, ev, n, idem_key, e);
+    if (rc) return rc;
+    st_job job = {.kind = JOB_APPEND, .ev = ev, .n = n, .key = idem_key, .done_fn = done, .done_ctx = ctx};
+    if (idem_key) job.hash = st_hash_events(ev, n);
+    return submit_async(s, &job, out, e);
+}
+
+/* The job's outcome, then frees it. */
+static int pending_take(store_pending *p, store_append_result *app, store_delete_result *del, nc_err *e) {
     int rc = p->job.rc;
     if (rc && e) *e = p->job.err;
-    if (!rc && out) *out = p->job.app;
+    if (!rc && app) *app = p->job.app;
+    if (!rc && del) *del = p->job.del;
     free(p);
     return rc;
+}
+
+int store_pending_finish(store_pending *p, store_append_result *out, nc_err *e) {
+    return pending_take(p, out, NULL, e);
+}
+
+int store_delete_user_async(nc_store *s, const char *user, store_done_fn done, void *ctx, store_pending **out,
+                            nc_err *e) {
+    *out = NULL;
+    if (!done) return nc_fail(e, NC_EINVAL, "store_delete_user_async: no completion callback");
+    int rc = store_check_id("user", user, e);
+    if (rc) return rc;
+    st_job job = {.kind = JOB_DELETE, .user = user, .n = 1, .done_fn = done, .done_ctx = ctx};
+    return submit_async(s, &job, out, e);
+}
+
+int store_pending_finish_delete(store_pending *p, store_delete_result *out, nc_err *e) {
+    return pending_take(p, NULL, out, e);
 }
 
 /* Deletions go through the writer like appends, so they are ordered with them. */

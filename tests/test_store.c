@@ -392,6 +392,69 @@ static void test_delete_user(void) {
     tdir_free(&t);
 }
 
+/* A completion the test can wait on (bounded), for the *_async calls. */
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} waiter;
+
+static void waiter_done(void *ctx) {
+    waiter *w = ctx;
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* 1 once done ran, 0 after 30 s without it. */
+static int waiter_wait(waiter *w) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&w->mu);
+    while (!w->done && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {}
+    int done = w->done;
+    pthread_mutex_unlock(&w->mu);
+    return done;
+}
+
+/* The non-blocking append and deletion give what the blocking calls give, in queue order, and
+ * refuse bad input before queueing (no completion then). */
+static void test_async_append_and_delete(void) {
+    tdir t;
+    tdir_make(&t, "store");
+    store_opts o;
+    store_opts_default(&o);
+    nc_store *s = open_or_die(t.db, &o);
+    store_event ev[] = {{"u1", "i1", 1}, {"u1", "i2", 2}, {"u2", "i1", 3}};
+    nc_err e;
+    waiter wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    waiter wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    store_pending *pa = NULL, *pd = NULL;
+    CHECK(store_append_async(s, ev, 3, NULL, waiter_done, &wa, &pa, &e) == NC_OK && pa, "%s", e.msg);
+    CHECK(store_delete_user_async(s, "u1", waiter_done, &wd, &pd, &e) == NC_OK && pd, "%s", e.msg);
+    CHECK(waiter_wait(&wa) && waiter_wait(&wd), "both completions ran");
+    store_append_result ar = {0};
+    store_delete_result dr = {0};
+    CHECK(pa && store_pending_finish(pa, &ar, &e) == NC_OK && ar.n_accepted == 3 && ar.last_seq == 3,
+          "append: %lld rows up to seq %lld", (long long)ar.n_accepted, (long long)ar.last_seq);
+    CHECK(pd && store_pending_finish_delete(pd, &dr, &e) == NC_OK && dr.n_deleted == 2 && dr.seq == 4,
+          "delete after the append: %lld rows at seq %lld", (long long)dr.n_deleted, (long long)dr.seq);
+    store_items it;
+    int64_t del = 0;
+    CHECK(store_user_items(s, "u1", &it, &del, &e) == NC_OK && it.n == 0 && del == 4, "u1 gone: n=%zu del=%lld",
+          it.n, (long long)del);
+    store_items_free(&it);
+    pd = (store_pending *)&wd; /* must be reset to NULL on refusal */
+    CHECK(store_delete_user_async(s, "bad,id", waiter_done, &wd, &pd, &e) == NC_EINVAL && pd == NULL,
+          "a bad id is refused before queueing");
+    CHECK(store_delete_user_async(s, "u2", NULL, NULL, &pd, &e) == NC_EINVAL && pd == NULL, "no callback refused");
+    CHECK(stats_of(s).last_seq == 4, "nothing queued by the refusals");
+    store_close(s);
+    tdir_free(&t);
+}
+
 /* ==== snapshot ========================================================================== */
 
 static void test_snapshot_and_watermark(void) {
@@ -941,6 +1004,7 @@ int main(void) {
     RUN(test_batch_is_all_or_nothing);
     RUN(test_idempotency_key_replays);
     RUN(test_delete_user);
+    RUN(test_async_append_and_delete);
     RUN(test_snapshot_and_watermark);
     RUN(test_concurrent_appends_all_present);
     RUN(test_group_commit_groups);
