@@ -57,6 +57,12 @@ size_t rec_cache_bytes(const rec_cache *c) {
     return c ? atomic_load_explicit(&c->bytes, memory_order_relaxed) : 0;
 }
 
+int32_t rec_cache_len(const rec_cache *c, int32_t u) {
+    if (!c || u < 0 || u >= c->n_users) return 0;
+    const rec_entry *en = atomic_load_explicit(&c->slots[u], memory_order_acquire);
+    return en ? en->n : 0;
+}
+
 /* Position of id in sorted[0..n), or -1. */
 static int32_t find_sorted(const int32_t *sorted, int32_t n, int32_t id) {
     int32_t lo = 0, hi = n;

@@ -54,6 +54,9 @@ int rec_cache_answer(const rec_cache *c, int32_t u, int64_t deleted_seq, const i
 int rec_cache_put(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *ids, const float *scores, int32_t n,
                   int complete);
 
+/* Candidates in u's list, 0 when u has none. Thread-safe. */
+int32_t rec_cache_len(const rec_cache *c, int32_t u);
+
 /* Bytes held by entries (for /metrics and tests). Thread-safe. */
 size_t rec_cache_bytes(const rec_cache *c);
 

@@ -289,6 +289,9 @@ static int install_file(replica *r, const char *path, uint64_t version, nc_err *
     live_model *m = live_model_create(&ck, path, (size_t)r->app->cfg.rec_cache_mb << 20, e);
     if (!m) return e->code ? e->code : NC_EINTERNAL;
     srv_app *a = r->app;
+    live_model *old = live_acquire(&a->model);
+    routes_warm_cache(a, m, old, ROUTES_WARM_SECONDS);
+    live_release(old);
     slog_kv(&a->log, SLOG_INFO, "swap", "version", json_integer((json_int_t)version), "reason",
             json_string("replicated from the primary"), "users", json_integer(m->ck.n_users), "items",
             json_integer(m->ck.n_items), "source", json_string(path), NULL);

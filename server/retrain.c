@@ -262,16 +262,20 @@ static int on_progress(const nc_progress *p, void *ctx) {
     return 0;
 }
 
-/* The next model version: above the served one and every checkpoint on disk. */
-static uint64_t next_version(srv_app *a, const live_model *cur) {
+/* The next model version: above the served one, every checkpoint on disk and every version
+ * the store has recorded as handed out (a model whose checkpoint could not be written is only
+ * there), recorded in the store before the model is served. */
+static int next_version(srv_app *a, const live_model *cur, uint64_t *out, nc_err *e) {
     char dir[CFG_STR_MAX + 16];
     uint64_t *v = NULL, best = cur ? cur->ck.meta.model_version : 0;
     size_t n = 0;
-    nc_err e;
+    nc_err le, se;
     models_dir(a, dir, sizeof dir);
-    if (list_versions(dir, &v, &n, &e) == NC_OK && n && v[0] > best) best = v[0];
+    if (list_versions(dir, &v, &n, &le) == NC_OK && n && v[0] > best) best = v[0];
     free(v);
-    return best + 1;
+    if (store_claim_model_version(a->store, best + 1, out, &se) == NC_OK) return NC_OK;
+    return nc_fail(e, se.code ? se.code : NC_EIO, "cannot record the new model's version in the store, so it is "
+                   "not served: %s", se.msg);
 }
 
 static int training_threads(const srv_config *c) {
@@ -293,6 +297,9 @@ static int publish(srv_app *a, nc_checkpoint *ck, retrain_report *rep, nc_err *e
     }
     live_model *m = live_model_create(ck, path, cache_bytes(a), e);
     if (!m) return e->code ? e->code : NC_EINTERNAL;
+    live_model *old = live_acquire(&a->model);
+    routes_warm_cache(a, m, old, ROUTES_WARM_SECONDS);
+    live_release(old);
     rep->version = m->ck.meta.model_version;
     install(a, m, "retrain");
     if (path[0]) prune_checkpoints(a);
@@ -321,7 +328,11 @@ static int train_and_decide(srv_app *a, const nc_dataset *d, live_model *cur, co
         nc_checkpoint_free(&ck);
         return NC_OK;
     }
-    ck.meta.model_version = next_version(a, cur);
+    int rc2 = next_version(a, cur, &ck.meta.model_version, e);
+    if (rc2 != NC_OK) {
+        nc_checkpoint_free(&ck);
+        return rc2;
+    }
     ck.meta.data_watermark = rep->watermark;
     rep->outcome = PROM_RETRAIN_SWAPPED;
     return publish(a, &ck, rep, e);

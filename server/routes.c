@@ -270,6 +270,33 @@ static int top_items(srv_app *a, const live_model *m, int32_t u, int64_t deleted
     return nc_index_search(m->index, q, k, excl, n_excl, ids, sc, got, e);
 }
 
+int routes_warm_cache(srv_app *a, live_model *m, const live_model *old, double max_seconds) {
+    if (!m->cache || !old || !old->cache) return 0;
+    double t0 = nc_wall_time();
+    int warmed = 0;
+    for (int32_t ou = 0; ou < old->ck.n_users && nc_wall_time() - t0 < max_seconds; ou++) {
+        int32_t n = rec_cache_len(old->cache, ou);
+        const char *user = old->ck.users.ids[ou];
+        int32_t u = n > 0 ? live_user(m, user) : -1;
+        if (u < 0) continue;
+        store_items seen = {0};
+        store_ids ex = {0};
+        int64_t deleted_seq = 0;
+        nc_err e;
+        if (seen_items(a, user, &seen, &deleted_seq, &e) != NC_OK) break; /* the store is in trouble: serve now */
+        if (deleted_seq <= m->ck.meta.data_watermark && map_items(m, seen.ids, seen.n, &ex, &e) == NC_OK) {
+            size_t want = n > REC_SLACK ? (size_t)(n - REC_SLACK) : 1;
+            fill_cache(m, u, deleted_seq, m->ck.user_emb + (size_t)u * m->ck.dim, want, ex.ids, ex.n);
+            warmed += rec_cache_len(m->cache, u) > 0;
+        }
+        free(ex.ids);
+        store_items_free(&seen);
+    }
+    slog_kv(&a->log, SLOG_INFO, "cache_warmed", "version", json_integer((json_int_t)m->ck.meta.model_version), "users",
+            json_integer(warmed), "seconds", json_real(nc_wall_time() - t0), NULL);
+    return warmed;
+}
+
 /* Answers with the model's top k for q (u: see top_items). */
 static void answer_ranked(srv_app *a, const live_model *m, const char *user, int32_t u, int64_t deleted_seq,
                           const float *q, int32_t k, const store_ids *ex, size_t n_seen, prom_source src,

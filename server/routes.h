@@ -57,6 +57,14 @@ extern const int routes_count;
  * naming the first unknown one in rs: a typo would otherwise be silently ignored. */
 int routes_params_known(const http_req *rq, http_resp *rs, const char *const *allowed);
 
+/* Before model m is served in place of old (may be NULL): makes m's candidate lists for the
+ * users who had one under old (the active ones), each as long as before, so the swap does not
+ * send every one of them through a scan on the request path. For the thread that builds m
+ * (retrain, replica poller); stops after max_seconds. Returns the users warmed. */
+int routes_warm_cache(srv_app *a, live_model *m, const live_model *old, double max_seconds);
+/* The bound callers give it: a slow warm-up only delays the swap, never a request. */
+#define ROUTES_WARM_SECONDS 10.0
+
 /* Labels for prom_init: the route patterns and methods, in table order. */
 void routes_labels(const char **patterns, const char **methods, int cap);
 

@@ -77,6 +77,16 @@ const sql_migration sql_migrations[] = {
      ") WITHOUT ROWID;\n"
      "CREATE INDEX idempotency_created ON idempotency (created_at);\n"
     },
+    {2, "0002_model_version.sql",
+     "-- 0002_model_version.sql - the highest model version the daemon of this store has handed out.\n"
+     "--\n"
+     "-- A retrain records its model's version here (durably) before serving the model, and the\n"
+     "-- next one numbers above it. Without this a model whose checkpoint could not be written\n"
+     "-- (full disk, unwritable model directory) was served under a version that a later model\n"
+     "-- would reuse after a restart, and replicas and clients that had seen the first one would\n"
+     "-- take the second for it.\n"
+     "ALTER TABLE counters ADD COLUMN model_version INTEGER NOT NULL DEFAULT 0;\n"
+    },
 };
 
 const int sql_n_migrations = (int)(sizeof sql_migrations / sizeof sql_migrations[0]);

@@ -151,6 +151,11 @@ int store_delete_user_async(nc_store *s, const char *user, store_done_fn done, v
                             nc_err *e);
 int store_pending_finish_delete(store_pending *p, store_delete_result *out, nc_err *e);
 
+/* The version for a new model: max(the highest recorded + 1, at_least), recorded durably
+ * before it returns (like a write), so no later model of this store gets it again even when
+ * the checkpoint carrying it is never written. at_least: 1..2^63-1. Blocks until committed. */
+int store_claim_model_version(nc_store *s, uint64_t at_least, uint64_t *out, nc_err *e);
+
 /* Checks one external id against the rules above; what ("user", "item") starts the message. */
 int store_check_id(const char *what, const char *id, nc_err *e);
 

@@ -11,7 +11,7 @@
 
 /* ---- writer jobs ---- */
 
-enum { JOB_APPEND, JOB_DELETE };
+enum { JOB_APPEND, JOB_DELETE, JOB_MODEL_VERSION };
 
 typedef struct st_seen st_seen; /* store_seen.c */
 
@@ -24,6 +24,7 @@ typedef struct st_job {
     const char *key;         /* JOB_APPEND: idempotency key or NULL (borrowed) */
     uint64_t hash;           /* JOB_APPEND: hash of the events, for the key */
     const char *user;        /* JOB_DELETE (borrowed) */
+    int64_t version;         /* JOB_MODEL_VERSION: at least this in, the version recorded out */
     int done;                /* set by the writer under qmu */
     pthread_cond_t cv;       /* signalled with done (the caller's own; not for async jobs) */
     store_done_fn done_fn;   /* async jobs (store_append_async): called after done, no lock */

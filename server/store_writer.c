@@ -228,6 +228,20 @@ static int run_delete(nc_store *s, st_job *j, wctx *c, nc_err *e) {
     return rc;
 }
 
+/* A model version job: the recorded version becomes max(recorded + 1, the caller's floor). */
+static int run_model_version(nc_store *s, st_job *j, nc_err *e) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->wdb, "UPDATE counters SET model_version = max(model_version + 1, ?1) WHERE id = 1 "
+                           "RETURNING model_version", -1, &st, NULL) != SQLITE_OK)
+        return nc_fail(e, NC_EIO, "store %s: record model version: %s", s->path, sqlite3_errmsg(s->wdb));
+    sqlite3_bind_int64(st, 1, j->version);
+    int found, rc = step_row(s, st, &found, "record model version", e);
+    if (!rc && !found) rc = nc_fail(e, NC_EFORMAT, "store %s: counters row missing", s->path);
+    if (!rc) j->version = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* ==== group commit ====================================================================== */
 
 /* Starts the group's transaction and reads the sequence counter inside it. */
@@ -253,7 +267,9 @@ static int run_job(nc_store *s, st_job *j, wctx *c) {
     int64_t seq0 = c->seq;
     j->rc = st_exec(s, s->wdb, "SAVEPOINT job", "savepoint", &j->err);
     if (!j->rc)
-        j->rc = j->kind == JOB_APPEND ? run_append(s, j, c, &j->err) : run_delete(s, j, c, &j->err);
+        j->rc = j->kind == JOB_APPEND   ? run_append(s, j, c, &j->err)
+                : j->kind == JOB_DELETE ? run_delete(s, j, c, &j->err)
+                                        : run_model_version(s, j, &j->err);
     if (!j->rc) j->rc = st_exec(s, s->wdb, "RELEASE job", "release savepoint", &j->err);
     if (!j->rc) return 0;
     c->seq = seq0;
@@ -619,5 +635,15 @@ int store_delete_user(nc_store *s, const char *user, store_delete_result *out, n
     st_job job = {.kind = JOB_DELETE, .user = user, .n = 1};
     rc = st_submit(s, &job, e);
     if (!rc && out) *out = job.del;
+    return rc;
+}
+
+/* Through the writer like every write, so it is durable (and ordered) like the rest. */
+int store_claim_model_version(nc_store *s, uint64_t at_least, uint64_t *out, nc_err *e) {
+    if (at_least < 1 || at_least > (uint64_t)INT64_MAX)
+        return nc_fail(e, NC_EINVAL, "model version %llu is outside 1..2^63-1", (unsigned long long)at_least);
+    st_job job = {.kind = JOB_MODEL_VERSION, .version = (int64_t)at_least, .n = 1};
+    int rc = st_submit(s, &job, e);
+    if (!rc) *out = (uint64_t)job.version;
     return rc;
 }

@@ -5,7 +5,7 @@
 -- PRAGMA user_version. This file must describe the same tables and indexes as all the
 -- migrations applied to an empty database; tests/test_store.c checks that they agree.
 --
--- user_version: 1
+-- user_version: 2
 
 PRAGMA application_id = 1852009586; -- 'nclr'
 
@@ -16,7 +16,8 @@ CREATE TABLE counters (
     last_seq       INTEGER NOT NULL,  -- highest sequence number ever committed
     n_interactions INTEGER NOT NULL,  -- rows in interactions
     n_users        INTEGER NOT NULL,  -- rows in users
-    n_items        INTEGER NOT NULL   -- rows in items
+    n_items        INTEGER NOT NULL,  -- rows in items
+    model_version  INTEGER NOT NULL DEFAULT 0  -- highest model version handed out (0002)
 );
 INSERT INTO counters (id, last_seq, n_interactions, n_users, n_items) VALUES (1, 0, 0, 0, 0);
 

@@ -215,6 +215,16 @@ check "metrics: idempotent replay counted" grep -q '^nclrec_idempotent_replays_t
 check "metrics: model version" grep -q '^nclrec_model_version 1$' "$T/body"
 check "metrics: no user ids in labels" ok_if '! grep -qE "newbie|stranger|u1\"|w1|onlynew" "$T/body"'
 
+# known users' kept candidate lists (rec_cache.h): asks of 30 known users, and a counter
+cache_asks() { # cache_asks OUT_DIR: one body per ask, varied k and exclude=
+    mkdir -p "$1"
+    for i in $(seq 3 32); do
+        req GET "/recommend?user=u$i&k=$((i % 25 + 1))&exclude=i$((i * 7 % 80)),i$((i * 3 % 80))"
+        printf '%s' "$BODY" >"$1/$i"
+    done
+}
+cache_metric() { curl -s --max-time 5 "$B/metrics" | sed -n "s/^nclrec_recommend_cache_total{outcome=\"$1\"} //p"; }
+
 # ---- retrain and swap while clients send requests ----
 req GET /model; v0=$(json_field version)
 # hammer N OUT: /recommend in a loop until the model version changes (then 20 more requests),
@@ -239,6 +249,7 @@ for _ in $(seq 1 300); do # both clients running before the retrain starts (at m
     [ "$(wc -l <"$T/load1" 2>/dev/null || echo 0)" -ge 5 ] && [ "$(wc -l <"$T/load2" 2>/dev/null || echo 0)" -ge 5 ] && break
     sleep 0.1
 done
+cache_asks "$T/pre-swap" # lists for 30 users under the old model: the new one starts with them
 req POST /admin/retrain; check "swap: admin/retrain 202" is 202
 wait $L1 $L2
 total=$(cat "$T/load1" "$T/load2" | wc -l)
@@ -251,6 +262,13 @@ req GET /model; check "swap: /model shows the new version and the last run" ok_i
 req GET /metrics
 check "swap: metrics count the swap and the retrain" ok_if 'grep -q "^nclrec_model_swaps_total 2\$" "$T/body" && grep -q "nclrec_retrain_runs_total{outcome=\"swapped\"} 2\$" "$T/body"'
 check "swap: checkpoints on disk" [ "$(ls "$D/models" | grep -c '^model-.*\.nclrec$')" = 2 ]
+warmed=$(sed -n "s/.*\"event\":\"cache_warmed\",\"version\":$((v0 + 1)),\"users\":\([0-9]*\).*/\1/p" "$T/main.log" | head -n 1)
+check "swap: the new model's lists were made before the swap for the users who had one (${warmed:-none} >= 30)" \
+    ok_if '[ -n "$warmed" ] && [ "$warmed" -ge 30 ]'
+fills0=$(cache_metric fill)
+cache_asks "$T/post-swap"
+check "swap: the same 30 users are answered from those lists: no fill ($fills0 -> $(cache_metric fill))" \
+    [ "$(cache_metric fill)" = "$fills0" ]
 req POST /admin/retrain
 for _ in $(seq 1 600); do req GET /model; grep -q "\"version\":$((v0 + 2))" <<<"$BODY" && break; alive || break; sleep 0.1; done
 req POST /admin/retrain
@@ -291,16 +309,8 @@ check "restart: the checkpoint was loaded, not retrained" ok_if 'grep -q "loaded
 req GET /model; check "restart: same model version" has "\"version\":$vlast,"
 req GET "/recommend?user=late&k=3"; check "restart: interactions persisted (fold-in for a user newer than the model)" has '"source":"fold-in"'
 req GET "/recommend?user=w1&k=50"; check "restart: posted items still excluded" ok_if 'is 200 && ! items_of | grep -qxE "i9|i10"'
-# known users' kept candidate lists (rec_cache.h): the second ask is answered from the list and
-# must be the same text; then the same asks without the cache must give the same texts again
-cache_asks() { # cache_asks OUT_DIR: one body per ask, varied k and exclude=
-    mkdir -p "$1"
-    for i in $(seq 3 32); do
-        req GET "/recommend?user=u$i&k=$((i % 25 + 1))&exclude=i$((i * 7 % 80)),i$((i * 3 % 80))"
-        printf '%s' "$BODY" >"$1/$i"
-    done
-}
-cache_metric() { curl -s --max-time 5 "$B/metrics" | sed -n "s/^nclrec_recommend_cache_total{outcome=\"$1\"} //p"; }
+# a second ask is answered from the kept list and must be the same text as the first; the
+# same asks must then give the same texts without the cache
 cache_asks "$T/cache-fill"
 cache_asks "$T/cache-hit"
 check "cache: asks answered from kept lists are the same as the first answers" diff -r "$T/cache-fill" "$T/cache-hit"

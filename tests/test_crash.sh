@@ -186,6 +186,7 @@ check "checkpoints: no temporary file is left after a restart" ok_if '! ls "$D/m
 # ============================ SIGKILL inside a checkpoint write ============================
 
 newest() { ls "$D"/models/model-*.nclrec | sort | tail -n 1; }
+LAST_KILLED="" # version of the previous kill's unwritten checkpoint
 version_of() { basename "$1" .nclrec | sed 's/^model-0*//'; }
 
 # kill_in_write NAME STRACE_ARGS...: starts the daemon, attaches strace with the given
@@ -197,8 +198,14 @@ kill_in_write() {
     cp "$before" "$T/before.nclrec"
     check "$tag: daemon starts" start_server "$T/$tag.log" "${ARGS[@]}" || return
     local v; v=$(version_of "$before")
-    local tmp; tmp=$(printf '%s/models/model-%020d.nclrec.tmp.%d' "$D" $((v + 1)) "$PID")
-    strace -f -qq -o /dev/null -p "$PID" "$@" -P "$tmp" 2>"$T/strace.err" & local sp=$!
+    # the new model's version is above v and above every version the store recorded as
+    # handed out, which includes those of retrains killed before their checkpoint was
+    # written (at most one per kill above): watch the temporary files of the next 40
+    local paths=() n
+    for n in $(seq $((v + 1)) $((v + 40))); do
+        paths+=(-P "$(printf '%s/models/model-%020d.nclrec.tmp.%d' "$D" "$n" "$PID")")
+    done
+    strace -f -qq -o /dev/null -p "$PID" "$@" "${paths[@]}" 2>"$T/strace.err" & local sp=$!
     local traced=0
     for _ in $(seq 1 100); do # every thread traced (at most 10 s)
         traced=1
@@ -221,13 +228,18 @@ kill_in_write() {
     CODE=$rc; BODY=$(tail -n 2 "$T/$tag.log")
     check "$tag: the daemon died by the injected SIGKILL inside the write (status $rc)" \
         ok_if '[ "$rc" = 137 ] && [ "$survived" = 0 ]' 
-    check "$tag: the temporary file was left behind" [ -f "$tmp" ]
+    local tmp; tmp=$(ls "$D"/models/model-*.nclrec.tmp."$PID" 2>/dev/null | head -n 1)
+    check "$tag: the temporary file was left behind ($(basename "${tmp:-none}"))" ok_if '[ -n "$tmp" ] && [ -f "$tmp" ]'
+    local kv; kv=$(basename "${tmp:-x}" | sed -n 's/^model-0*\([0-9]*\)\.nclrec\.tmp\..*/\1/p')
+    [ -n "$LAST_KILLED" ] && check "$tag: its version ($kv) is above the killed one before it ($LAST_KILLED), never written" \
+        ok_if '[ -n "$kv" ] && [ "$kv" -gt "$LAST_KILLED" ]'
+    LAST_KILLED=$kv
     check "$tag: the previous checkpoint is untouched" cmp -s "$before" "$T/before.nclrec"
     check "$tag: no new checkpoint appeared" [ "$(newest)" = "$before" ]
     check "$tag: restart after the kill" start_server "$T/$tag-restart.log" "${ARGS[@]}"
     check "$tag: restart is ready" wait_ready
     check "$tag: the leftover temporary file was removed with a log line" \
-        ok_if '[ ! -e "$tmp" ] && grep -q "\"event\":\"checkpoint_temp_removed\".*$(basename "$tmp")" "$T/$tag-restart.log"'
+        ok_if '[ -n "$tmp" ] && [ ! -e "$tmp" ] && grep -q "\"event\":\"checkpoint_temp_removed\".*$(basename "$tmp")" "$T/$tag-restart.log"'
     req GET /model; check "$tag: the previous checkpoint (version $v) is served" has "\"version\":$v,"
     stop_server TERM
 }

@@ -10,7 +10,8 @@
 #   read-only database chattr +i on nclrec.db and nclrec.db-wal (root ignores permission bits;
 #                      an immutable file refuses root too: EPERM). Also at start: refused with
 #                      exit status 1 and "read-only" named. NOT RUN where chattr +i fails.
-#   model dir unwritable  chattr +i on DATA_DIR/models: a retrain cannot write its checkpoint.
+#   model dir unwritable  chattr +i on DATA_DIR/models: a retrain cannot write its checkpoint;
+#                      after a restart the next model's version is above the unwritten one.
 #   corrupt checkpoints   a flipped byte in the newest (checksum mismatch), a file of garbage
 #                      and a temporary file left by a dead writer; then every checkpoint corrupt.
 #   failing retrain    the daemon's address-space limit (prlimit --as) lowered to what it uses
@@ -100,12 +101,16 @@ else
     errs1=$(metric nclrec_store_errors_total)
     CODE=$errs1; check "full: nclrec_store_errors_total counts it ($errs0 -> $errs1)" [ "$errs1" -gt "$errs0" ]
     req GET "/recommend?user=u1&k=5"; check "full: /recommend still 200 from the current model" ok_if 'is 200 && has "\"version\":$v0,"'
-    # a retrain cannot write its checkpoint on the full disk: logged, counted, model still served
+    # a retrain on the full disk cannot record its model's version in the store (nor write a
+    # checkpoint): it fails, logged and counted, and the current model goes on serving
+    f0=$(metric 'nclrec_retrain_runs_total{outcome="failed"}')
     check "full: a retrain finishes" retrain_and_wait "$T/full.log"
-    check "full: the failed checkpoint write is logged" grep -q '"event":"checkpoint_write_failed"' "$T/full.log"
-    CODE=$(metric nclrec_checkpoint_write_errors_total)
-    check "full: nclrec_checkpoint_write_errors_total is 1" is 1
-    req GET "/recommend?user=u1&k=5"; check "full: /recommend 200 after the retrain" is 200
+    check "full: it fails, saying the new model's version could not be recorded" \
+        grep -q '"event":"retrain_end".*"outcome":"failed".*cannot record the new model' "$T/full.log"
+    CODE=$(metric 'nclrec_retrain_runs_total{outcome="failed"}')
+    check "full: nclrec_retrain_runs_total{outcome=\"failed\"} counts it" is $((f0 + 1))
+    req GET "/recommend?user=u1&k=5"; check "full: /recommend 200 from the same model after the retrain" \
+        ok_if 'is 200 && has "\"version\":$v0,"'
     # the fault goes away: the store is writable again by itself, writes and checkpoints work
     in_ns rm -f "$MNT/filler"
     check "full: writable again without any client write" wait_for writable_now
@@ -115,7 +120,7 @@ else
     check "full: a retrain after the fault" retrain_and_wait "$T/full.log"
     v1=$(model_version)
     check "full: its checkpoint is on disk (version $v1)" in_ns test -s "$(printf '%s/models/model-%020d.nclrec' "$MNT" "$v1")"
-    CODE=$(metric nclrec_checkpoint_write_errors_total); check "full: no further checkpoint error" is 1
+    CODE=$(metric nclrec_checkpoint_write_errors_total); check "full: no checkpoint write failed" is 0
     # every acknowledged row is there and the file is sound
     in_ns "$BIN" export --data-dir "$MNT" --out /dev/stdout 2>"$T/export.err" | tail -n +2 | cut -d, -f1,2 | sort >"$T/stored"
     sort "$T/acked" >"$T/acked.s"
@@ -187,10 +192,17 @@ if [ "$CHATTR" = 1 ]; then
     req GET "/recommend?user=u1&k=5"; check "models: /recommend still 200" is 200
     check "models: nothing was added to the directory" [ "$(ls "$D/models" | wc -l)" = "$n0" ]
     chattr -i "$D/models"
-    check "models: a retrain once the directory is writable" retrain_and_wait "$T/models.log"
+    # after a restart the newest file (v0) is served; the next model must not reuse v0 + 1,
+    # which was served (and seen by clients) but never written
+    stop_server TERM
+    check "models: restart" start_server "$T/models2.log" --data-dir "$D" "${TRAIN[@]}" --retrain-margin 1
+    check "models: ready after the restart" wait_ready
+    CODE=$(model_version); check "models: the newest file is served after the restart (version $v0)" is "$v0"
+    check "models: a retrain once the directory is writable" retrain_and_wait "$T/models2.log"
     v2=$(model_version)
+    check "models: its version ($v2) is above the one served without a file ($((v0 + 1)))" [ "$v2" = $((v0 + 2)) ]
     check "models: its checkpoint is written (version $v2)" [ -s "$(printf '%s/models/model-%020d.nclrec' "$D" "$v2")" ]
-    CODE=$(metric nclrec_checkpoint_write_errors_total); check "models: no further checkpoint error" is 1
+    CODE=$(metric nclrec_checkpoint_write_errors_total); check "models: no checkpoint error after the restart" is 0
     stop_server TERM
 fi
 

@@ -120,6 +120,39 @@ static void test_migrations_fresh_and_reopen(void) {
     tdir_free(&t);
 }
 
+/* A store made by the first schema only (an older daemon's file) is migrated on open with
+ * its data kept; model versions are then recorded above every one handed out, across
+ * re-opens, and never below the caller's floor. */
+static void test_migrate_v1_and_model_versions(void) {
+    tdir t;
+    tdir_make(&t, "store");
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(t.db, &db) == SQLITE_OK, "create");
+    CHECK(sqlite3_exec(db, sql_migrations[0].sql, NULL, NULL, NULL) == SQLITE_OK, "0001: %s", sqlite3_errmsg(db));
+    CHECK(sqlite3_exec(db, "PRAGMA user_version = 1; UPDATE counters SET last_seq = 7", NULL, NULL, NULL) == SQLITE_OK,
+          "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    nc_store *s = open_or_die(t.db, NULL);
+    CHECK(stats_of(s).last_seq == 7, "the old counters survive the migration");
+    CHECK(db_int(t.db, "PRAGMA user_version") == sql_n_migrations, "migrated to %d", sql_n_migrations);
+    uint64_t v = 0;
+    nc_err e;
+    static const uint64_t floor_of[] = {1, 1, 10, 3};
+    static const uint64_t want[] = {1, 2, 10, 11};
+    for (int i = 0; i < 4; i++)
+        CHECK(store_claim_model_version(s, floor_of[i], &v, &e) == NC_OK && v == want[i],
+              "claim %d (floor %llu): %llu, expected %llu", i, (unsigned long long)floor_of[i], (unsigned long long)v,
+              (unsigned long long)want[i]);
+    CHECK(store_claim_model_version(s, 0, &v, &e) == NC_EINVAL, "floor 0 refused");
+    store_close(s);
+    CHECK(db_int(t.db, "SELECT model_version FROM counters") == 11, "recorded in the file");
+    s = open_or_die(t.db, NULL);
+    CHECK(store_claim_model_version(s, 1, &v, &e) == NC_OK && v == 12, "after re-open: %llu", (unsigned long long)v);
+    CHECK(stats_of(s).last_seq == 7, "a version claim is not a data change");
+    store_close(s);
+    tdir_free(&t);
+}
+
 static void test_foreign_and_newer_files_refused(void) {
     tdir t;
     tdir_make(&t, "store");
@@ -997,6 +1030,7 @@ static void test_check_id(void) {
 
 int main(void) {
     RUN(test_migrations_fresh_and_reopen);
+    RUN(test_migrate_v1_and_model_versions);
     RUN(test_foreign_and_newer_files_refused);
     RUN(test_schema_sql_matches_migrations);
     RUN(test_embedded_sql_matches_files);
