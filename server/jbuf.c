@@ -2,6 +2,7 @@
 #include "jbuf.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,69 @@ void jbuf_real(jbuf *b, double x) {
         out[n++] = '0';
     }
     jbuf_raw(b, out, n);
+}
+
+/* round(|x| / 10^p) for p in -17..0, halves to even, exactly: |x| = m 2^E with m < 2^24, so
+ * m 10^-p < 2^81 and the shift by E (-57 <= E <= 4 in jbuf_float's range) fits 128 bits. */
+static uint64_t scaled_digits(uint32_t m, int E, int p) {
+    unsigned __int128 v = m;
+    for (int i = 0; i < -p; i++) v *= 10;
+    if (E >= 0) return (uint64_t)(v << E);
+    int s = -E;
+    unsigned __int128 q = v >> s, r = v & (((unsigned __int128)1 << s) - 1), half = (unsigned __int128)1 << (s - 1);
+    if (r > half || (r == half && (q & 1))) q++;
+    return (uint64_t)q;
+}
+
+void jbuf_float(jbuf *b, float x) {
+    float ax = fabsf(x);
+    if (!(ax >= 1e-10f && ax < 1e8f)) { /* zero, NaN, inf, tiny, huge: the general path */
+        jbuf_real(b, (double)x);
+        return;
+    }
+    uint32_t bits;
+    memcpy(&bits, &ax, sizeof bits);
+    int be = (int)(bits >> 23);
+    uint32_t m = bits & 0x7fffff;
+    if (be) m |= 0x800000; /* normal; a subnormal (be = 0) is below 1e-10 and never here */
+    int E = (be ? be : 1) - 150;
+    int e10 = (int)floor(log10((double)ax));
+    uint64_t n = 0;
+    for (int tries = 0; tries < 4; tries++) { /* fix an estimate off by one near a power of 10 */
+        n = scaled_digits(m, E, e10 - 7);
+        if (n >= 100000000u) e10++;
+        else if (n < 10000000u) e10--;
+        else break;
+    }
+    if (n < 10000000u || n >= 100000000u) { /* cannot happen; stay exact anyway */
+        jbuf_real(b, (double)x);
+        return;
+    }
+    char d[8], out[32];
+    for (int i = 7; i >= 0; i--, n /= 10) d[i] = (char)('0' + n % 10);
+    int nd = 8; /* %g drops trailing zeros */
+    while (nd > 1 && d[nd - 1] == '0') nd--;
+    size_t o = 0;
+    if (x < 0) out[o++] = '-';
+    if (e10 < -4) { /* %g's exponent form, then jansson's: no '+', no leading zeros */
+        out[o++] = d[0];
+        if (nd > 1) out[o++] = '.';
+        for (int i = 1; i < nd; i++) out[o++] = d[i];
+        o += (size_t)snprintf(out + o, sizeof out - o, "e-%d", -e10);
+    } else if (e10 >= 0) {
+        for (int i = 0; i <= e10; i++) out[o++] = d[i]; /* e10 <= 7: within the 8 digits */
+        out[o++] = '.';
+        if (nd > e10 + 1)
+            for (int i = e10 + 1; i < nd; i++) out[o++] = d[i];
+        else
+            out[o++] = '0'; /* an integral value: jansson appends ".0" */
+    } else {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = 0; i < -e10 - 1; i++) out[o++] = '0';
+        for (int i = 0; i < nd; i++) out[o++] = d[i];
+    }
+    jbuf_raw(b, out, o);
 }
 
 char *jbuf_take(jbuf *b, size_t *len) {

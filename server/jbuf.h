@@ -30,6 +30,10 @@ void jbuf_str(jbuf *b, const char *s);
 /* Appends x as a JSON number the way jansson prints a real at precision 8 (always with a '.'
  * or an exponent); null when x is not finite (JSON has no NaN or infinity). */
 void jbuf_real(jbuf *b, double x);
+/* jbuf_real((double)x), the same text, computed without printf for the scores' usual range
+ * (1e-10 <= |x| < 1e8, by exact integer arithmetic on the float's bits); other values go
+ * through jbuf_real. */
+void jbuf_float(jbuf *b, float x);
 /* The text (the caller frees it) and its length; NULL when an append failed. The buffer is
  * left empty. */
 char *jbuf_take(jbuf *b, size_t *len);

@@ -12,8 +12,13 @@ typedef struct rec_entry {
     int64_t deleted_seq;
     int32_t n;
     int32_t complete;
+    uint64_t filter[8];  /* bit hash(id) set for every candidate: most exclusions (a user's
+                            whole history) miss it and skip the binary search */
     int32_t data[];
 } rec_entry;
+
+/* One of the filter's 512 bits for an id (Fibonacci hashing: model ids are dense). */
+static uint32_t filter_bit(int32_t id) { return ((uint32_t)id * 2654435769u) >> 23; }
 
 struct rec_cache {
     _Atomic(rec_entry *) *slots; /* n_users */
@@ -84,6 +89,8 @@ int rec_cache_answer(const rec_cache *c, int32_t u, int64_t deleted_seq, const i
     memset(gone, 0, (size_t)en->n);
     const int32_t *sorted = e_sorted(en), *rank = e_rank(en);
     for (size_t i = 0; i < n_excl; i++) {
+        uint32_t b = filter_bit(excl[i]);
+        if (!(en->filter[b >> 6] >> (b & 63) & 1)) continue;
         int32_t at = find_sorted(sorted, en->n, excl[i]);
         if (at >= 0) gone[rank[at]] = 1;
     }
@@ -124,7 +131,12 @@ static rec_entry *entry_new(int64_t deleted_seq, const int32_t *ids, const float
     en->complete = complete;
     memcpy(e_ids(en), ids, sizeof(int32_t) * (size_t)n);
     memcpy(e_scores(en), scores, sizeof(float) * (size_t)n);
-    for (int32_t r = 0; r < n; r++) tmp[r] = (id_rank){ids[r], r};
+    memset(en->filter, 0, sizeof en->filter);
+    for (int32_t r = 0; r < n; r++) {
+        tmp[r] = (id_rank){ids[r], r};
+        uint32_t b = filter_bit(ids[r]);
+        en->filter[b >> 6] |= 1ull << (b & 63);
+    }
     qsort(tmp, (size_t)n, sizeof *tmp, cmp_id_rank);
     for (int32_t i = 0; i < n; i++) {
         e_sorted(en)[i] = tmp[i].id;

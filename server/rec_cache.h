@@ -13,7 +13,10 @@
  * Layout: one atomic pointer per model user, NULL until a list is kept, each to an immutable
  * entry (n candidates in rank order, and the same ids sorted for the exclusion look-ups):
  *
- *   slots[u] --> | deleted_seq | n | complete | ids[n] | scores[n] | sorted[n] | rank[n] |
+ *   slots[u] --> | deleted_seq | n | complete | filter | ids[n] | scores[n] | sorted[n] | rank[n] |
+ *
+ * (filter: 512 bits, one per hashed candidate id, so that most excluded ids - a user's whole
+ * history - are dismissed without the binary search.)
  *
  * An entry is published with a compare-and-swap (a filler that loses the race frees its own)
  * and is never replaced or freed before the cache, so readers take no lock. The bytes held

@@ -202,12 +202,15 @@ static void answer_open(jbuf *b, const char *user) {
     jbuf_lit(b, ",\"items\":[");
 }
 
-static void answer_item(jbuf *b, size_t i, const char *item, double score) {
+/* Item i of the answer; a model score is a float (printed without printf), a popularity
+ * count a double. */
+static void answer_item(jbuf *b, size_t i, const char *item, double score, int is_float) {
     if (i) jbuf_lit(b, ",");
     jbuf_lit(b, "{\"item\":");
     jbuf_str(b, item);
     jbuf_lit(b, ",\"score\":");
-    jbuf_real(b, score);
+    if (is_float) jbuf_float(b, (float)score);
+    else jbuf_real(b, score);
     jbuf_lit(b, "}");
 }
 
@@ -303,7 +306,9 @@ static void answer_ranked(srv_app *a, const live_model *m, const char *user, int
                           http_resp *rs) {
     int32_t *ids = malloc(sizeof *ids * (size_t)k), got = 0;
     float *sc = malloc(sizeof *sc * (size_t)k);
-    nc_err e = {0};
+    nc_err e;
+    e.code = NC_OK; /* not "= {0}": that clears the 1 KiB message on every request */
+    e.msg[0] = '\0';
     if (!ids || !sc) nc_fail(&e, NC_ENOMEM, "out of memory for k = %d results", k);
     else top_items(a, m, u, deleted_seq, q, k, ex->ids, n_seen, ex->n, ids, sc, &got, &e);
     if (e.code) {
@@ -311,7 +316,7 @@ static void answer_ranked(srv_app *a, const live_model *m, const char *user, int
     } else {
         jbuf b;
         answer_open(&b, user);
-        for (int32_t i = 0; i < got; i++) answer_item(&b, (size_t)i, m->ck.items.ids[ids[i]], (double)sc[i]);
+        for (int32_t i = 0; i < got; i++) answer_item(&b, (size_t)i, m->ck.items.ids[ids[i]], (double)sc[i], 1);
         answer_close(a, &b, m, src, rs);
     }
     free(ids);
@@ -331,7 +336,7 @@ static void answer_popular(srv_app *a, const live_model *m, const char *user, in
         answer_open(&b, user);
         size_t n = 0;
         for (size_t i = 0; i < pop.n && (int)n < k; i++)
-            if (!id_set_has(&ex, pop.ids[i])) answer_item(&b, n++, pop.ids[i], (double)pop.counts[i]);
+            if (!id_set_has(&ex, pop.ids[i])) answer_item(&b, n++, pop.ids[i], (double)pop.counts[i], 0);
         answer_close(a, &b, m, PROM_SRC_POPULAR, rs);
     }
     if (e.code) http_problem(rs, 500, "could not compute recommendations: %s", e.msg[0] ? e.msg : "out of memory");

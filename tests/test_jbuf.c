@@ -95,6 +95,56 @@ static void test_reals(void) {
     free(s);
 }
 
+static char *jbuf_text_float(float x) {
+    jbuf b;
+    size_t n;
+    jbuf_init(&b, 8);
+    jbuf_float(&b, x);
+    return jbuf_take(&b, &n);
+}
+
+/* Counts floats whose fast text differs from jansson's for the same value (printing the
+ * first few). */
+static int float_mismatch(float f, int *shown) {
+    char *want = jansson_text(json_real((double)f)), *got = jbuf_text_float(f);
+    int bad = !want || !got || strcmp(want, got);
+    if (bad && (*shown)++ < 5) fprintf(stderr, "  %.9g: jansson %s, jbuf_float %s\n", (double)f, want, got);
+    free(want);
+    free(got);
+    return bad;
+}
+
+/* jbuf_float (no printf in its range) gives jansson's text: random floats across and beyond
+ * its range, a uniform range like the scores', and the neighbours of every power of ten. */
+static void test_float_fast_path(void) {
+    nc_rng r;
+    nc_rng_seed(&r, 5);
+    int bad = 0, shown = 0, n = 0;
+    for (int t = 0; t < 200000; t++, n++) { /* exponents 2^-40 .. 2^32, every mantissa, both signs */
+        uint32_t bits = (uint32_t)((87 + nc_rng_next(&r) % 73) << 23) | (uint32_t)(nc_rng_next(&r) & 0x807fffffu);
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        bad += float_mismatch(f, &shown);
+    }
+    for (int t = 0; t < 100000; t++, n++)
+        bad += float_mismatch((float)((double)(nc_rng_next(&r) % 2000001) / 10000.0 - 100.0), &shown);
+    for (int k = -11; k <= 9; k++) { /* around 10^k, where the digit count changes */
+        float p = (float)pow(10.0, k), up = p, down = p;
+        for (int i = 0; i < 200; i++, n += 2) {
+            bad += float_mismatch(up, &shown) + float_mismatch(-down, &shown);
+            up = nextafterf(up, INFINITY);
+            down = nextafterf(down, 0.0f);
+        }
+    }
+    static const float fixed[] = {0.0f, -0.0f, 1.0f, 100.0f, 12345678.0f, 0.5f, 1e-5f, 9.9999999e-5f, 1e-10f, 99999999.0f,
+                                  1e8f, 3.4028235e38f, 1.4e-45f};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++, n++) bad += float_mismatch(fixed[i], &shown);
+    CHECK(bad == 0, "%d of %d floats print differently", bad, n);
+    char *s = jbuf_text_float(NAN);
+    CHECK(s && !strcmp(s, "null"), "NaN -> %s", s);
+    free(s);
+}
+
 /* The shape /recommend writes, next to the jansson tree it replaced. */
 static void test_answer_shape(void) {
     jbuf b;
@@ -120,6 +170,7 @@ static void test_answer_shape(void) {
 int main(void) {
     RUN(test_strings);
     RUN(test_reals);
+    RUN(test_float_fast_path);
     RUN(test_answer_shape);
     return TEST_REPORT();
 }
