@@ -20,6 +20,7 @@
 #include "ncl.h"
 #include "ncl_kernels.h"
 #include "testhelp.h"
+#include "tiny_problem.h"
 
 #define FD_H 1e-6
 
@@ -229,21 +230,10 @@ static void make_problem(problem *p, uint64_t seed) {
     memset(p, 0, sizeof *p);
     nc_rng r;
     nc_rng_seed(&r, seed);
-    char seen[PU][PI] = {{0}};
-    while (p->n_pairs < 16) {
-        int32_t u = (int32_t)nc_rng_below(&r, PU - 1), i = (int32_t)nc_rng_below(&r, PI - 1);
-        if (seen[u][i]) continue;
-        seen[u][i] = 1;
-        p->pu[p->n_pairs] = u;
-        p->pi[p->n_pairs++] = i;
-    }
+    p->n_pairs = 16;
+    tiny_pairs(&r, PU, PI, p->n_pairs, p->pu, p->pi);
     p->nb = 13;
-    for (int32_t b = 0; b < p->nb; b++) {
-        int32_t k = (int32_t)nc_rng_below(&r, (uint64_t)p->n_pairs);
-        p->bu[b] = p->pu[k];
-        p->bp[b] = p->pi[k];
-        p->bn[b] = (int32_t)nc_rng_below(&r, PI);
-    }
+    tiny_batch(&r, p->pu, p->pi, p->n_pairs, PI, p->nb, p->bu, p->bp, p->bn);
     p->bu[5] = p->bu[2];
     p->bp[5] = p->bp[2];
     p->bn[5] = p->bn[2];

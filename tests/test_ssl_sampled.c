@@ -18,6 +18,7 @@
 #include "graph.h"
 #include "ncl.h"
 #include "testhelp.h"
+#include "tiny_problem.h"
 
 #define FD_H 1e-6
 
@@ -40,20 +41,9 @@ static void make_problem(problem *p, uint64_t seed) {
     memset(p, 0, sizeof *p);
     nc_rng r;
     nc_rng_seed(&r, seed);
-    char seen[PU][PI] = {{0}};
-    while (p->n_pairs < 18) {
-        int32_t u = (int32_t)nc_rng_below(&r, PU - 1), i = (int32_t)nc_rng_below(&r, PI - 1);
-        if (seen[u][i]) continue;
-        seen[u][i] = 1;
-        p->pu[p->n_pairs] = u;
-        p->pi[p->n_pairs++] = i;
-    }
-    for (int32_t b = 0; b < NB; b++) {
-        int32_t k = (int32_t)nc_rng_below(&r, (uint64_t)p->n_pairs);
-        p->bu[b] = p->pu[k];
-        p->bp[b] = p->pi[k];
-        p->bn[b] = (int32_t)nc_rng_below(&r, PI);
-    }
+    p->n_pairs = 18;
+    tiny_pairs(&r, PU, PI, p->n_pairs, p->pu, p->pi);
+    tiny_batch(&r, p->pu, p->pi, p->n_pairs, PI, NB, p->bu, p->bp, p->bn);
     p->bu[0] = 0; /* make sure the samples hold batch rows */
     p->bu[1] = 2;
     p->bp[0] = p->pi[0];
