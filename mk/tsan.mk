@@ -3,7 +3,8 @@
 #   make tsan                  builds the daemon and the concurrency tests with
 #                              -fsanitize=thread -O1 -g into $(TSAN_BUILD) and runs
 #                              tests/soak/concurrency.sh: test_live_model (refcounted model
-#                              swap), test_store (group commit), every test_concurrency_*
+#                              swap), test_store (group commit), test_rec_cache (racing
+#                              fills of the candidate lists), every test_concurrency_*
 #                              (retrain thread against readers and writers), every feed or
 #                              replica test (changefeed, replica following a primary),
 #                              tests/soak/swap_load.sh (retrains and swaps while clients read,
@@ -27,7 +28,7 @@
 
 TSAN_BUILD ?= $(BUILD)/tsan
 TSAN_SAN    = -fsanitize=thread -fno-omit-frame-pointer
-TSAN_BINS   = test_live_model test_store \
+TSAN_BINS   = test_live_model test_store test_rec_cache \
               $(basename $(notdir $(wildcard tests/test_concurrency_*.c tests/test_*feed*.c \
                                              tests/test_*replica*.c)))
 TSAN_TESTS ?=
