@@ -2,6 +2,8 @@
  * reads. */
 #include "replica_state.h"
 
+#include "item_memo.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -35,6 +37,8 @@ struct replica_state {
     size_t n_top;
     double top_at;             /* nc_now() of the last computation, < 0 never */
     atomic_int dirty;          /* popularity changed since top was computed */
+
+    item_memo memo;            /* rstate_user_items_mapped's numbers of the caller's (under lock) */
 };
 
 /* ======================= per-user item lists ======================= */
@@ -139,6 +143,7 @@ static void clear_data(replica_state *s) {
     s->pop = NULL;
     s->ucap = s->pcap = 0;
     s->cursor = s->pairs = s->interactions = s->deletions = s->live_users = 0;
+    item_memo_free(&s->memo); /* item numbers start again */
 }
 
 void rstate_free(replica_state *s) {
@@ -282,6 +287,23 @@ int rstate_user_items(replica_state *s, const char *user, store_items *out, int6
     }
     pthread_rwlock_unlock(&s->lock);
     return rc;
+}
+
+int rstate_user_items_mapped(replica_state *s, const char *user, uint64_t tag, store_item_map_fn map, void *ctx,
+                             store_ids *out, int64_t *deleted_seq) {
+    out->n = 0;
+    if (deleted_seq) *deleted_seq = 0;
+    if (!user || !map) return 0;
+    pthread_rwlock_rdlock(&s->lock);
+    int use = item_memo_ensure(&s->memo, &s->lock, tag, s->items.n), served = 1;
+    int32_t u = nc_idmap_find(&s->users, user, strlen(user));
+    if (u >= 0) {
+        const ruser *r = &s->u[u];
+        if (deleted_seq) *deleted_seq = r->deleted_seq;
+        served = item_memo_map_list(&s->memo, use, &s->items, r->items, r->n, map, ctx, out);
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return served;
 }
 
 /* Orders items by users (most first), then by the order the feed brought them. */

@@ -73,6 +73,12 @@ void rstate_stats_get(replica_state *s, rstate_stats *out);
 /* As store_user_items: out is filled fresh (free with store_items_free). */
 int rstate_user_items(replica_state *s, const char *user, store_items *out, int64_t *deleted_seq, nc_err *e);
 
+/* As store_seen_mapped (the same contract: out receives map(ctx, item) for each of user's
+ * items in order, -1s left out, remembered per tag): the fast /recommend path on a replica.
+ * Returns 1, or 0 when out could not grow. */
+int rstate_user_items_mapped(replica_state *s, const char *user, uint64_t tag, store_item_map_fn map, void *ctx,
+                             store_ids *out, int64_t *deleted_seq);
+
 /* As store_popular: the min(k, popular_k) items with the most users, recomputed at most every
  * half second after a change. out is filled fresh. */
 int rstate_popular(replica_state *s, int k, store_items *out, nc_err *e);

@@ -376,20 +376,30 @@ static int answer_from_model(srv_app *a, const live_model *m, const char *user, 
     return src != PROM_SRC_POPULAR;
 }
 
-/* store_seen_mapped's view of the model: an item's id in it, or -1. */
+/* seen_mapped's view of the model: an item's id in it, or -1. */
 static int32_t model_item_of(void *m, const char *item) { return live_item(m, item); }
 
-/* /recommend without a database read or a string sort: the user's items come from the
- * store's in-memory copy already as model ids (remembered per model version). Returns 0 with
- * rs untouched when that copy is not ready, or when the answer would be the popular list:
- * recommend() then answers. */
+/* The user's items as model ids (remembered per model version) and latest deletion, from
+ * memory: the store's copy, or on a replica the state it follows the changefeed into. 0 when
+ * that is not available (the store's copy is not built yet): then read them by id. */
+static int seen_mapped(srv_app *a, const live_model *m, const char *user, store_ids *out, int64_t *deleted_seq) {
+    uint64_t tag = m->ck.meta.model_version;
+    if (a->replica)
+        return rstate_user_items_mapped(replica_state_get(a->replica), user, tag, model_item_of, (void *)m, out,
+                                        deleted_seq);
+    return a->store && store_seen_mapped(a->store, user, tag, model_item_of, (void *)m, out, deleted_seq);
+}
+
+/* /recommend without a database read, a string copy or a string sort: the user's items come
+ * already as model ids (seen_mapped). Returns 0 with rs untouched when they are not
+ * available, or when the answer would be the popular list: recommend() then answers. */
 static int recommend_fast(srv_app *a, const live_model *m, const char *user, int k, char **excl, size_t n_excl,
                           http_resp *rs) {
     store_ids ex = {0};
     int64_t deleted_seq = 0;
     nc_err e;
     int done = 0;
-    if (store_seen_mapped(a->store, user, m->ck.meta.model_version, model_item_of, (void *)m, &ex, &deleted_seq)) {
+    if (seen_mapped(a, m, user, &ex, &deleted_seq)) {
         size_t n_seen = ex.n;
         if (map_items(m, excl, n_excl, &ex, &e) == NC_OK) done = answer_from_model(a, m, user, k, &ex, n_seen, deleted_seq, rs);
     }
@@ -399,7 +409,7 @@ static int recommend_fast(srv_app *a, const live_model *m, const char *user, int
 
 /* The general path: the user's items from the store (or a replica's state) by external id. */
 static void recommend(srv_app *a, const live_model *m, const char *user, int k, char **excl, size_t n_excl, http_resp *rs) {
-    if (!a->replica && a->store && recommend_fast(a, m, user, k, excl, n_excl, rs)) return;
+    if (recommend_fast(a, m, user, k, excl, n_excl, rs)) return;
     store_items seen = {0};
     int64_t deleted_seq = 0;
     nc_err e = {0};

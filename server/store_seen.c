@@ -17,8 +17,10 @@
  *
  * Memory: 4 bytes per distinct (user, item) pair plus the id maps; a build de-duplicates each
  * user's list once at the end (sort), incremental updates scan the user's list. For
- * store_seen_mapped, 4 bytes per item remember the caller's number of each item. */
+ * store_seen_mapped, 4 bytes per item remember the caller's number of each item (item_memo.h). */
 #include "store_impl.h"
+
+#include "item_memo.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -44,15 +46,8 @@ struct st_seen {
     atomic_int state;      /* SEEN_* */
     sqlite3_stmt *last_seq, *changes; /* on the writer connection */
 
-    /* store_seen_mapped's memory of the caller's number for each item, for one tag. The
-     * table is replaced only under the write lock; entries are filled under the read lock. */
-    uint64_t map_tag;
-    int map_set;
-    atomic_int *map;       /* map_n entries, MAP_UNKNOWN until asked */
-    size_t map_n;
+    item_memo memo;        /* store_seen_mapped's numbers of the caller's for each item */
 };
-
-#define MAP_UNKNOWN (-2)
 
 /* ==== lifecycle ========================================================================= */
 
@@ -97,10 +92,7 @@ static void seen_clear(st_seen *v) {
     nc_idmap_init(&v->users);
     nc_idmap_init(&v->items);
     v->seq = 0;
-    free(v->map); /* item numbers start again: what was remembered no longer applies */
-    v->map = NULL;
-    v->map_n = 0;
-    v->map_set = 0;
+    item_memo_free(&v->memo); /* item numbers start again: what was remembered no longer applies */
     pthread_rwlock_unlock(&v->lock);
 }
 
@@ -296,54 +288,6 @@ int store_seen_items(nc_store *s, const char *user, store_item_fn fn, void *ctx,
     return served;
 }
 
-/* 1 when the remembered numbers belong to tag and cover every item. Read lock held. */
-static int map_current(const st_seen *v, uint64_t tag) {
-    return v->map_set && v->map_tag == tag && v->map_n >= v->items.n;
-}
-
-/* Gives the table to tag, sized to the items known now; numbers already remembered for the
- * same tag are kept. Takes the write lock (the caller holds no lock). */
-static void map_reset(st_seen *v, uint64_t tag) {
-    pthread_rwlock_wrlock(&v->lock);
-    if (!map_current(v, tag)) {
-        size_t n = v->items.n, keep = v->map_set && v->map_tag == tag ? v->map_n : 0;
-        atomic_int *m = malloc((n ? n : 1) * sizeof *m);
-        for (size_t i = 0; m && i < n; i++)
-            atomic_init(&m[i], i < keep ? atomic_load(&v->map[i]) : MAP_UNKNOWN);
-        if (m) {
-            free(v->map);
-            v->map = m;
-            v->map_n = n;
-            v->map_tag = tag;
-            v->map_set = 1;
-        }
-    }
-    pthread_rwlock_unlock(&v->lock);
-}
-
-/* The caller's number of item i: remembered, or asked of map once. Read lock held. */
-static int32_t map_item(st_seen *v, int32_t i, int use, store_item_map_fn map, void *ctx) {
-    if (!use || (size_t)i >= v->map_n) return map(ctx, v->items.ids[i]);
-    int32_t id = atomic_load_explicit(&v->map[i], memory_order_relaxed);
-    if (id != MAP_UNKNOWN) return id;
-    id = map(ctx, v->items.ids[i]);
-    atomic_store_explicit(&v->map[i], id, memory_order_relaxed);
-    return id;
-}
-
-/* Appends id to out, growing it. 0 when out of memory. */
-static int ids_push(store_ids *out, int32_t id) {
-    if (out->n == out->cap) {
-        size_t cap = out->cap ? 2 * out->cap : 64;
-        int32_t *g = realloc(out->ids, cap * sizeof *g);
-        if (!g) return 0;
-        out->ids = g;
-        out->cap = cap;
-    }
-    out->ids[out->n++] = id;
-    return 1;
-}
-
 int store_seen_mapped(nc_store *s, const char *user, uint64_t tag, store_item_map_fn map, void *ctx,
                       store_ids *out, int64_t *deleted_seq) {
     if (deleted_seq) *deleted_seq = 0;
@@ -355,21 +299,13 @@ int store_seen_mapped(nc_store *s, const char *user, uint64_t tag, store_item_ma
         return 0;
     }
     pthread_rwlock_rdlock(&v->lock);
-    if (!map_current(v, tag)) {
-        pthread_rwlock_unlock(&v->lock);
-        map_reset(v, tag);
-        pthread_rwlock_rdlock(&v->lock);
-    }
+    int use = item_memo_ensure(&v->memo, &v->lock, tag, v->items.n);
     int served = atomic_load(&v->state) == SEEN_READY;
-    int use = v->map_set && v->map_tag == tag; /* else (another tag took it meanwhile): ask map */
     int32_t u = served ? nc_idmap_find(&v->users, user, strlen(user)) : -1;
     if (u >= 0) {
         const seen_user *su = &v->u[u];
         if (deleted_seq) *deleted_seq = su->deleted_seq;
-        for (uint32_t i = 0; served && i < su->n; i++) {
-            int32_t id = map_item(v, su->items[i], use, map, ctx);
-            if (id >= 0) served = ids_push(out, id);
-        }
+        if (served) served = item_memo_map_list(&v->memo, use, &v->items, su->items, su->n, map, ctx, out);
     }
     pthread_rwlock_unlock(&v->lock);
     return served;

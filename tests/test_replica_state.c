@@ -5,6 +5,7 @@
  * and its ties, the cursor (advanced by a page, never moved back, stopping at a bad event),
  * and a reset. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "replica_state.h"
@@ -86,6 +87,52 @@ static void test_deletion(void) {
     rstate_free(s);
 }
 
+/* A mapping that numbers item "x" 10, "y" 11, "z" 12 (others: none) and counts its calls. */
+typedef struct counting_map {
+    int calls, offset;
+} counting_map;
+
+static int32_t map_xyz(void *ctx, const char *item) {
+    counting_map *c = ctx;
+    c->calls++;
+    return item[1] == '\0' && item[0] >= 'x' && item[0] <= 'z' ? c->offset + (item[0] - 'x') : -1;
+}
+
+/* rstate_user_items_mapped gives the items of rstate_user_items as the caller's numbers (in
+ * the same order, unknown ones left out), asks the map once per item and tag, again for a new
+ * tag, and forgets the numbers when the state is reset. */
+static void test_mapped(void) {
+    nc_err e;
+    replica_state *s = rstate_new(10, &e);
+    rstate_event ev[] = {inter(1, "a", "y"), inter(2, "a", "w"), inter(3, "a", "x"), inter(4, "a", "y"),
+                         inter(5, "b", "z"), del(6, "b")};
+    CHECK(rstate_apply(s, ev, 6, 6, &e) == NC_OK, "%s", e.msg);
+    counting_map c = {0, 10};
+    store_ids ids = {0};
+    int64_t dseq = -1;
+    CHECK(rstate_user_items_mapped(s, "a", 1, map_xyz, &c, &ids, &dseq) == 1, "answered");
+    CHECK(ids.n == 2 && ids.ids[0] == 11 && ids.ids[1] == 10 && dseq == 0, "a: %zu ids (%d %d), deletion %lld", ids.n,
+          ids.n > 0 ? ids.ids[0] : -9, ids.n > 1 ? ids.ids[1] : -9, (long long)dseq);
+    CHECK(c.calls == 3, "each of y, w, x asked once: %d calls", c.calls);
+    CHECK(rstate_user_items_mapped(s, "a", 1, map_xyz, &c, &ids, &dseq) == 1 && ids.n == 2 && c.calls == 3,
+          "the same tag again: remembered (%d calls)", c.calls);
+    c.offset = 20;
+    CHECK(rstate_user_items_mapped(s, "a", 2, map_xyz, &c, &ids, &dseq) == 1 && ids.n == 2 && ids.ids[0] == 21 &&
+          c.calls == 6, "a new tag asks again: %d calls, first id %d", c.calls, ids.ids[0]);
+    CHECK(rstate_user_items_mapped(s, "b", 2, map_xyz, &c, &ids, &dseq) == 1 && ids.n == 0 && dseq == 6,
+          "deleted b: nothing, deletion 6 (%lld)", (long long)dseq);
+    CHECK(rstate_user_items_mapped(s, "nobody", 2, map_xyz, &c, &ids, &dseq) == 1 && ids.n == 0 && dseq == 0,
+          "unknown user: nothing");
+    rstate_reset(s);
+    rstate_event again[] = {inter(1, "a", "z")};
+    CHECK(rstate_apply(s, again, 1, 1, &e) == NC_OK, "%s", e.msg);
+    int before = c.calls;
+    CHECK(rstate_user_items_mapped(s, "a", 2, map_xyz, &c, &ids, &dseq) == 1 && ids.n == 1 && ids.ids[0] == 22 &&
+          c.calls == before + 1, "after a reset the numbers are asked again (item 0 is now z: %d)", ids.ids[0]);
+    free(ids.ids);
+    rstate_free(s);
+}
+
 static void test_popular(void) {
     nc_err e;
     replica_state *s = rstate_new(3, &e);
@@ -136,6 +183,7 @@ int main(void) {
     RUN(test_items_and_counts);
     RUN(test_long_list_is_hashed);
     RUN(test_deletion);
+    RUN(test_mapped);
     RUN(test_popular);
     RUN(test_cursor_rules);
     return TEST_REPORT();
