@@ -27,6 +27,8 @@
 #   4. Memory: VmRSS/VmHWM of the serving process at each stage, of an idle daemon without a
 #      model, and of a daemon restarted from the checkpoint (serving only, no training in the
 #      process), against the bytes the model needs (bench/serve_model_bytes.c).
+#   5. A read replica (--role replica, 1 HTTP thread) that follows the daemon restarted as
+#      --role primary: /recommend on the primary, then on the replica, same wrk settings.
 #
 # CPU split (2 cores): wrk gets 1 thread, the daemon HTTP_THREADS=1 HTTP thread, nginx 1
 # worker. Start-up training uses every core (nothing is served yet); the retrain uses the
@@ -64,6 +66,7 @@ declare -A RES
 
 cleanup() {
     [ -n "$WPID" ] && kill -KILL "$WPID" 2>/dev/null
+    [ -n "${RPID:-}" ] && kill -KILL "$RPID" 2>/dev/null
     [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
     stop_nginx
 }
@@ -466,6 +469,43 @@ serving_only_memory() {
         trained_process_over_held="$(calc "$(fld mem_after_retrain rss_kb) * 1024 / $held")" needed_bytes="$need"
 }
 
+# Step 5: a read replica next to its primary. The daemon restarts as --role primary (1 HTTP
+# thread); a replica (1 HTTP thread, its own data directory) follows it until /readyz says it
+# has caught up; then /recommend on each, the same wrk run. Sets RPID while it runs.
+RPID=""
+replica_vs_primary() {
+    say "step 5: /recommend on a replica next to its primary"
+    stop_daemon
+    start_daemon "$W/daemon-primary.log" "${DFLAGS[@]}" --http-threads "$HTTP_THREADS" --role primary
+    local pb=$B rlog=$W/replica.log rport="" ok=0
+    rm -rf "$W/replica-data"
+    show "$BIN serve --listen 127.0.0.1:0 --data-dir $W/replica-data --api-key-file $W/api.key --role replica --primary $pb --replica-page 10000 --http-threads $HTTP_THREADS 2>$rlog &"
+    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$W/replica-data" --api-key-file "$W/api.key" --role replica \
+        --primary "$pb" --replica-page 10000 --http-threads "$HTTP_THREADS" 2>"$rlog" &
+    RPID=$!
+    for _ in $(seq 1 3000); do # at most 300 s to catch up
+        rport=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$rlog" | head -n 1)
+        [ -n "$rport" ] && curl -sf --max-time 5 "http://127.0.0.1:$rport/readyz" >/dev/null && { ok=1; break; }
+        kill -0 "$RPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ "$ok" = 1 ]; then
+        local rb=http://127.0.0.1:$rport
+        wrk_run warm_primary "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$pb" "$W/users.txt" 10 >/dev/null
+        wrk_run recommend_primary "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$pb" "$W/users.txt" 10
+        wrk_run warm_replica "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$rb" "$W/users.txt" 10 >/dev/null
+        wrk_run recommend_replica "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$rb" "$W/users.txt" 10
+        result replica_compare replica_over_primary="$(calc "$(fld recommend_replica rps) / $(fld recommend_primary rps)")" \
+            replica_over_nginx="$(calc "$(fld recommend_replica rps) / $(fld recommend_nginx rps)")" \
+            replica_rss_mib="$(calc "$(awk '/^VmRSS:/ { print $2 }' "/proc/$RPID/status") / 1024")" load="$(cut -d' ' -f1 /proc/loadavg)"
+    else
+        error "the replica did not catch up with its primary (log: $rlog)"
+    fi
+    kill -TERM "$RPID" 2>/dev/null
+    wait "$RPID" 2>/dev/null
+    RPID=""
+}
+
 # Optional: where the daemon's CPU goes during /recommend and ingest (perf record -g).
 profile() {
     [ "$PROFILE" = 1 ] || return 0
@@ -511,6 +551,7 @@ recommend_without_cache
 serving_only_memory
 wrk_run "recommend_nclrec_http$INGEST_HTTP_THREADS" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
 ingest_vs_loop "ingest_http$INGEST_HTTP_THREADS"
+replica_vs_primary
 profile
 stop_daemon
 say "load average after: $(cat /proc/loadavg)"
