@@ -828,6 +828,17 @@ static void append_role_metrics(srv_app *a, char **text, size_t *len) {
     free(r);
 }
 
+/* The served model's candidate lists: bytes held (bounded by --rec-cache-mb). */
+static void append_cache_metrics(srv_app *a, char **text, size_t *len) {
+    live_model *m = live_acquire(&a->model);
+    char line[256];
+    snprintf(line, sizeof line, "# HELP nclrec_recommend_cache_bytes Bytes of kept candidate lists of the served model.\n"
+             "# TYPE nclrec_recommend_cache_bytes gauge\nnclrec_recommend_cache_bytes %zu\n",
+             m ? rec_cache_bytes(m->cache) : (size_t)0);
+    live_release(m);
+    append_text(text, len, line);
+}
+
 static void h_metrics(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
     (void)rq;
@@ -857,6 +868,7 @@ static void h_metrics(void *ap, const http_req *rq, http_resp *rs) {
         }
     }
     append_role_metrics(a, &text, &len);
+    append_cache_metrics(a, &text, &len);
     rs->status = 200;
     rs->ctype = "text/plain; version=0.0.4; charset=utf-8";
     rs->body = text;

@@ -317,6 +317,9 @@ check "cache: asks answered from kept lists are the same as the first answers" d
 check "cache: every ask was from the model" ok_if '[ "$(grep -l "\"source\":\"ncl\"" "$T/cache-hit"/* | wc -l)" = 30 ]'
 check "cache: /metrics counts the fills and hits (fill $(cache_metric fill), hit $(cache_metric hit))" \
     ok_if '[ "$(cache_metric fill)" -ge 30 ] && [ "$(cache_metric hit)" -ge 30 ]'
+cache_bytes=$(curl -s --max-time 5 "$B/metrics" | sed -n 's/^nclrec_recommend_cache_bytes //p')
+check "cache: /metrics shows the bytes of the 30 kept lists (${cache_bytes:-none})" \
+    ok_if '[ -n "$cache_bytes" ] && [ "$cache_bytes" -ge $((30 * 33 * 16)) ] && [ "$cache_bytes" -le $((30 * 100 * 16)) ]'
 stop_server; check "restart: SIGTERM exits 0" [ "$STOP_RC" = 0 ]
 check "cache: daemon starts with --rec-cache-mb 0" start_server "$T/main2b.log" --data-dir "$D" "${TRAIN[@]}" --rec-cache-mb 0
 check "cache: ready" wait_ready
