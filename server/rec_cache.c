@@ -9,6 +9,7 @@
  * floats of the same size): ids and scores in rank order, then the ids sorted with each one's
  * rank, for the exclusion look-ups. */
 typedef struct rec_entry {
+    struct rec_entry *retired_next; /* on the cache's retired list once replaced */
     int64_t deleted_seq;
     int32_t n;
     int32_t complete;
@@ -26,6 +27,8 @@ struct rec_cache {
     size_t budget;
     atomic_size_t bytes;
     atomic_int full;   /* a list was refused for the budget: stop offering fills */
+    _Atomic(rec_entry *) retired; /* replaced lists: a reader may still hold one, so they
+                                     are freed only with the cache (their bytes still count) */
 };
 
 static int32_t *e_ids(rec_entry *en) { return en->data; }
@@ -48,12 +51,17 @@ rec_cache *rec_cache_create(int32_t n_users, size_t budget) {
     c->budget = budget;
     atomic_init(&c->bytes, 0);
     atomic_init(&c->full, 0);
+    atomic_init(&c->retired, NULL);
     return c;
 }
 
 void rec_cache_free(rec_cache *c) {
     if (!c) return;
     for (int32_t u = 0; u < c->n_users; u++) free(atomic_load_explicit(&c->slots[u], memory_order_relaxed));
+    for (rec_entry *en = atomic_load_explicit(&c->retired, memory_order_relaxed), *next; en; en = next) {
+        next = en->retired_next;
+        free(en);
+    }
     free(c->slots);
     free(c);
 }
@@ -103,7 +111,8 @@ int rec_cache_answer(const rec_cache *c, int32_t u, int64_t deleted_seq, const i
         out_scores[got] = scores[r];
         got++;
     }
-    if (got < k && !en->complete) return 0; /* a candidate past the list might belong here */
+    if (got < k && !en->complete) /* a candidate past the list might belong here */
+        return atomic_load_explicit(&c->full, memory_order_relaxed) ? 0 : -2;
     *out_n = got;
     return 1;
 }
@@ -146,23 +155,33 @@ static rec_entry *entry_new(int64_t deleted_seq, const int32_t *ids, const float
     return en;
 }
 
+/* Keeps a replaced list until the cache is freed (lock-free push). */
+static void retire(rec_cache *c, rec_entry *en) {
+    rec_entry *head = atomic_load_explicit(&c->retired, memory_order_relaxed);
+    do en->retired_next = head;
+    while (!atomic_compare_exchange_weak_explicit(&c->retired, &head, en, memory_order_release, memory_order_relaxed));
+}
+
 int rec_cache_put(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *ids, const float *scores, int32_t n,
-                  int complete) {
+                  int complete, int replace) {
     if (!c || u < 0 || u >= c->n_users || n < 0 || n > REC_CACHE_MAX_LIST) return 0;
-    if (atomic_load_explicit(&c->slots[u], memory_order_acquire)) return 1;
+    rec_entry *old = atomic_load_explicit(&c->slots[u], memory_order_acquire);
+    if (old && !replace) return 1;
     size_t need = entry_bytes(n);
     if (atomic_fetch_add_explicit(&c->bytes, need, memory_order_relaxed) + need > c->budget) {
         atomic_fetch_sub_explicit(&c->bytes, need, memory_order_relaxed);
         atomic_store_explicit(&c->full, 1, memory_order_relaxed);
         return 0;
     }
-    rec_entry *en = entry_new(deleted_seq, ids, scores, n, complete), *none = NULL;
+    rec_entry *en = entry_new(deleted_seq, ids, scores, n, complete);
     if (!en) {
         atomic_fetch_sub_explicit(&c->bytes, need, memory_order_relaxed);
         return 0;
     }
-    if (atomic_compare_exchange_strong_explicit(&c->slots[u], &none, en, memory_order_acq_rel, memory_order_acquire))
+    if (atomic_compare_exchange_strong_explicit(&c->slots[u], &old, en, memory_order_acq_rel, memory_order_acquire)) {
+        if (old) retire(c, old);
         return 1;
+    }
     atomic_fetch_sub_explicit(&c->bytes, need, memory_order_relaxed); /* another thread's list is in place */
     free(en);
     return 1;

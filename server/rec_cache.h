@@ -19,8 +19,10 @@
  * history - are dismissed without the binary search.)
  *
  * An entry is published with a compare-and-swap (a filler that loses the race frees its own)
- * and is never replaced or freed before the cache, so readers take no lock. The bytes held
- * are bounded by a budget; once it is spent, no more entries are made (requests then scan).
+ * and is never changed; a list that ran short is replaced by a new scan's, and the old one is
+ * kept on a retired list until the cache is freed (a reader may still be using it), so readers
+ * take no lock. The bytes held, retired lists included, are bounded by a budget; once it is
+ * spent, no more entries are made (requests then scan).
  *
  * Ownership: rec_cache_create's result is the caller's, freed with rec_cache_free once no
  * thread reads it (the live model frees it with itself). */
@@ -43,24 +45,25 @@ void rec_cache_free(rec_cache *c);
 
 /* Answers from user u's list: the first k candidates whose id is not in excl (model item ids,
  * any order, duplicates fine) into the caller's out_ids / out_scores (k each). Returns 1 with
- * *out_n set when the list answers exactly; -1 when u has no list yet and no list has been
- * refused for the budget (a scan worth keeping, see rec_cache_put); 0 otherwise (no cache, a
- * list made before the user's latest deletion - deleted_seq differs -, fewer than k
- * candidates left in a partial list, or the budget spent). Thread-safe. */
+ * *out_n set when the list answers exactly; -1 when u has no list yet, -2 when u's list has
+ * fewer than k candidates left (both: a scan worth keeping, see rec_cache_put, unless a list
+ * has been refused for the budget); 0 otherwise (no cache, a list made before the user's
+ * latest deletion - deleted_seq differs -, or the budget spent). Thread-safe. */
 int rec_cache_answer(const rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *excl, size_t n_excl,
                      int32_t k, int32_t *out_ids, float *out_scores, int32_t *out_n);
 
 /* Keeps a copy of u's scan result (n ids and scores in rank order; complete = 1 when the scan
- * returned every candidate, i.e. fewer than it was asked for). Returns 1 when u now has a list
- * (this one, or one another thread kept first), 0 when it was not kept: n above
- * REC_CACHE_MAX_LIST, budget spent, or no memory. Thread-safe. */
+ * returned every candidate, i.e. fewer than it was asked for). A list u already has stays,
+ * unless replace (after rec_cache_answer said -2). Returns 1 when u now has a list (this one,
+ * or one another thread kept first), 0 when it was not kept: n above REC_CACHE_MAX_LIST,
+ * budget spent, or no memory. Thread-safe. */
 int rec_cache_put(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *ids, const float *scores, int32_t n,
-                  int complete);
+                  int complete, int replace);
 
 /* Candidates in u's list, 0 when u has none. Thread-safe. */
 int32_t rec_cache_len(const rec_cache *c, int32_t u);
 
-/* Bytes held by entries (for /metrics and tests). Thread-safe. */
+/* Bytes held by entries, retired ones included (for /metrics and tests). Thread-safe. */
 size_t rec_cache_bytes(const rec_cache *c);
 
 #endif
