@@ -10,6 +10,7 @@
  * rank, for the exclusion look-ups. */
 typedef struct rec_entry {
     struct rec_entry *retired_next; /* on the cache's retired list once replaced */
+    atomic_int used;                /* made for a request, or has answered one */
     int64_t deleted_seq;
     int32_t n;
     int32_t complete;
@@ -76,6 +77,12 @@ int32_t rec_cache_len(const rec_cache *c, int32_t u) {
     return en ? en->n : 0;
 }
 
+int rec_cache_used(const rec_cache *c, int32_t u) {
+    if (!c || u < 0 || u >= c->n_users) return 0;
+    rec_entry *en = atomic_load_explicit(&c->slots[u], memory_order_acquire);
+    return en && atomic_load_explicit(&en->used, memory_order_relaxed);
+}
+
 /* Position of id in sorted[0..n), or -1. */
 static int32_t find_sorted(const int32_t *sorted, int32_t n, int32_t id) {
     int32_t lo = 0, hi = n;
@@ -105,6 +112,8 @@ int rec_cache_answer(const rec_cache *c, int32_t u, int64_t deleted_seq, const i
     const int32_t *ids = e_ids(en);
     const float *scores = e_scores(en);
     int32_t got = 0;
+    if (!atomic_load_explicit(&en->used, memory_order_relaxed)) /* written once: no line ping-pong */
+        atomic_store_explicit(&en->used, 1, memory_order_relaxed);
     for (int32_t r = 0; r < en->n && got < k; r++) {
         if (gone[r]) continue;
         out_ids[got] = ids[r];
@@ -127,7 +136,8 @@ static int cmp_id_rank(const void *x, const void *y) {
 }
 
 /* A new entry holding a copy of the list, or NULL without memory. */
-static rec_entry *entry_new(int64_t deleted_seq, const int32_t *ids, const float *scores, int32_t n, int complete) {
+static rec_entry *entry_new(int64_t deleted_seq, const int32_t *ids, const float *scores, int32_t n, int complete,
+                            int used) {
     rec_entry *en = malloc(entry_bytes(n));
     id_rank *tmp = malloc(((size_t)n + 1) * sizeof *tmp);
     if (!en || !tmp) {
@@ -135,6 +145,7 @@ static rec_entry *entry_new(int64_t deleted_seq, const int32_t *ids, const float
         free(tmp);
         return NULL;
     }
+    atomic_init(&en->used, used);
     en->deleted_seq = deleted_seq;
     en->n = n;
     en->complete = complete;
@@ -163,17 +174,17 @@ static void retire(rec_cache *c, rec_entry *en) {
 }
 
 int rec_cache_put(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *ids, const float *scores, int32_t n,
-                  int complete, int replace) {
+                  int complete, int flags) {
     if (!c || u < 0 || u >= c->n_users || n < 0 || n > REC_CACHE_MAX_LIST) return 0;
     rec_entry *old = atomic_load_explicit(&c->slots[u], memory_order_acquire);
-    if (old && !replace) return 1;
+    if (old && !(flags & REC_PUT_REPLACE)) return 1;
     size_t need = entry_bytes(n);
     if (atomic_fetch_add_explicit(&c->bytes, need, memory_order_relaxed) + need > c->budget) {
         atomic_fetch_sub_explicit(&c->bytes, need, memory_order_relaxed);
         atomic_store_explicit(&c->full, 1, memory_order_relaxed);
         return 0;
     }
-    rec_entry *en = entry_new(deleted_seq, ids, scores, n, complete);
+    rec_entry *en = entry_new(deleted_seq, ids, scores, n, complete, !(flags & REC_PUT_WARM));
     if (!en) {
         atomic_fetch_sub_explicit(&c->bytes, need, memory_order_relaxed);
         return 0;

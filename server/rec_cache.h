@@ -13,7 +13,10 @@
  * Layout: one atomic pointer per model user, NULL until a list is kept, each to an immutable
  * entry (n candidates in rank order, and the same ids sorted for the exclusion look-ups):
  *
- *   slots[u] --> | deleted_seq | n | complete | filter | ids[n] | scores[n] | sorted[n] | rank[n] |
+ *   slots[u] --> | used | deleted_seq | n | complete | filter | ids[n] | scores[n] | sorted[n] | rank[n] |
+ *
+ * (used: the list was made for a request or has answered one - a warm-up's list nobody asked
+ * for is not, and is not carried on to the next model.)
  *
  * (filter: 512 bits, one per hashed candidate id, so that most excluded ids - a user's whole
  * history - are dismissed without the binary search.)
@@ -52,13 +55,23 @@ void rec_cache_free(rec_cache *c);
 int rec_cache_answer(const rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *excl, size_t n_excl,
                      int32_t k, int32_t *out_ids, float *out_scores, int32_t *out_n);
 
+/* rec_cache_put's flags. */
+enum {
+    REC_PUT_REPLACE = 1, /* in place of u's list (after rec_cache_answer said -2) */
+    REC_PUT_WARM = 2,    /* made ahead of requests (a warm-up), not for one: unused until asked */
+};
+
 /* Keeps a copy of u's scan result (n ids and scores in rank order; complete = 1 when the scan
  * returned every candidate, i.e. fewer than it was asked for). A list u already has stays,
- * unless replace (after rec_cache_answer said -2). Returns 1 when u now has a list (this one,
- * or one another thread kept first), 0 when it was not kept: n above REC_CACHE_MAX_LIST,
- * budget spent, or no memory. Thread-safe. */
+ * unless flags has REC_PUT_REPLACE. Returns 1 when u now has a list (this one, or one another
+ * thread kept first), 0 when it was not kept: n above REC_CACHE_MAX_LIST, budget spent, or no
+ * memory. Thread-safe. */
 int rec_cache_put(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *ids, const float *scores, int32_t n,
-                  int complete, int replace);
+                  int complete, int flags);
+
+/* 1 when u's list was made for a request or has answered one (a list made by a warm-up and
+ * never asked for is not): the users worth a list under the next model. Thread-safe. */
+int rec_cache_used(const rec_cache *c, int32_t u);
 
 /* Candidates in u's list, 0 when u has none. Thread-safe. */
 int32_t rec_cache_len(const rec_cache *c, int32_t u);

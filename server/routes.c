@@ -238,16 +238,16 @@ static void answer_close(srv_app *a, jbuf *b, const live_model *m, prom_source s
 #define REC_SLACK 32
 
 /* Scans for user u's list of want + REC_SLACK candidates, leaving out only the user's items
- * (seen), and keeps it in the model's cache (in place of a list that ran short: replace). */
+ * (seen), and keeps it in the model's cache (flags: rec_cache_put's). */
 static void fill_cache(const live_model *m, int32_t u, int64_t deleted_seq, const float *q, size_t want,
-                       const int32_t *seen, size_t n_seen, int replace) {
+                       const int32_t *seen, size_t n_seen, int flags) {
     int32_t c = (int32_t)(want + REC_SLACK), got = 0;
     if (want + REC_SLACK > REC_CACHE_MAX_LIST) return;
     int32_t *ids = malloc(sizeof *ids * (size_t)c);
     float *sc = malloc(sizeof *sc * (size_t)c);
     nc_err e;
     if (ids && sc && nc_index_search(m->index, q, c, seen, n_seen, ids, sc, &got, &e) == NC_OK)
-        rec_cache_put(m->cache, u, deleted_seq, ids, sc, got, got < c, replace);
+        rec_cache_put(m->cache, u, deleted_seq, ids, sc, got, got < c, flags);
     free(ids);
     free(sc);
 }
@@ -263,7 +263,7 @@ static int top_items(srv_app *a, const live_model *m, int32_t u, int64_t deleted
         prom_cache how = PROM_CACHE_HIT;
         int r = rec_cache_answer(m->cache, u, deleted_seq, excl, n_excl, k, ids, sc, got);
         if (r < 0) { /* no list yet (-1), or one that ran short (-2): scan and keep */
-            fill_cache(m, u, deleted_seq, q, (size_t)k + (n_excl - n_seen), excl, n_seen, r == -2);
+            fill_cache(m, u, deleted_seq, q, (size_t)k + (n_excl - n_seen), excl, n_seen, r == -2 ? REC_PUT_REPLACE : 0);
             r = rec_cache_answer(m->cache, u, deleted_seq, excl, n_excl, k, ids, sc, got);
             how = PROM_CACHE_FILL;
         }
@@ -278,7 +278,7 @@ int routes_warm_cache(srv_app *a, live_model *m, const live_model *old, double m
     double t0 = nc_wall_time();
     int warmed = 0;
     for (int32_t ou = 0; ou < old->ck.n_users && nc_wall_time() - t0 < max_seconds; ou++) {
-        int32_t n = rec_cache_len(old->cache, ou);
+        int32_t n = rec_cache_used(old->cache, ou) ? rec_cache_len(old->cache, ou) : 0;
         const char *user = old->ck.users.ids[ou];
         int32_t u = n > 0 ? live_user(m, user) : -1;
         if (u < 0) continue;
@@ -289,7 +289,7 @@ int routes_warm_cache(srv_app *a, live_model *m, const live_model *old, double m
         if (seen_items(a, user, &seen, &deleted_seq, &e) != NC_OK) break; /* the store is in trouble: serve now */
         if (deleted_seq <= m->ck.meta.data_watermark && map_items(m, seen.ids, seen.n, &ex, &e) == NC_OK) {
             size_t want = n > REC_SLACK ? (size_t)(n - REC_SLACK) : 1;
-            fill_cache(m, u, deleted_seq, m->ck.user_emb + (size_t)u * m->ck.dim, want, ex.ids, ex.n, 0);
+            fill_cache(m, u, deleted_seq, m->ck.user_emb + (size_t)u * m->ck.dim, want, ex.ids, ex.n, REC_PUT_WARM);
             warmed += rec_cache_len(m->cache, u) > 0;
         }
         free(ex.ids);

@@ -58,8 +58,9 @@ extern const int routes_count;
 int routes_params_known(const http_req *rq, http_resp *rs, const char *const *allowed);
 
 /* Before model m is served in place of old (may be NULL): makes m's candidate lists for the
- * users who had one under old (the active ones), each as long as before, so the swap does not
- * send every one of them through a scan on the request path. For the thread that builds m
+ * users whose list under old served a request (the active ones: a list this warm-up made and
+ * nobody asked for is not carried on), each as long as before, so the swap does not send
+ * every one of them through a scan on the request path. For the thread that builds m
  * (retrain, replica poller); stops after max_seconds. Returns the users warmed. */
 int routes_warm_cache(srv_app *a, live_model *m, const live_model *old, double max_seconds);
 /* The bound callers give it: a slow warm-up only delays the swap, never a request. */

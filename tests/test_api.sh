@@ -274,6 +274,11 @@ for _ in $(seq 1 600); do req GET /model; grep -q "\"version\":$((v0 + 2))" <<<"
 req POST /admin/retrain
 for _ in $(seq 1 600); do req GET /model; grep -q "\"version\":$((v0 + 3))" <<<"$BODY" && break; alive || break; sleep 0.1; done
 check "swap: only keep_checkpoints (3) are kept" [ "$(ls "$D/models" | grep -c '^model-.*\.nclrec$')" = 3 ]
+warmed_of() { sed -n "s/.*\"event\":\"cache_warmed\",\"version\":$1,\"users\":\([0-9]*\).*/\1/p" "$T/main.log" | head -n 1; }
+check "swap: the 30 users asked under $((v0 + 1)) were carried on to $((v0 + 2)) ($(warmed_of $((v0 + 2))))" \
+    ok_if '[ "$(warmed_of $((v0 + 2)))" -ge 30 ]'
+check "swap: nobody asked under $((v0 + 2)): nothing carried on to $((v0 + 3)) ($(warmed_of $((v0 + 3))))" \
+    [ "$(warmed_of $((v0 + 3)))" = 0 ]
 vlast=$((v0 + 3))
 
 # ---- SIGTERM while clients write: every acknowledged write survives ----

@@ -149,6 +149,18 @@ static void test_refill(void) {
     rec_cache_free(c); /* frees the retired list too (ASan and valgrind would see a leak) */
 }
 
+/* A list made for a request is used; a warm-up's is not until it answers one. */
+static void test_used(void) {
+    int32_t ids[2] = {1, 2}, out[2], n = 0;
+    float sc[2] = {2, 1}, osc[2];
+    rec_cache *c = rec_cache_create(3, 4096);
+    CHECK(rec_cache_put(c, 0, 0, ids, sc, 2, 1, 0) == 1 && rec_cache_used(c, 0), "made for a request: used");
+    CHECK(rec_cache_put(c, 1, 0, ids, sc, 2, 1, REC_PUT_WARM) == 1 && !rec_cache_used(c, 1), "a warm-up's: not used");
+    CHECK(rec_cache_answer(c, 1, 0, NULL, 0, 1, out, osc, &n) == 1 && rec_cache_used(c, 1), "used once it answers");
+    CHECK(!rec_cache_used(c, 2) && !rec_cache_used(c, 9) && !rec_cache_used(NULL, 0), "no list, out of range, no cache");
+    rec_cache_free(c);
+}
+
 /* The budget bounds the bytes kept; once a list is refused no more fills are offered. Lists
  * longer than REC_CACHE_MAX_LIST are refused. */
 static void test_budget_and_length(void) {
@@ -271,6 +283,7 @@ int main(void) {
     RUN(test_complete_list);
     RUN(test_deleted_and_absent);
     RUN(test_refill);
+    RUN(test_used);
     RUN(test_budget_and_length);
     RUN(test_racing_fills);
     RUN(test_replace_under_readers);
