@@ -50,7 +50,7 @@ static const cfg_desc table[] = {
     {"foldin", CT_STR, O(foldin), 0, 0, "ials|mean", "ials", 0, "fold-in for users the model lacks: ridge fit or mean of items"},
     {"foldin_reg", CT_DBL, O(foldin_reg), 1e-6, 1e6, NULL, "0.1", 0, "ridge weight of the ials fold-in"},
     {"foldin_alpha", CT_DBL, O(foldin_alpha), 0, 1e6, NULL, "1", 0, "extra weight of the user's own items in the ials fold-in"},
-    {"rec_cache_mb", CT_INT, O(rec_cache_mb), 0, 1 << 20, NULL, "64", 0,
+    {"rec_cache_mb", CT_INT, O(rec_cache_mb), 0, 1000000, NULL, "64", 0,
      "MiB per model for known users' ranked candidates, kept after their first request (exact; 0 = scan every time)"},
     {"popular_n", CT_INT, O(popular_n), 1, 1000000, NULL, "1000", 0, "items kept in the popularity fallback"},
     {"retrain_interval", CT_DBL, O(retrain_interval), 0, 1e9, NULL, "3600", 0, "seconds between retrain checks (0 = only on request)"},
@@ -141,7 +141,7 @@ static int set_numeric(srv_config *c, const cfg_desc *d, const char *v, const ch
     if (parse_num(v, &x) != 0)
         return nc_fail(e, NC_EINVAL, "%s: setting '%s': '%s' is not a number", src, d->name, v);
     if (x < d->min || x > d->max)
-        return nc_fail(e, NC_EINVAL, "%s: setting '%s': %s is outside [%g, %g]", src, d->name, v,
+        return nc_fail(e, NC_EINVAL, "%s: setting '%s': %s is outside [%.15g, %.15g]", src, d->name, v,
                        d->min, d->max);
     if ((d->type == CT_INT || d->type == CT_I64) && x != floor(x))
         return nc_fail(e, NC_EINVAL, "%s: setting '%s': '%s' is not a whole number", src, d->name, v);
