@@ -273,6 +273,10 @@ static int next_version(srv_app *a, const live_model *cur, uint64_t *out, nc_err
     models_dir(a, dir, sizeof dir);
     if (list_versions(dir, &v, &n, &le) == NC_OK && n && v[0] > best) best = v[0];
     free(v);
+    if (!a->store) { /* no store to record it in (embedded uses): the files and the served model decide */
+        *out = best + 1;
+        return NC_OK;
+    }
     if (store_claim_model_version(a->store, best + 1, out, &se) == NC_OK) return NC_OK;
     return nc_fail(e, se.code ? se.code : NC_EIO, "cannot record the new model's version in the store, so it is "
                    "not served: %s", se.msg);
