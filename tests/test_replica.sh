@@ -202,6 +202,8 @@ check "feed: a user deleted on the primary is served as unknown" wait_for 10 're
 req POST "$BP/admin/retrain" "${AUTH[@]}"; check "model: retrain on the primary 202" is 202
 check "model: version 2 reaches the replica" wait_for 60 'req GET "$BR1/recommend?user=u1&k=3"; has "\"version\":2,"'
 req GET "$BR1/metrics"; check "model: the replica counts the loads" grep -q '^nclrec_replica_checkpoints_loaded_total 2$' "$T/body"
+check "model: the replica made version 2's lists for the users asked under version 1 before serving it" \
+    grep -q '"event":"cache_warmed","version":2,"users":[1-9]' "$T/r1.log"
 check "model: the replica keeps the checkpoint files" [ "$(ls "$T/r1/models" | grep -c '^model-.*\.nclrec$')" = 2 ]
 
 # ---- a checkpoint corrupt on the primary's disk is refused, and a new replica waits ----
