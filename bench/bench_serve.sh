@@ -17,6 +17,8 @@
 #      (distinct user/item pairs), acknowledged after COMMIT with synchronous=FULL, against
 #      bench/ingest_loop.c (one INSERT per transaction, WAL + synchronous=FULL, same file
 #      system), run right after. Target: daemon rows/s >= 10x the loop's.
+#      Then the same POSTs from 256 connections for WARM_SECONDS (an error when that gets
+#      less than half the 32-connection rate).
 #      Also reported: the same POSTs answered by nginx with a constant body (step 1's nginx,
 #      nothing stored), the most this client gets from the machine, and what share of it
 #      the daemon reaches and 10x the loop would need.
@@ -419,6 +421,12 @@ ingest_vs_loop() {
     result "${name}_loop" "$(sed 's/^ingest_loop //; s/ db=.*//' <<<"$line")"
     local r
     r=$(calc "$(fld "$name" rps) / $(fld "${name}_loop" rows_per_s)")
+    # many connections: 256 writers on the same daemon (libmicrohttpd 0.9.75's single epoll
+    # thread all but stopped at 128; see start_daemon in server/http.c)
+    wrk_run "${name}_c256" 256 "$WARM_SECONDS" serve_ingest.lua "$B" "$W/items.txt" "$W/api.key" "$name-c256-$$"
+    local many; many=$(calc "$(fld "${name}_c256" rps) / $(fld "$name" rps)")
+    result "${name}_c256_compare" rps_256_over_32="$many"
+    awk -v r="$many" 'BEGIN { exit !(r < 0.5) }' && error "$name: 256 connections got $many of the 32-connection rate"
     local ceil; ceil=$(fld ingest_nginx_constant rps)
     result "${name}_compare" daemon_rows_per_s="$(fld "$name" rps)" loop_rows_per_s="$(fld "${name}_loop" rows_per_s)" \
         ratio="$r" target=10 met="$(awk -v r="$r" 'BEGIN { print (r >= 10 ? "yes" : "no") }')" \

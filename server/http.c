@@ -883,10 +883,16 @@ static void server_free(http_server *s) {
 
 /* The daemon itself, with every limit and callback; NULL when the address cannot be used. */
 static struct MHD_Daemon *start_daemon(http_server *s, const http_opts *o, struct sockaddr_storage *ss) {
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-    if (ss->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-    /* A pool of one is refused with a warning by libmicrohttpd: give the option only for more. */
+    /* A pool of one is refused with a warning by libmicrohttpd: give the option only for more.
+     * One thread polls with poll(), not epoll: with its single internal epoll thread,
+     * libmicrohttpd 0.9.75 all but stops once 128 or more connections wait on suspended
+     * requests (POST /interactions, --http-threads 1: 127 connections 55,000 requests/s, 128
+     * about 400, 140 about 2,800; with poll() 128-256 connections 46,700-51,000, and /recommend
+     * as fast as before). Pools of 2 and 32 epoll threads served 400 such connections. */
     unsigned pool = (unsigned)(o->threads > 1 ? o->threads : 1);
+    unsigned flags = (pool > 1 ? MHD_USE_EPOLL_INTERNAL_THREAD : MHD_USE_POLL_INTERNAL_THREAD) | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    if (ss->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     struct MHD_OptionItem extra[] = {{pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool, NULL},
                                      {MHD_OPTION_END, 0, NULL}};
     return MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
