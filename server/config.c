@@ -30,7 +30,7 @@ typedef struct cfg_desc {
 static const cfg_desc table[] = {
     {"listen", CT_STR, O(listen), 0, 0, NULL, "127.0.0.1:8080", 0, "address to serve on, HOST:PORT (port 0 = any free port)"},
     {"data_dir", CT_STR, O(data_dir), 0, 0, NULL, "./var", 0, "directory for the store, checkpoints and state"},
-    {"http_threads", CT_INT, O(http_threads), 0, 256, NULL, "0", 0, "HTTP worker threads (0 = one per core; more than one: a pool of epoll threads; one: a single poll() thread)"},
+    {"http_threads", CT_INT, O(http_threads), 0, 256, NULL, "0", 0, "HTTP worker threads, each polling its connections with poll() (0 = one per core)"},
     {"max_connections", CT_INT, O(max_connections), 1, 1000000, NULL, "1024", 0, "concurrent connections accepted"},
     {"conn_timeout", CT_INT, O(conn_timeout), 1, 3600, NULL, "30", 0, "seconds an idle or slow connection is kept"},
     {"header_timeout", CT_INT, O(header_timeout), 1, 3600, NULL, "10", 0,

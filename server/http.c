@@ -884,14 +884,15 @@ static void server_free(http_server *s) {
 /* The daemon itself, with every limit and callback; NULL when the address cannot be used. */
 static struct MHD_Daemon *start_daemon(http_server *s, const http_opts *o, struct sockaddr_storage *ss) {
     /* A pool of one is refused with a warning by libmicrohttpd: give the option only for more.
-     * One thread polls with poll(), not epoll: with its single internal epoll thread,
-     * libmicrohttpd 0.9.75 all but stops once 128 or more connections wait on suspended
-     * requests (POST /interactions, --http-threads 1: 127 connections 55,000 requests/s, 128
-     * about 400, 140 about 2,800; with poll() 128-256 connections 46,700-51,000, and /recommend
-     * as fast as before). Pools of 2 and 32 epoll threads served 400 such connections. */
+     * Every thread polls with poll(), not epoll: with epoll, libmicrohttpd 0.9.75 sits idle
+     * once a thread has 128 connections ready at once (as far as I can tell from its code, an
+     * epoll_wait that returns its maximum of 128 events is repeated with the same blocking
+     * timeout before any of them is handled) until a new event or a timeout. Measured: 1 epoll thread, POST
+     * /interactions from 127 connections 55,153 requests/s, from 128 396; 2 epoll threads,
+     * GET /recommend from 256 connections 33. With poll(): 64-900 connections 78,000-122,000
+     * (/recommend) and 45,000-59,000 (ingest) requests/s with 1 or 2 threads. */
     unsigned pool = (unsigned)(o->threads > 1 ? o->threads : 1);
-    unsigned flags = (pool > 1 ? MHD_USE_EPOLL_INTERNAL_THREAD : MHD_USE_POLL_INTERNAL_THREAD) | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     struct MHD_OptionItem extra[] = {{pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool, NULL},
                                      {MHD_OPTION_END, 0, NULL}};

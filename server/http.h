@@ -1,4 +1,4 @@
-/* http.h - the HTTP front end: a libmicrohttpd daemon (epoll, internal thread pool) with a
+/* http.h - the HTTP front end: a libmicrohttpd daemon (internal thread pool, poll(); see start_daemon for why not epoll) with a
  * method + path route table, per-request state with a hand-collected body capped at a
  * configured size, bearer-key checks, and RFC 9457 problem+json errors.
  *
