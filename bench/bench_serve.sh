@@ -5,6 +5,8 @@
 #   1. /recommend with wrk (keep-alive, REC_CONNS=64 connections, 1 wrk thread, varied known
 #      users, --latency), then nginx serving a static JSON body of the size of a typical
 #      answer, same script and settings. Throughput, p50/p99 and the ratios.
+#      Then the daemon alone from 256 connections for WARM_SECONDS (an error below half the
+#      64-connection rate).
 #      Targets: nclrec >= 1/2 of nginx's requests/s, nclrec p99 < 5 ms. The daemon runs with
 #      its default candidate cache (known users' lists kept after their first request; the
 #      share of answers from it is reported); step 1b repeats the run with --rec-cache-mb 0,
@@ -342,6 +344,12 @@ recommend_vs_nginx() {
         cache_hit_share="$(calc "($(metric nclrec_recommend_cache_total '{outcome="hit"}') - $hit0) / ($n1 - $n0)")" \
         cache_scan_share="$(calc "($(metric nclrec_recommend_cache_total '{outcome="scan"}') - $scan0) / ($n1 - $n0)")"
     mem mem_after_recommend
+    # many connections: 256 readers (libmicrohttpd's epoll threads sat idle at 128 per thread;
+    # see start_daemon in server/http.c); an error below half the 64-connection rate
+    wrk_run recommend_nclrec_c256 256 "$WARM_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
+    local many; many=$(calc "$(fld recommend_nclrec_c256 rps) / $(fld recommend_nclrec rps)")
+    result recommend_c256_compare rps_256_over_64="$many"
+    awk -v r="$many" 'BEGIN { exit !(r < 0.5) }' && error "/recommend: 256 connections got $many of the 64-connection rate"
     start_nginx "$BODY"
     wrk_run warm_nginx "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$NB" "$W/users.txt" 10 >/dev/null
     wrk_run recommend_nginx "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$NB" "$W/users.txt" 10
