@@ -1,6 +1,7 @@
 /* http.h - the HTTP front end: a libmicrohttpd daemon (internal thread pool polling with
- * poll(); http.c's start_daemon says why not epoll) with a method + path route table, per-request state with a hand-collected body capped at a
- * configured size, bearer-key checks, and RFC 9457 problem+json errors.
+ * poll(); http.c's start_daemon says why not epoll) with a method + path route table,
+ * per-request state with a hand-collected body capped at a configured size, bearer-key
+ * checks, and RFC 9457 problem+json errors.
  *
  * Request life cycle (libmicrohttpd calls the access handler several times per request):
  *   request line   allocate the per-request state; note whether the target as sent holds %00;
