@@ -614,19 +614,22 @@ static void ingest_start(void *ctx, http_later *l) {
     if (w->rc != NC_OK) http_later_done(l);
 }
 
+/* A queued write's outcome: 1 when it committed (the caller answers), else 0 with rs set:
+ * invalid_status when the store refused the request's content, 503 for a store fault. */
+static int write_committed(srv_app *a, http_resp *rs, int rc, const nc_err *e, int invalid_status, const char *op) {
+    if (rc == NC_OK) return 1;
+    if (rc == NC_EINVAL) http_problem(rs, invalid_status, "%s", e->msg);
+    else store_fault(a, rs, op, e);
+    return 0;
+}
+
 /* The answer once committed (or refused): what a blocking store_append would have given. */
 static void ingest_finish(void *ctx, http_resp *rs) {
     ingest_wait *w = ctx;
     store_append_result res = {0};
     int rc = w->p ? store_pending_finish(w->p, &res, &w->e) : w->rc;
     srv_app *a = w->a;
-    if (!rs) {
-        /* no answer wanted */
-    } else if (rc == NC_EINVAL) {
-        http_problem(rs, 422, "%s", w->e.msg);
-    } else if (rc != NC_OK) {
-        store_fault(a, rs, "append", &w->e);
-    } else {
+    if (rs && write_committed(a, rs, rc, &w->e, 422, "append")) { /* rs NULL: no answer wanted */
         prom_add(res.replayed ? &a->metrics.idempotent_replays : &a->metrics.ingested,
                  res.replayed ? 1 : (uint64_t)res.n_accepted);
         http_json(rs, 200, json_pack("{s:I, s:I, s:I, s:b}", "accepted", (json_int_t)res.n_accepted, "first_seq",
@@ -706,13 +709,7 @@ static void delete_finish(void *ctx, http_resp *rs) {
     store_delete_result res = {0};
     int rc = w->p ? store_pending_finish_delete(w->p, &res, &w->e) : w->rc;
     srv_app *a = w->a;
-    if (!rs) {
-        /* no answer wanted */
-    } else if (rc == NC_EINVAL) {
-        http_problem(rs, 400, "%s", w->e.msg);
-    } else if (rc != NC_OK) {
-        store_fault(a, rs, "delete_user", &w->e);
-    } else {
+    if (rs && write_committed(a, rs, rc, &w->e, 400, "delete_user")) { /* rs NULL: no answer wanted */
         live_model *m = live_acquire(&a->model);
         int known = m && live_user(m, w->user) >= 0;
         live_release(m);
