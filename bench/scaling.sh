@@ -91,18 +91,25 @@ run_point() {
     echo "$row" | tr ' ' '\t' | tee "$res"
 }
 
+# train_to TAG TIMEOUT ARGS...: `nclrec train ARGS --out $OUT/TAG.ncl` at NICE, output in
+# $OUT/TAG.out and $OUT/TAG.err; the model file is removed. Fails (with a line) when train did.
+train_to() {
+    local tag=$1 tmo=$2 rc=0
+    shift 2
+    timeout "$tmo" nice -n "$NICE" "$NCLREC" train "$@" --out "$OUT/$tag.ncl" \
+        > "$OUT/$tag.out" 2> "$OUT/$tag.err" || rc=$?
+    if [ "$rc" != 0 ]; then echo "bench-scaling: $tag failed (exit $rc)"; return 1; fi
+    rm -f "$OUT/$tag.ncl"
+}
+
 # Seconds per ML-1M epoch with the structure term exact (N = 0) or sampled (N > 0).
 run_ml1m_epoch() {
     local N=$1 tag="ml1m-epoch-n$1" res="$OUT/ml1m-epoch-n$1.row"
     if [ "$FORCE" != 1 ] && [ -s "$res" ]; then return; fi
-    local before rc=0
+    local before
     before=$(load)
-    timeout "$TIMEOUT" nice -n "$NICE" "$NCLREC" train --train "$ML1M/train.txt" \
-        --valid "$ML1M/valid.txt" --test "$ML1M/test.txt" --epochs "$EPOCHS" --warm-up-step 0 \
-        --timings --threads "$THREADS" --ssl-negatives "$N" --out "$OUT/$tag.ncl" \
-        > "$OUT/$tag.out" 2> "$OUT/$tag.err" || rc=$?
-    if [ "$rc" != 0 ]; then echo "bench-scaling: $tag failed (exit $rc)"; return; fi
-    rm -f "$OUT/$tag.ncl"
+    train_to "$tag" "$TIMEOUT" --train "$ML1M/train.txt" --valid "$ML1M/valid.txt" --test "$ML1M/test.txt" \
+        --epochs "$EPOCHS" --warm-up-step 0 --timings --threads "$THREADS" --ssl-negatives "$N" || return 0
     local row="$N"
     for k in total prop ssl proto bpr flops; do row="$row $(last_timing "$OUT/$tag.err" "$k")"; done
     row="$row $(tail -n 1 "$OUT/$tag.out" | tr ' ' '\n' | grep '^peak_rss_mb=' | cut -d= -f2)"
@@ -116,15 +123,11 @@ run_ml1m_epoch() {
 run_quality() {
     local N=$1 tag="ml1m-leaderboard-n$1" res="$OUT/ml1m-leaderboard-n$1.row"
     if [ "$FORCE" != 1 ] && [ -s "$res" ]; then return; fi
-    local before rc=0
+    local before
     before=$(load)
-    timeout "$QUALITY_TIMEOUT" nice -n "$NICE" "$NCLREC" train --train "$ML1M/all.txt" \
-        --split 0.8,0.1,0.1 --learning-rate 2e-3 --ssl-reg 1e-6 --alpha 1.5 \
-        --epochs "$QUALITY_EPOCHS" --min-epochs "$QUALITY_EPOCHS" \
-        --threads "$THREADS" --timings --seed 2020 --ssl-negatives "$N" --out "$OUT/$tag.ncl" \
-        > "$OUT/$tag.out" 2> "$OUT/$tag.err" || rc=$?
-    if [ "$rc" != 0 ]; then echo "bench-scaling: $tag failed (exit $rc)"; return; fi
-    rm -f "$OUT/$tag.ncl"
+    train_to "$tag" "$QUALITY_TIMEOUT" --train "$ML1M/all.txt" --split 0.8,0.1,0.1 --learning-rate 2e-3 \
+        --ssl-reg 1e-6 --alpha 1.5 --epochs "$QUALITY_EPOCHS" --min-epochs "$QUALITY_EPOCHS" \
+        --threads "$THREADS" --timings --seed 2020 --ssl-negatives "$N" || return 0
     local spe curve
     spe=$(grep '^timing' "$OUT/$tag.err" | tr ' ' '\n' | grep '^total=' | cut -d= -f2 | sort -g |
           awk '{a[NR] = $1} END { print a[int((NR + 1) / 2)] }')
