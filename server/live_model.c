@@ -20,10 +20,10 @@ static void model_free(live_model *m) {
 static void make_ref_json(live_model *m) {
     time_t s = (time_t)m->ck.meta.trained_at;
     struct tm tm;
-    char ts[40] = "";
-    if (gmtime_r(&s, &tm)) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    m->trained_at[0] = '\0';
+    if (gmtime_r(&s, &tm)) strftime(m->trained_at, sizeof m->trained_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(m->ref_json, sizeof m->ref_json, "{\"version\":%llu,\"trained_at\":\"%s\"}",
-             (unsigned long long)m->ck.meta.model_version, ts);
+             (unsigned long long)m->ck.meta.model_version, m->trained_at);
 }
 
 live_model *live_model_create(nc_checkpoint *ck, const char *source, size_t cache_bytes, nc_err *e) {

@@ -33,7 +33,8 @@ typedef struct live_model {
     nc_index *index;    /* owned, over ck.item_emb */
     double *gram;       /* ck.dim x ck.dim, item_emb^T item_emb (owned) */
     rec_cache *cache;   /* owned; NULL when off */
-    char ref_json[96];  /* {"version":N,"trained_at":"RFC 3339"}: which model answered */
+    char trained_at[40]; /* ck.meta.trained_at as RFC 3339 (UTC), formatted once */
+    char ref_json[96];  /* {"version":N,"trained_at":"..."}: which model answered */
     char source[512];   /* checkpoint file it was loaded from or written to ("" if none) */
 } live_model;
 

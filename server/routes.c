@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 
 #include "feed.h"
@@ -105,18 +104,9 @@ static int parse_exclude(const srv_app *a, const http_req *rq, http_resp *rs, ch
     return 1;
 }
 
-static void rfc3339(double t, char *buf, size_t cap) {
-    time_t s = (time_t)t;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* {"version": N, "trained_at": "..."} of a model: which model produced an answer. */
 static json_t *model_ref(const live_model *m) {
-    char ts[40];
-    rfc3339(m->ck.meta.trained_at, ts, sizeof ts);
-    return json_pack("{s:I, s:s}", "version", (json_int_t)m->ck.meta.model_version, "trained_at", ts);
+    return json_pack("{s:I, s:s}", "version", (json_int_t)m->ck.meta.model_version, "trained_at", m->trained_at);
 }
 
 /* The store failed: a server-side fault, so 503 (retryable), never a 4xx. */
@@ -894,8 +884,7 @@ static void h_model(void *ap, const http_req *rq, http_resp *rs) {
         return;
     }
     const nc_checkpoint *c = &m->ck;
-    char ts[40];
-    rfc3339(c->meta.trained_at, ts, sizeof ts);
+    const char *ts = m->trained_at;
     json_t *o = json_pack("{s:I, s:s, s:f, s:I, s:i, s:i, s:i, s:{s:I, s:I, s:I}, s:i, s:i, s:f, s:o, s:{s:o, s:o}}",
                           "version", (json_int_t)c->meta.model_version, "trained_at", ts, "age_seconds",
                           nc_wall_time() - c->meta.trained_at, "data_watermark", (json_int_t)c->meta.data_watermark,
