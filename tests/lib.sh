@@ -14,7 +14,19 @@
 
 pass=0; fail=0
 PID=""; PORT=""; B=""; CODE=""; BODY=""; STOP_RC=""
-PIDS=()
+PIDS=()      # every daemon start_server started
+LOOPS=()     # background client loops the caller started (it appends their pids)
+STOP_FILE="" # touched first on exit, for client loops that watch it
+
+# On exit: client loops told to stop and stopped, every daemon started here killed, the
+# scratch directory removed. Installed here; a caller needs nothing else.
+lib_cleanup() {
+    [ -n "$STOP_FILE" ] && touch "$STOP_FILE" 2>/dev/null
+    for p in "${LOOPS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap lib_cleanup EXIT
 
 check() { # check NAME COMMAND...: passes when the command succeeds
     [ -n "${API_TIMING:-}" ] && echo "[$SECONDS s] $1" >&2

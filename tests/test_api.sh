@@ -22,12 +22,6 @@ SPEC=openapi.yaml
 T=$(mktemp -d /tmp/nclrec-api.XXXXXX)
 . tests/lib.sh
 
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
 # Small, quick training for every daemon here: the tests check plumbing, not model quality.
 TRAIN=(--embedding-size 16 --epochs 4 --min-epochs 1 --stopping-step 2 --num-clusters 5
        --warm-up-step 1 --train-batch-size 512 --retrain-threads 1 --http-threads 2

@@ -35,9 +35,10 @@ START_PREFIX=()
 WRITERS=()
 . tests/crash/lib.sh
 
+# tests/lib.sh's cleanup, after this round's writers.
 cleanup() {
-    for p in "${WRITERS[@]}" "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$T"
+    for p in "${WRITERS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    lib_cleanup
 }
 trap cleanup EXIT
 

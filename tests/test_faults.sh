@@ -30,10 +30,10 @@ T=$(mktemp -d /tmp/nclrec-faults.XXXXXX)
 START_PREFIX=()
 . tests/crash/lib.sh
 
+# tests/lib.sh's cleanup, after the immutable flags this test sets are cleared.
 cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
     chattr -R -i "$T" 2>/dev/null
-    rm -rf "$T"
+    lib_cleanup
 }
 trap cleanup EXIT
 

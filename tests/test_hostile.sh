@@ -22,15 +22,7 @@ BUILD=${BUILD:-build}
 BIN=${NCLREC_BIN:-$BUILD/nclrec}
 T=$(mktemp -d /tmp/nclrec-hostile.XXXXXX)
 . tests/lib.sh
-BG=()
-
-cleanup() {
-    touch "$T/flood.stop" 2>/dev/null
-    for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
+STOP_FILE=$T/flood.stop # the flood loops watch it; lib.sh's cleanup touches it on exit
 
 if ! "$BIN" serve --help >/dev/null 2>&1; then
     echo "not ok $BIN has no working 'serve' command" >&2
@@ -106,8 +98,8 @@ cut_in_time() { # cut_in_time RESULT: cut, not before the deadline, within 3 dea
     [[ $r == cut\ * ]] && awk -v e="${r#cut }" -v h="$HT" 'BEGIN { exit !(e >= h - 0.5 && e <= 3 * h + 10) }'
 }
 
-trickle hdr 'GET /livez HTTP/1.1\r\nHost: x\r\n' & BG+=($!)
-trickle body 'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n' & BG+=($!)
+trickle hdr 'GET /livez HTTP/1.1\r\nHost: x\r\n' & LOOPS+=($!)
+trickle body 'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n' & LOOPS+=($!)
 sleep 1
 req GET "/recommend?user=u1&k=5"
 check "slowloris: a normal client is served meanwhile" is 200
@@ -124,7 +116,7 @@ check "slowloris: cuts are counted in /metrics" \
 
 # ============================ connection limit ============================
 N=$((MAXC + 4))
-for i in $(seq 1 $N); do trickle "c$i" 'GET /livez HTTP/1.1\r\n' & BG+=($!); done
+for i in $(seq 1 $N); do trickle "c$i" 'GET /livez HTTP/1.1\r\n' & LOOPS+=($!); done
 sleep 1
 t0=$(date +%s.%N)
 CODE=$(curl -s -o /dev/null --max-time $((3 * HT + 15)) -w '%{http_code}' "$B/livez" 2>/dev/null)
@@ -205,7 +197,7 @@ pct() { # pct FILE P: the P-quantile of the 200-status times, in ms
 lat "$T/lat.idle"
 lib0=$(grep -c '"event":"http_library"' "$T/d.log")
 f0=$SECONDS
-flood 1 & F1=$!; flood 2 & F2=$!; BG+=("$F1" "$F2")
+flood 1 & F1=$!; flood 2 & F2=$!; LOOPS+=("$F1" "$F2")
 sleep 0.5
 lat "$T/lat.flood"
 touch "$T/flood.stop"

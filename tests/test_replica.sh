@@ -21,12 +21,6 @@ T=$(mktemp -d /tmp/nclrec-replica.XXXXXX)
 KEY=repl-key-1
 AUTH=(-H "Authorization: Bearer $KEY")
 
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
 header() { grep -i "^$1:" "$T/hdrs" | head -n 1 | sed 's/^[^:]*: *//; s/\r$//'; }
 
 TRAIN=(--embedding-size 16 --epochs 4 --min-epochs 1 --stopping-step 2 --num-clusters 5

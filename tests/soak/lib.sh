@@ -13,16 +13,7 @@ START_WAIT=${START_WAIT:-300} # the first model is trained before listening; TSa
 STOP_WAIT=60
 REQ_TIMEOUT=20
 
-LOOPS=() # client loops' pids, stopped on exit
-
-# On exit: client loops stopped, the daemon killed, the scratch directory removed.
-soak_cleanup() {
-    touch "$T/stop" 2>/dev/null
-    for p in "${LOOPS[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap soak_cleanup EXIT
+STOP_FILE=$T/stop # client loops watch it; tests/lib.sh's cleanup touches it on exit (LOOPS too)
 
 # The closing line tests/run.sh reads, under the caller's SOAK_NAME, and the exit status.
 finish() { echo "$SOAK_NAME: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
