@@ -44,6 +44,7 @@ typedef struct st_wstmts {
     sqlite3_stmt *sel_pair, *ins_inter, *inc_pop;
     sqlite3_stmt *sel_idem, *put_idem, *prune_idem;
     sqlite3_stmt *dec_pop, *del_inter, *del_user, *ins_tomb;
+    sqlite3_stmt *savepoint, *release;
 } st_wstmts;
 
 /* One read-only connection of the pool and its statements. */

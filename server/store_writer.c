@@ -7,6 +7,7 @@
  *     BEGIN IMMEDIATE; read counters.last_seq
  *     for each job:  SAVEPOINT job; <its inserts/deletes>; RELEASE job
  *                    (on failure: ROLLBACK TO job; RELEASE job; the job alone fails)
+ *     UPDATE counters                    -- once: the group's last seq and row-count deltas
  *     COMMIT                             -- one fsync for the whole group
  *
  * and only then marks each job done and wakes the callers, so an acknowledged request is
@@ -54,6 +55,8 @@ int st_writer_prepare(nc_store *s, nc_err *e) {
         {&w->del_inter, "DELETE FROM interactions WHERE user_id = ?1"},
         {&w->del_user, "DELETE FROM users WHERE id = ?1"},
         {&w->ins_tomb, "INSERT INTO deletions (seq, user, n_deleted, at) VALUES (?1, ?2, ?3, ?4)"},
+        {&w->savepoint, "SAVEPOINT job"},
+        {&w->release, "RELEASE job"},
     };
     for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
         int rc = st_prepare(s, s->wdb, t[i].sql, t[i].st, e);
@@ -107,24 +110,26 @@ static int intern(nc_store *s, sqlite3_stmt *sel, sqlite3_stmt *ins, const char 
     return rc;
 }
 
-/* Writes counters.last_seq and the live-row deltas of one job (inside its savepoint). */
-static int update_counters(nc_store *s, int64_t seq, int64_t d_inter, int64_t d_users,
-                           int64_t d_items, nc_err *e) {
+/* Per-transaction state of the writer: what the group has done so far. */
+typedef struct wctx {
+    int64_t seq;     /* last sequence number used in this transaction */
+    int64_t now;     /* wall-clock seconds, one reading per group */
+    int64_t seq0;    /* counters.last_seq when the transaction began */
+    int64_t d_inter, d_users, d_items; /* live-row deltas of the jobs run so far */
+} wctx;
+
+/* Writes counters.last_seq and the group's live-row deltas, once, before COMMIT. */
+static int update_counters(nc_store *s, const wctx *c, nc_err *e) {
+    if (c->seq == c->seq0 && !c->d_inter && !c->d_users && !c->d_items) return NC_OK;
     sqlite3_stmt *st = s->w.upd_counters;
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_int64(st, 2, d_inter);
-    sqlite3_bind_int64(st, 3, d_users);
-    sqlite3_bind_int64(st, 4, d_items);
+    sqlite3_bind_int64(st, 1, c->seq);
+    sqlite3_bind_int64(st, 2, c->d_inter);
+    sqlite3_bind_int64(st, 3, c->d_users);
+    sqlite3_bind_int64(st, 4, c->d_items);
     return step_done(s, st, "update counters", e);
 }
 
 /* ==== jobs ============================================================================== */
-
-/* Per-transaction state of the writer. */
-typedef struct wctx {
-    int64_t seq;     /* last sequence number used in this transaction */
-    int64_t now;     /* wall-clock seconds, one reading per group */
-} wctx;
 
 /* Answers a retried request from its idempotency record. *hit = 1 when the key is live. */
 static int idem_lookup(nc_store *s, st_job *j, const wctx *c, int *hit, nc_err *e) {
@@ -152,15 +157,15 @@ static int idem_lookup(nc_store *s, st_job *j, const wctx *c, int *hit, nc_err *
 
 /* Stores one event with the next sequence number; counts the (user, item) pair towards the
  * item's popularity only when it is new for that user. */
-static int append_one(nc_store *s, const store_event *ev, wctx *c, int64_t *d_users,
-                      int64_t *d_items, nc_err *e) {
+static int append_one(nc_store *s, const store_event *ev, wctx *c, nc_err *e) {
     int64_t uid, iid;
     int created, exists, rc;
     rc = intern(s, s->w.sel_user, s->w.ins_user, ev->user, &uid, &created, e);
-    *d_users += created;
+    c->d_users += created;
     if (!rc) rc = intern(s, s->w.sel_item, s->w.ins_item, ev->item, &iid, &created, e);
     if (rc) return rc;
-    *d_items += created;
+    c->d_items += created;
+    c->d_inter++;
     sqlite3_bind_int64(s->w.sel_pair, 1, uid);
     sqlite3_bind_int64(s->w.sel_pair, 2, iid);
     rc = step_row(s, s->w.sel_pair, &exists, "look up pair", e);
@@ -182,9 +187,8 @@ static int run_append(nc_store *s, st_job *j, wctx *c, nc_err *e) {
     int hit = 0, rc = NC_OK;
     if (j->key) rc = idem_lookup(s, j, c, &hit, e);
     if (rc || hit) return rc;
-    int64_t first = c->seq + 1, d_users = 0, d_items = 0;
-    for (size_t i = 0; i < j->n && !rc; i++) rc = append_one(s, &j->ev[i], c, &d_users, &d_items, e);
-    if (!rc) rc = update_counters(s, c->seq, (int64_t)j->n, d_users, d_items, e);
+    int64_t first = c->seq + 1;
+    for (size_t i = 0; i < j->n && !rc; i++) rc = append_one(s, &j->ev[i], c, e);
     j->app = (store_append_result){(int64_t)j->n, first, c->seq, 0};
     if (rc || !j->key) return rc;
     sqlite3_stmt *st = s->w.put_idem;
@@ -223,7 +227,8 @@ static int run_delete(nc_store *s, st_job *j, wctx *c, nc_err *e) {
     sqlite3_bind_int64(st, 3, n_deleted);
     sqlite3_bind_int64(st, 4, c->now);
     rc = step_done(s, st, "record deletion", e);
-    if (!rc) rc = update_counters(s, c->seq, -n_deleted, found ? -1 : 0, 0, e);
+    c->d_inter -= n_deleted;
+    c->d_users -= found;
     j->del = (store_delete_result){n_deleted, c->seq};
     return rc;
 }
@@ -252,7 +257,8 @@ static int begin_group(nc_store *s, wctx *c, nc_err *e) {
     rc = step_row(s, s->w.last_seq, &found, "read sequence counter", e);
     if (!rc && !found) rc = nc_fail(e, NC_EFORMAT, "store %s: counters row missing", s->path);
     if (!rc) {
-        c->seq = sqlite3_column_int64(s->w.last_seq, 0);
+        c->seq = c->seq0 = sqlite3_column_int64(s->w.last_seq, 0);
+        c->d_inter = c->d_users = c->d_items = 0;
         sqlite3_reset(s->w.last_seq);
         return NC_OK;
     }
@@ -264,15 +270,15 @@ static int begin_group(nc_store *s, wctx *c, nc_err *e) {
  * (rolled back here if SQLite did not already; the group must be re-run without the job),
  * else 0; the job's own result is in j->rc. */
 static int run_job(nc_store *s, st_job *j, wctx *c) {
-    int64_t seq0 = c->seq;
-    j->rc = st_exec(s, s->wdb, "SAVEPOINT job", "savepoint", &j->err);
+    wctx before = *c;
+    j->rc = step_done(s, s->w.savepoint, "savepoint", &j->err);
     if (!j->rc)
         j->rc = j->kind == JOB_APPEND   ? run_append(s, j, c, &j->err)
                 : j->kind == JOB_DELETE ? run_delete(s, j, c, &j->err)
                                         : run_model_version(s, j, &j->err);
-    if (!j->rc) j->rc = st_exec(s, s->wdb, "RELEASE job", "release savepoint", &j->err);
+    if (!j->rc) j->rc = step_done(s, s->w.release, "release savepoint", &j->err);
     if (!j->rc) return 0;
-    c->seq = seq0;
+    *c = before;
     if (!sqlite3_get_autocommit(s->wdb) &&
         sqlite3_exec(s->wdb, "ROLLBACK TO job; RELEASE job", NULL, NULL, NULL) == SQLITE_OK)
         return 0; /* only this job's changes are undone */
@@ -303,7 +309,7 @@ static int prune_keys(nc_store *s, const wctx *c, int64_t *last_prune, nc_err *e
  * ended the transaction) and commits. Returns 1 when something was committed. */
 static int run_group(nc_store *s, st_job *list, size_t n, int64_t *last_prune) {
     nc_err e;
-    wctx c = {0, st_now(s)};
+    wctx c = {.now = st_now(s)};
     for (st_job *j = list; j; j = j->next) j->rc = NC_OK;
     for (size_t attempt = 0; attempt <= n; attempt++) {
         int rc = begin_group(s, &c, &e);
@@ -324,7 +330,8 @@ static int run_group(nc_store *s, st_job *list, size_t n, int64_t *last_prune) {
             sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
             return 0;
         }
-        rc = st_exec(s, s->wdb, "COMMIT", "commit", &e);
+        rc = update_counters(s, &c, &e);
+        if (!rc) rc = st_exec(s, s->wdb, "COMMIT", "commit", &e);
         if (rc == NC_OK) return 1;
         if (!sqlite3_get_autocommit(s->wdb)) sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
         fail_rest(list, n, rc, &e);

@@ -744,23 +744,30 @@ static void test_failing_job_does_not_poison_group(void) {
     tdir_free(&t);
 }
 
-/* A job that fails after writing part of its rows (here a trigger the test installs refuses
- * one item) must be rolled back to its savepoint alone: its earlier rows and new ids vanish,
- * the jobs around it in the same transaction commit, and no sequence number is skipped. */
-static void test_job_failing_midway_rolls_back_alone(void) {
-    tdir t;
-    tdir_make(&t, "store");
+/* A fresh store whose interactions table refuses the item 'poison' (a trigger the test
+ * installs), with a long busy timeout for the tests that hold the write lock. */
+static nc_store *open_poisoned(tdir *t) {
+    tdir_make(t, "store");
     store_opts o;
     store_opts_default(&o);
     o.busy_timeout_ms = 60000;
-    nc_store *s = open_or_die(t.db, &o);
+    nc_store *s = open_or_die(t->db, &o);
     sqlite3 *db;
-    sqlite3_open(t.db, &db);
+    sqlite3_open(t->db, &db);
     CHECK(sqlite3_exec(db, "CREATE TRIGGER poison BEFORE INSERT ON interactions "
                            "WHEN NEW.item_id = (SELECT id FROM items WHERE ext = 'poison') "
                            "BEGIN SELECT RAISE(ABORT, 'poisoned item'); END",
                        NULL, NULL, NULL) == SQLITE_OK, "trigger: %s", sqlite3_errmsg(db));
     sqlite3_close(db);
+    return s;
+}
+
+/* A job that fails after writing part of its rows (here a trigger the test installs refuses
+ * one item) must be rolled back to its savepoint alone: its earlier rows and new ids vanish,
+ * the jobs around it in the same transaction commit, and no sequence number is skipped. */
+static void test_job_failing_midway_rolls_back_alone(void) {
+    tdir t;
+    nc_store *s = open_poisoned(&t);
     sqlite3 *lock = hold_write_lock(t.db);
     pthread_t th[3];
     one_append a[3];
@@ -788,6 +795,61 @@ static void test_job_failing_midway_rolls_back_alone(void) {
     CHECK(db_int(t.db, "SELECT count(*) FROM items WHERE ext IN ('fresh-item', 'poison')") == 0 &&
           db_int(t.db, "SELECT count(*) FROM users WHERE ext = 'victim'") == 0,
           "the failed job's new ids are gone too");
+    store_close(s);
+    tdir_free(&t);
+}
+
+/* 1 when the counters row agrees with the tables it counts (the writer updates it once per
+ * group, from the deltas of the jobs that committed). */
+static int counters_match_tables(const char *db) {
+    return db_int(db, "SELECT n_interactions FROM counters") == db_int(db, "SELECT count(*) FROM interactions") &&
+           db_int(db, "SELECT n_users FROM counters") == db_int(db, "SELECT count(*) FROM users") &&
+           db_int(db, "SELECT n_items FROM counters") == db_int(db, "SELECT count(*) FROM items") &&
+           db_int(db, "SELECT last_seq FROM counters") ==
+               db_int(db, "SELECT max((SELECT coalesce(max(seq), 0) FROM interactions), "
+                          "(SELECT coalesce(max(seq), 0) FROM deletions))");
+}
+
+/* One group holding appends, a deletion and a job that fails midway (its new user and item
+ * rolled back): the counters written once for the group count exactly what committed. */
+static void test_group_counters_match_tables(void) {
+    tdir t;
+    nc_store *s = open_poisoned(&t);
+    nc_err e;
+    store_event first[] = {{"u1", "i1", 1}, {"u1", "i2", 2}, {"u2", "i1", 3}};
+    CHECK(store_append(s, first, 3, NULL, NULL, &e) == NC_OK, "%s", e.msg);
+    sqlite3 *lock = hold_write_lock(t.db);
+    pthread_t th[3];
+    one_append a[3];
+    memset(a, 0, sizeof a);
+    start_append(&th[0], &a[0], s, 0); /* taken alone while the lock is held */
+    CHECK(wait_queue(s, 1, 0), "the writer took the first job");
+    waiter wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    store_pending *pd = NULL;
+    CHECK(store_delete_user_async(s, "u1", waiter_done, &wd, &pd, &e) == NC_OK, "%s", e.msg);
+    store_event bad[] = {{"victim", "fresh-item", 1}, {"victim", "poison", 2}};
+    a[1].evs = bad;
+    a[1].n = 2;
+    start_append(&th[1], &a[1], s, 1);
+    CHECK(wait_queue(s, 1, 2), "deletion and failing job queued");
+    store_event more[] = {{"u3", "i3", 4}, {"u2", "i3", 5}};
+    a[2].evs = more;
+    a[2].n = 2;
+    start_append(&th[2], &a[2], s, 2);
+    CHECK(wait_queue(s, 1, 3), "all queued behind the first");
+    release_write_lock(lock);
+    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    CHECK(waiter_wait(&wd), "the deletion completed");
+    store_delete_result dr = {0};
+    CHECK(pd && store_pending_finish_delete(pd, &dr, &e) == NC_OK && dr.n_deleted == 2, "deleted %lld",
+          (long long)dr.n_deleted);
+    CHECK(a[0].rc == NC_OK && a[2].rc == NC_OK && a[1].rc == NC_EINVAL, "rcs %d %d %d", a[0].rc, a[1].rc, a[2].rc);
+    store_stats st = stats_of(s);
+    CHECK(st.commits == 3, "the three later jobs in one group: %llu commits", (unsigned long long)st.commits);
+    CHECK(st.interactions == 4 && st.users == 3 && st.items == 4 && st.last_seq == 7,
+          "rows %lld users %lld items %lld seq %lld", (long long)st.interactions, (long long)st.users,
+          (long long)st.items, (long long)st.last_seq);
+    CHECK(counters_match_tables(t.db), "counters agree with the tables");
     store_close(s);
     tdir_free(&t);
 }
@@ -1044,6 +1106,7 @@ int main(void) {
     RUN(test_group_commit_groups);
     RUN(test_failing_job_does_not_poison_group);
     RUN(test_job_failing_midway_rolls_back_alone);
+    RUN(test_group_counters_match_tables);
     RUN(test_full_database_clear_error);
     RUN(test_read_only_file_clear_error);
     RUN(test_import_export_round_trip);
