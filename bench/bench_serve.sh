@@ -24,6 +24,9 @@
 #      Also reported: the same POSTs answered by nginx with a constant body (step 1's nginx,
 #      nothing stored), the most this client gets from the machine, and what share of it
 #      the daemon reaches and 10x the loop would need.
+#      Step 3b: the same POSTs against the daemon's HTTP layer with the store replaced
+#      (bench/ingest_bound.c): answered with no disk, and after one page write + fdatasync per
+#      group, each next to a fresh loop run: the most step 3 can show on this machine.
 #      Run twice: with the CPU-split thread count (HTTP_THREADS) and, after a restart from the
 #      checkpoint, with INGEST_HTTP_THREADS. A request waiting for its commit holds no HTTP
 #      thread (its connection is suspended), so one thread can have every connection's request
@@ -444,6 +447,44 @@ ingest_vs_loop() {
     rm -f "$W/$name-loop.db"*
 }
 
+# Step 3b: what step 3 can reach at most here, whatever the store does: the daemon's own HTTP
+# layer (bench/ingest_bound.c: server/http.c, the same decode, parking and answer) with the
+# store replaced by a writer thread that answers each group at once (mode none) or after one
+# 4 KiB page write and fdatasync (mode fsync, the least a durable group commit does). Each
+# next to a fresh loop run and the daemon's figure of step 3 (NAME).
+ingest_bounds() {
+    local name=$1 mode line bpid bport
+    say "step 3b: the ingest bounds of the daemon's HTTP layer; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    for mode in none fsync; do
+        show "$BUILD/bench/ingest_bound $mode $W/bound.dat $W/api.key $HTTP_THREADS >$W/bound-$mode.out &"
+        "$BUILD/bench/ingest_bound" "$mode" "$W/bound.dat" "$W/api.key" "$HTTP_THREADS" >"$W/bound-$mode.out" 2>&1 &
+        bpid=$!; bport=""
+        for _ in $(seq 1 100); do
+            bport=$(sed -n 's/^listening port=//p' "$W/bound-$mode.out")
+            [ -n "$bport" ] && break
+            sleep 0.1
+        done
+        if [ -z "$bport" ]; then
+            error "ingest_bound $mode did not start: $(cat "$W/bound-$mode.out")"
+            kill -KILL "$bpid" 2>/dev/null
+            continue
+        fi
+        wrk_run "ingest_bound_$mode" "$INGEST_CONNS" "$RUN_SECONDS" serve_ingest.lua "http://127.0.0.1:$bport" "$W/items.txt" "$W/api.key" "bound-$$"
+        kill -TERM "$bpid"; wait "$bpid" || error "ingest_bound $mode failed: $(tail -n 2 "$W/bound-$mode.out")"
+    done
+    rm -f "$W/bound.dat" "$W/bound-loop.db"*
+    show "$BUILD/bench/ingest_loop $W/bound-loop.db $RUN_SECONDS"
+    line=$("$BUILD/bench/ingest_loop" "$W/bound-loop.db" "$RUN_SECONDS") || error "ingest_loop failed"
+    result ingest_bound_loop "$(sed 's/^ingest_loop //; s/ db=.*//' <<<"$line")"
+    rm -f "$W/bound-loop.db"*
+    local loop; loop=$(fld ingest_bound_loop rows_per_s)
+    result ingest_bound_compare none_rps="$(fld ingest_bound_none rps)" fsync_rps="$(fld ingest_bound_fsync rps)" \
+        loop_rows_per_s="$loop" none_over_loop="$(calc "$(fld ingest_bound_none rps) / $loop")" \
+        fsync_over_loop="$(calc "$(fld ingest_bound_fsync rps) / $loop")" \
+        daemon_over_fsync_bound="$(calc "$(fld "$name" rps) / $(fld ingest_bound_fsync rps)")" \
+        load="$(cut -d' ' -f1 /proc/loadavg)"
+}
+
 # Step 1b: /recommend with every request scanning the index (--rec-cache-mb 0), after a
 # restart from the checkpoint: the cost of a request whose user has no kept list (a first
 # request after a swap, or a budget too small), next to step 1's nginx figure.
@@ -550,7 +591,7 @@ profile() {
 
 deps
 [ -x "$BIN" ] || die "$BIN not built (make all)"
-for b in ingest_loop serve_model_bytes; do [ -x "$BUILD/bench/$b" ] || die "$BUILD/bench/$b not built (make bench-serve builds it)"; done
+for b in ingest_loop ingest_bound serve_model_bytes; do [ -x "$BUILD/bench/$b" ] || die "$BUILD/bench/$b not built (make bench-serve builds it)"; done
 prepare
 say "date: $(date)"
 say "load average before: $(cat /proc/loadavg); cores: $(nproc)"
@@ -563,6 +604,7 @@ start_trained
 recommend_vs_nginx
 recommend_during_retrain
 ingest_vs_loop "ingest_http$HTTP_THREADS"
+ingest_bounds "ingest_http$HTTP_THREADS"
 recommend_without_cache
 serving_only_memory
 wrk_run "recommend_nclrec_http$INGEST_HTTP_THREADS" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
