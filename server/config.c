@@ -51,7 +51,7 @@ static const cfg_desc table[] = {
     {"foldin_reg", CT_DBL, O(foldin_reg), 1e-6, 1e6, NULL, "0.1", 0, "ridge weight of the ials fold-in"},
     {"foldin_alpha", CT_DBL, O(foldin_alpha), 0, 1e6, NULL, "1", 0, "extra weight of the user's own items in the ials fold-in"},
     {"rec_cache_mb", CT_INT, O(rec_cache_mb), 0, 1000000, NULL, "64", 0,
-     "MiB per model for known users' ranked candidates, kept after their first request (exact; 0 = scan every time)"},
+     "MiB per model for known users' ranked candidates, kept after their first request (exact; idle lists evicted when full; 0 = scan every time)"},
     {"popular_n", CT_INT, O(popular_n), 1, 1000000, NULL, "1000", 0, "items kept in the popularity fallback"},
     {"retrain_interval", CT_DBL, O(retrain_interval), 0, 1e9, NULL, "3600", 0, "seconds between retrain checks (0 = only on request)"},
     {"retrain_min_new", CT_I64, O(retrain_min_new), 0, 1e15, NULL, "1000", 0, "new interactions needed for a timed retrain"},

@@ -13,19 +13,25 @@
  * Layout: one atomic pointer per model user, NULL until a list is kept, each to an immutable
  * entry (n candidates in rank order, and the same ids sorted for the exclusion look-ups):
  *
- *   slots[u] --> | used | deleted_seq | n | complete | filter | ids[n] | scores[n] | sorted[n] | rank[n] |
+ *   slots[u] --> | used | ref | deleted_seq | n | complete | filter | ids[n] | scores[n] | sorted[n] | rank[n] |
  *
  * (used: the list was made for a request or has answered one - a warm-up's list nobody asked
- * for is not, and is not carried on to the next model.)
+ * for is not, and is not carried on to the next model. ref: it has answered since the
+ * eviction clock last passed it.)
  *
  * (filter: 512 bits, one per hashed candidate id, so that most excluded ids - a user's whole
  * history - are dismissed without the binary search.)
  *
- * An entry is published with a compare-and-swap (a filler that loses the race frees its own)
- * and is never changed; a list that ran short is replaced by a new scan's, and the old one is
- * kept on a retired list until the cache is freed (a reader may still be using it), so readers
- * take no lock. The bytes held, retired lists included, are bounded by a budget; once it is
- * spent, no more entries are made (requests then scan).
+ * An entry is never changed once published (but for its two flags); a list that ran short is
+ * replaced by a new scan's. The bytes held are bounded by a budget: when a new list does not
+ * fit, lists are evicted by a clock (second chance: a list that answered since the hand last
+ * passed keeps its place once more), so the users who keep asking keep their lists and the
+ * ones who stopped make room. A warm-up's list never evicts (it stops at the budget).
+ *
+ * Readers take no lock and never wait: each counts itself in one of two epoch buckets while it
+ * holds an entry, and a replaced or evicted entry is freed only once every reader that could
+ * have seen it has left (rec_cache.c, "safe reclamation"); its bytes count until then.
+ * Writers (puts) serialise on a mutex.
  *
  * Ownership: rec_cache_create's result is the caller's, freed with rec_cache_free once no
  * thread reads it (the live model frees it with itself). */
@@ -49,10 +55,10 @@ void rec_cache_free(rec_cache *c);
 /* Answers from user u's list: the first k candidates whose id is not in excl (model item ids,
  * any order, duplicates fine) into the caller's out_ids / out_scores (k each). Returns 1 with
  * *out_n set when the list answers exactly; -1 when u has no list yet, -2 when u's list has
- * fewer than k candidates left (both: a scan worth keeping, see rec_cache_put, unless a list
- * has been refused for the budget); 0 otherwise (no cache, a list made before the user's
- * latest deletion - deleted_seq differs -, or the budget spent). Thread-safe. */
-int rec_cache_answer(const rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *excl, size_t n_excl,
+ * fewer than k candidates left (both: a scan worth keeping, see rec_cache_put); 0 otherwise
+ * (no cache, or a list made before the user's latest deletion - deleted_seq differs). Marks
+ * the list as used and recently asked for. Thread-safe. */
+int rec_cache_answer(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *excl, size_t n_excl,
                      int32_t k, int32_t *out_ids, float *out_scores, int32_t *out_n);
 
 /* rec_cache_put's flags. */
@@ -63,20 +69,22 @@ enum {
 
 /* Keeps a copy of u's scan result (n ids and scores in rank order; complete = 1 when the scan
  * returned every candidate, i.e. fewer than it was asked for). A list u already has stays,
- * unless flags has REC_PUT_REPLACE. Returns 1 when u now has a list (this one, or one another
- * thread kept first), 0 when it was not kept: n above REC_CACHE_MAX_LIST, budget spent, or no
- * memory. Thread-safe. */
+ * unless flags has REC_PUT_REPLACE. Makes room by evicting other lists (not with
+ * REC_PUT_WARM). Returns 1 when u now has a list (this one, or one another thread kept first),
+ * 0 when it was not kept: n above REC_CACHE_MAX_LIST, no room (the budget, or evicted lists
+ * that a reader may still hold), or no memory. Thread-safe. */
 int rec_cache_put(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *ids, const float *scores, int32_t n,
                   int complete, int flags);
 
 /* 1 when u's list was made for a request or has answered one (a list made by a warm-up and
  * never asked for is not): the users worth a list under the next model. Thread-safe. */
-int rec_cache_used(const rec_cache *c, int32_t u);
+int rec_cache_used(rec_cache *c, int32_t u);
 
 /* Candidates in u's list, 0 when u has none. Thread-safe. */
-int32_t rec_cache_len(const rec_cache *c, int32_t u);
+int32_t rec_cache_len(rec_cache *c, int32_t u);
 
-/* Bytes held by entries, retired ones included (for /metrics and tests). Thread-safe. */
+/* Bytes held by entries, replaced and evicted ones not yet freed included (for /metrics and
+ * tests). Thread-safe. */
 size_t rec_cache_bytes(const rec_cache *c);
 
 #endif

@@ -161,8 +161,8 @@ static void test_used(void) {
     rec_cache_free(c);
 }
 
-/* The budget bounds the bytes kept; once a list is refused no more fills are offered. Lists
- * longer than REC_CACHE_MAX_LIST are refused. */
+/* The budget bounds the bytes kept: a list that does not fit evicts another; a warm-up's list
+ * stops at the budget instead. Lists longer than REC_CACHE_MAX_LIST are refused. */
 static void test_budget_and_length(void) {
     int32_t ids[REC_CACHE_MAX_LIST + 1];
     float sc[REC_CACHE_MAX_LIST + 1];
@@ -170,15 +170,44 @@ static void test_budget_and_length(void) {
     rec_cache *c = rec_cache_create(10, 600);
     CHECK(rec_cache_put(c, 0, 0, ids, sc, 20, 0, 0) == 1, "the first list fits");
     size_t one = rec_cache_bytes(c);
-    CHECK(one >= 20 * 16 && one <= 600, "bytes held %zu", one);
-    CHECK(rec_cache_answer(c, 1, 0, NULL, 0, 1, NULL, NULL, NULL) == -1, "room left: a fill is offered");
-    CHECK(rec_cache_put(c, 1, 0, ids, sc, 20, 0, 0) == 0, "the second does not fit");
-    CHECK(rec_cache_bytes(c) == one, "bytes unchanged (%zu)", rec_cache_bytes(c));
-    CHECK(rec_cache_answer(c, 2, 0, NULL, 0, 1, NULL, NULL, NULL) == 0, "budget spent: no more fills offered");
+    CHECK(one >= 20 * 16 && one <= 600 && 2 * one > 600, "bytes held %zu: room for one list", one);
+    CHECK(rec_cache_put(c, 1, 0, ids, sc, 20, 0, REC_PUT_WARM) == 0 && rec_cache_len(c, 0) == 20,
+          "a warm-up's list does not evict");
+    CHECK(rec_cache_answer(c, 1, 0, NULL, 0, 1, NULL, NULL, NULL) == -1, "no list: a fill is offered");
+    CHECK(rec_cache_put(c, 1, 0, ids, sc, 20, 0, 0) == 1 && rec_cache_len(c, 1) == 20 && rec_cache_len(c, 0) == 0,
+          "the second evicts the first");
+    CHECK(rec_cache_bytes(c) == one, "bytes: one list (%zu; the evicted one freed, no reader held it)",
+          rec_cache_bytes(c));
+    CHECK(rec_cache_put(c, 2, 0, ids, sc, 200, 0, 0) == 0 && rec_cache_len(c, 1) == 20,
+          "a list larger than the whole budget is refused and evicts nothing");
     rec_cache_free(c);
     c = rec_cache_create(1, 1 << 20);
     CHECK(rec_cache_put(c, 0, 0, ids, sc, REC_CACHE_MAX_LIST + 1, 0, 0) == 0, "a list over the limit is refused");
     CHECK(rec_cache_put(c, 0, 0, ids, sc, REC_CACHE_MAX_LIST, 0, 0) == 1, "one at the limit is kept");
+    rec_cache_free(c);
+}
+
+/* The clock: every list made for a request starts marked; the hand clears marks and evicts the
+ * first unmarked list it meets, so a list that answered since the hand passed stays. */
+static void test_clock_eviction(void) {
+    int32_t ids[4] = {1, 2, 3, 4}, out[4], n = 0;
+    float sc[4] = {4, 3, 2, 1}, osc[4];
+    rec_cache *c = rec_cache_create(8, 4096);
+    CHECK(rec_cache_put(c, 0, 0, ids, sc, 4, 0, 0) == 1, "kept");
+    size_t one = rec_cache_bytes(c);
+    rec_cache_free(c);
+    c = rec_cache_create(8, 4 * one);
+    for (int32_t u = 0; u < 4; u++) CHECK(rec_cache_put(c, u, 0, ids, sc, 4, 0, 0) == 1, "user %d kept", u);
+    CHECK(rec_cache_put(c, 4, 0, ids, sc, 4, 0, 0) == 1 && rec_cache_len(c, 0) == 0,
+          "all marked: the hand clears 0-3, comes round and evicts 0");
+    CHECK(rec_cache_answer(c, 1, 0, NULL, 0, 2, out, osc, &n) == 1, "1 answers: marked again");
+    CHECK(rec_cache_put(c, 5, 0, ids, sc, 4, 0, 0) == 1 && rec_cache_len(c, 1) == 4 && rec_cache_len(c, 2) == 0,
+          "1 keeps its list (second chance), 2 goes");
+    int kept = 0;
+    for (int32_t u = 0; u < 8; u++) kept += rec_cache_len(c, u) > 0;
+    CHECK(kept == 4 && rec_cache_len(c, 3) && rec_cache_len(c, 4) && rec_cache_len(c, 5), "4 lists: 1, 3, 4, 5 (%d)",
+          kept);
+    CHECK(rec_cache_bytes(c) == 4 * one, "bytes %zu = 4 lists", rec_cache_bytes(c));
     rec_cache_free(c);
 }
 
@@ -229,18 +258,22 @@ static void test_racing_fills(void) {
 typedef struct reader {
     rec_cache *c;
     atomic_int *stop;
+    int32_t n_users;
+    int by_user;
     int bad, reads;
 } reader;
 
-/* Answers for every user until told to stop: each answer must be one whole list. */
+/* Answers for every user until told to stop: each answer must be one whole list, and with
+ * by_user a list of that user's (its first id is u * 8 modulo the rounds). */
 static void *read_loop(void *p) {
     reader *r = p;
     int32_t out[8], n = 0;
     float osc[8];
     while (!atomic_load(r->stop) || r->reads < 2000) {
-        for (int32_t u = 0; u < 50; u++, r->reads++) {
+        for (int32_t u = 0; u < r->n_users; u++, r->reads++) {
             if (rec_cache_answer(r->c, u, 0, NULL, 0, 8, out, osc, &n) != 1) continue;
             for (int i = 1; i < 8; i++) r->bad += out[i] != out[0] + i;
+            r->bad += r->by_user && out[0] / 8 % r->n_users != u;
         }
         if (r->reads > 5000000) break; /* bounded whatever the scheduler does */
     }
@@ -248,13 +281,13 @@ static void *read_loop(void *p) {
 }
 
 /* Replacing lists while a reader answers from them: every answer is a whole list (a replaced
- * list is retired, not freed, so a reader holding it reads valid memory: ASan/TSan runs check
- * that), and the bytes count every list ever kept. */
+ * list is freed only once no reader can hold it: the ASan and TSan runs check that), and the
+ * replaced lists do not pile up. */
 static void test_replace_under_readers(void) {
     rec_cache *c = rec_cache_create(50, 1 << 22);
     atomic_int stop;
     atomic_init(&stop, 0);
-    reader rd = {c, &stop, 0, 0};
+    reader rd = {c, &stop, 50, 0, 0, 0};
     int32_t ids[8];
     float sc[8] = {8, 7, 6, 5, 4, 3, 2, 1};
     for (int32_t u = 0; u < 50; u++) {
@@ -274,7 +307,64 @@ static void test_replace_under_readers(void) {
     float osc[8];
     CHECK(rec_cache_answer(c, 7, 0, NULL, 0, 8, out, osc, &n) == 1 && out[0] == 40 * 8, "the last list is in place");
     CHECK(rd.bad == 0, "%d mixed answers in %d reads", rd.bad, rd.reads);
-    CHECK(rec_cache_bytes(c) >= 41 * 50 * 8 * 16, "every list counted, retired ones too (%zu)", rec_cache_bytes(c));
+    size_t one = rec_cache_bytes(c) / 50; /* an upper bound: replaced lists may still count */
+    for (int i = 0; i < 8; i++) ids[i] = i;
+    CHECK(rec_cache_put(c, 0, 0, ids, sc, 8, 0, 1) == 1, "one more, with no reader left");
+    CHECK(one >= 8 * 16 && rec_cache_bytes(c) <= 51 * one,
+          "%zu bytes: the 50 lists and the one just replaced, not the 2,000 replaced before", rec_cache_bytes(c));
+    rec_cache_free(c);
+}
+
+typedef struct filler {
+    rec_cache *c;
+    int32_t n_users;
+    int rounds;
+    size_t max_bytes; /* the most rec_cache_bytes said after a put */
+} filler;
+
+/* Keeps lists for users in turn, user u's ids starting at (round * n_users + u) * 8. */
+static void *fill_loop(void *p) {
+    filler *f = p;
+    int32_t ids[8];
+    float sc[8] = {8, 7, 6, 5, 4, 3, 2, 1};
+    for (int round = 0; round < f->rounds; round++)
+        for (int32_t u = 0; u < f->n_users; u++) {
+            for (int i = 0; i < 8; i++) ids[i] = (round * f->n_users + u) * 8 + i;
+            rec_cache_put(f->c, u, 0, ids, sc, 8, 0, round % 2 ? REC_PUT_REPLACE : 0);
+            size_t b = rec_cache_bytes(f->c);
+            if (b > f->max_bytes) f->max_bytes = b;
+        }
+    return NULL;
+}
+
+/* Evictions while two readers answer: the budget holds a tenth of the users' lists, two
+ * fillers keep making lists for all of them; every answer is a whole list of the user asked
+ * about, the bytes never exceed the budget, and (ASan, TSan) no reader touches a freed list. */
+static void test_evict_under_readers(void) {
+    rec_cache *one = rec_cache_create(1, 4096);
+    int32_t ids[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    float sc[8] = {8, 7, 6, 5, 4, 3, 2, 1};
+    rec_cache_put(one, 0, 0, ids, sc, 8, 0, 0);
+    size_t budget = 20 * rec_cache_bytes(one);
+    rec_cache_free(one);
+    rec_cache *c = rec_cache_create(200, budget);
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    reader rd[2] = {{c, &stop, 200, 1, 0, 0}, {c, &stop, 200, 1, 0, 0}};
+    filler fl[2] = {{c, 200, 60, 0}, {c, 200, 60, 0}};
+    pthread_t tr[2], tf[2];
+    for (int i = 0; i < 2; i++) pthread_create(&tr[i], NULL, read_loop, &rd[i]);
+    for (int i = 0; i < 2; i++) pthread_create(&tf[i], NULL, fill_loop, &fl[i]);
+    for (int i = 0; i < 2; i++) pthread_join(tf[i], NULL);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++) pthread_join(tr[i], NULL);
+    CHECK(rd[0].bad == 0 && rd[1].bad == 0, "%d and %d wrong answers in %d and %d reads", rd[0].bad, rd[1].bad,
+          rd[0].reads, rd[1].reads);
+    CHECK(fl[0].max_bytes <= budget && fl[1].max_bytes <= budget && rec_cache_bytes(c) <= budget,
+          "bytes %zu / %zu / %zu within the budget %zu", fl[0].max_bytes, fl[1].max_bytes, rec_cache_bytes(c), budget);
+    int kept = 0;
+    for (int32_t u = 0; u < 200; u++) kept += rec_cache_len(c, u) > 0;
+    CHECK(kept >= 10 && kept <= 20, "%d lists kept at the end (room for 20)", kept);
     rec_cache_free(c);
 }
 
@@ -285,7 +375,9 @@ int main(void) {
     RUN(test_refill);
     RUN(test_used);
     RUN(test_budget_and_length);
+    RUN(test_clock_eviction);
     RUN(test_racing_fills);
     RUN(test_replace_under_readers);
+    RUN(test_evict_under_readers);
     return TEST_REPORT();
 }
