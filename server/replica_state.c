@@ -9,15 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SMALL_LIST 16 /* a user's list is searched linearly up to this size, then hashed */
+#define SMALL_LIST 16 /* a user's list is searched linearly up to this size, then by bisection */
 
-/* One user's live items in order of first interaction. */
+/* One user's live items in order of first interaction, and how often each was interacted with:
+ *
+ *   items[0..n)   item ids, first interaction first
+ *   counts[0..n)  interactions with items[i] (saturating at UINT32_MAX: only the live
+ *                 interaction count of the stats would be off, after 4 billion of one pair)
+ *   order[0..n)   positions in items[] sorted by item id, for the look-up by bisection;
+ *                 NULL until the arrays' room passes SMALL_LIST (then a scan is as fast)
+ *
+ * 12 bytes per distinct pair, before the arrays' growth room (doubling). A new item moves the
+ * part of order[] after its place: linear in the user's items, like the store's own copy
+ * (store_seen.c), which scans the list. */
 typedef struct ruser {
-    int32_t *items;        /* internal item ids */
-    int64_t *counts;
+    int32_t *items;
+    uint32_t *counts;
+    uint32_t *order;
     uint32_t n, cap;
-    int32_t *slots;        /* positions in items[], -1 empty; NULL while n <= SMALL_LIST */
-    uint32_t nslots;       /* power of two */
     int64_t deleted_seq;   /* latest deletion, 0 = never */
 } ruser;
 
@@ -43,61 +52,64 @@ struct replica_state {
 
 /* ======================= per-user item lists ======================= */
 
-static uint32_t hash32(int32_t x) {
-    uint32_t h = (uint32_t)x * 0x9E3779B1u;
-    return h ^ (h >> 16);
-}
-
-/* (Re)builds the hash of positions at twice the capacity, when the list outgrows a scan. */
-static int ruser_rehash(ruser *u, nc_err *e) {
-    uint32_t ns = 64;
-    while (ns < 2 * u->cap) ns *= 2;
-    int32_t *slots = nc_malloc(ns, sizeof *slots, e);
-    if (!slots) return NC_ENOMEM;
-    memset(slots, 0xff, ns * sizeof *slots);
-    for (uint32_t i = 0; i < u->n; i++) {
-        uint32_t h = hash32(u->items[i]) & (ns - 1);
-        while (slots[h] >= 0) h = (h + 1) & (ns - 1);
-        slots[h] = (int32_t)i;
+/* First place in order[] whose item is not below item (order[] must exist). */
+static uint32_t ruser_lower_bound(const ruser *u, int32_t item) {
+    uint32_t lo = 0, hi = u->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (u->items[u->order[mid]] < item) lo = mid + 1;
+        else hi = mid;
     }
-    free(u->slots);
-    u->slots = slots;
-    u->nslots = ns;
-    return NC_OK;
+    return lo;
 }
 
 /* Position of item in u's list, or -1. */
 static int32_t ruser_find(const ruser *u, int32_t item) {
-    if (!u->slots) {
+    if (!u->order) {
         for (uint32_t i = 0; i < u->n; i++)
             if (u->items[i] == item) return (int32_t)i;
         return -1;
     }
-    for (uint32_t h = hash32(item) & (u->nslots - 1);; h = (h + 1) & (u->nslots - 1)) {
-        int32_t p = u->slots[h];
-        if (p < 0 || u->items[p] == item) return p;
-    }
+    uint32_t at = ruser_lower_bound(u, item);
+    return at < u->n && u->items[u->order[at]] == item ? (int32_t)u->order[at] : -1;
 }
 
-/* Appends a new item (count 1), growing the arrays and the hash. */
+/* Orders positions by their item (qsort_r's ctx: the items). */
+static int cmp_pos(const void *x, const void *y, void *ctx) {
+    const int32_t *items = ctx;
+    int32_t a = items[*(const uint32_t *)x], b = items[*(const uint32_t *)y];
+    return (a > b) - (a < b);
+}
+
+/* Grows the arrays to cap; order[] from the first time cap passes SMALL_LIST, made then from
+ * every position, sorted. */
+static int ruser_grow(ruser *u, uint32_t cap, nc_err *e) {
+    int32_t *items = realloc(u->items, cap * sizeof *items);
+    if (items) u->items = items;
+    uint32_t *counts = items ? realloc(u->counts, cap * sizeof *counts) : NULL;
+    if (counts) u->counts = counts;
+    uint32_t *order = counts && cap > SMALL_LIST ? realloc(u->order, cap * sizeof *order) : NULL;
+    if (!counts || (cap > SMALL_LIST && !order))
+        return nc_fail(e, NC_ENOMEM, "replica state: out of memory for %u items of a user", cap);
+    if (order && !u->order) {
+        for (uint32_t i = 0; i < u->n; i++) order[i] = i;
+        qsort_r(order, u->n, sizeof *order, cmp_pos, u->items);
+    }
+    if (order) u->order = order;
+    u->cap = cap;
+    return NC_OK;
+}
+
+/* Appends a new item (count 1; ruser_find said it is not there). */
 static int ruser_push(ruser *u, int32_t item, nc_err *e) {
-    if (u->n == u->cap) {
-        uint32_t cap = u->cap ? 2 * u->cap : 4;
-        int32_t *items = realloc(u->items, cap * sizeof *items);
-        if (items) u->items = items;
-        int64_t *counts = items ? realloc(u->counts, cap * sizeof *counts) : NULL;
-        if (!counts) return nc_fail(e, NC_ENOMEM, "replica state: out of memory for %u items of a user", cap);
-        u->counts = counts;
-        u->cap = cap;
-        if (cap > SMALL_LIST && ruser_rehash(u, e) != NC_OK) return NC_ENOMEM;
+    if (u->n == u->cap && ruser_grow(u, u->cap ? 2 * u->cap : 4, e) != NC_OK) return NC_ENOMEM;
+    if (u->order) {
+        uint32_t at = ruser_lower_bound(u, item);
+        memmove(u->order + at + 1, u->order + at, (u->n - at) * sizeof *u->order);
+        u->order[at] = u->n;
     }
     u->items[u->n] = item;
     u->counts[u->n] = 1;
-    if (u->slots) {
-        uint32_t h = hash32(item) & (u->nslots - 1);
-        while (u->slots[h] >= 0) h = (h + 1) & (u->nslots - 1);
-        u->slots[h] = (int32_t)u->n;
-    }
     u->n++;
     return NC_OK;
 }
@@ -105,7 +117,7 @@ static int ruser_push(ruser *u, int32_t item, nc_err *e) {
 static void ruser_clear(ruser *u) {
     free(u->items);
     free(u->counts);
-    free(u->slots);
+    free(u->order);
     int64_t del = u->deleted_seq;
     memset(u, 0, sizeof *u);
     u->deleted_seq = del;
@@ -185,7 +197,7 @@ static int add_interaction(replica_state *s, const rstate_event *ev, nc_err *e) 
     ruser *r = &s->u[u];
     int32_t pos = ruser_find(r, it);
     if (pos >= 0) {
-        r->counts[pos]++;
+        r->counts[pos] += r->counts[pos] < UINT32_MAX;
     } else {
         if (ruser_push(r, it, e) != NC_OK) return e->code;
         if (r->n == 1) s->live_users++;
@@ -203,7 +215,7 @@ static int delete_user(replica_state *s, const rstate_event *ev, nc_err *e) {
     ruser *r = &s->u[u];
     for (uint32_t i = 0; i < r->n; i++) {
         s->pop[r->items[i]]--;
-        s->interactions -= r->counts[i];
+        s->interactions -= (int64_t)r->counts[i];
     }
     s->pairs -= r->n;
     if (r->n) s->live_users--;
@@ -248,10 +260,11 @@ void rstate_stats_get(replica_state *s, rstate_stats *out) {
 
 /* ======================= reads ======================= */
 
-/* Copies n ids (with counts) into a fresh store_items: one blob of strings, as the store does,
- * so store_items_free releases it. ids[i] is map->ids[idx[i]]. */
-static int build_items(const nc_idmap *map, const int32_t *idx, const int64_t *counts, size_t n, store_items *out,
-                       nc_err *e) {
+/* Copies n ids (with counts: counts64[i], or counts32[i] when counts64 is NULL) into a fresh
+ * store_items: one blob of strings, as the store does, so store_items_free releases it. ids[i]
+ * is map->ids[idx[i]]. */
+static int build_items(const nc_idmap *map, const int32_t *idx, const int64_t *counts64, const uint32_t *counts32,
+                       size_t n, store_items *out, nc_err *e) {
     size_t bytes = 1;
     for (size_t i = 0; i < n; i++) bytes += strlen(map->ids[idx[i]]) + 1;
     out->ids = nc_malloc(n + 1, sizeof *out->ids, e);
@@ -266,7 +279,7 @@ static int build_items(const nc_idmap *map, const int32_t *idx, const int64_t *c
         size_t len = strlen(map->ids[idx[i]]);
         memcpy(p, map->ids[idx[i]], len + 1);
         out->ids[i] = p;
-        out->counts[i] = counts[i];
+        out->counts[i] = counts64 ? counts64[i] : (int64_t)counts32[i];
         p += len + 1;
     }
     out->n = n;
@@ -283,7 +296,7 @@ int rstate_user_items(replica_state *s, const char *user, store_items *out, int6
     if (u >= 0) {
         const ruser *r = &s->u[u];
         if (deleted_seq) *deleted_seq = r->deleted_seq;
-        rc = build_items(&s->items, r->items, r->counts, r->n, out, e);
+        rc = build_items(&s->items, r->items, NULL, r->counts, r->n, out, e);
     }
     pthread_rwlock_unlock(&s->lock);
     return rc;
@@ -355,7 +368,7 @@ int rstate_popular(replica_state *s, int k, store_items *out, nc_err *e) {
     size_t n = s->n_top < (size_t)k ? s->n_top : (size_t)k;
     if (!rc) {
         pthread_rwlock_rdlock(&s->lock); /* item ids are only ever added: top stays valid */
-        rc = build_items(&s->items, s->top, s->top_pop, n, out, e);
+        rc = build_items(&s->items, s->top, s->top_pop, NULL, n, out, e);
         pthread_rwlock_unlock(&s->lock);
     }
     pthread_mutex_unlock(&s->pmu);

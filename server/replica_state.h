@@ -10,10 +10,10 @@
  * deletion compares with a model's data watermark as it does on the primary.
  *
  * Why memory and not a local SQLite: the state is rebuilt from the changefeed at start (a page
- * of thousands of events per request), it is small (about 20 bytes per distinct user-item
- * pair), and a copy that can never drift from the primary's sequence numbers is simpler than a
- * second database. The cost: a restarted replica answers /recommend only after it has caught up
- * with a reachable primary.
+ * of thousands of events per request), it is small (12 bytes per distinct user-item pair plus
+ * growth room), and a copy that can never drift from the primary's sequence numbers is simpler
+ * than a second database. The cost: a restarted replica answers /recommend only after it has
+ * caught up with a reachable primary.
  *
  * One difference from the store: among items with equally many users, the store ranks the one
  * it saw first; the replica ranks the one the changefeed brought first, which differs only for

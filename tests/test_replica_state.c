@@ -44,7 +44,7 @@ static void test_items_and_counts(void) {
     rstate_free(s);
 }
 
-static void test_long_list_is_hashed(void) {
+static void test_long_list(void) {
     nc_err e;
     replica_state *s = rstate_new(10, &e);
     char items[300][8];
@@ -57,6 +57,41 @@ static void test_long_list_is_hashed(void) {
     int ok = it.n == 300;
     for (size_t i = 0; ok && i < it.n; i++) ok = it.counts[i] == 2 && !strcmp(it.ids[i], items[(i * 7) % 300]);
     CHECK(ok, "300 items in order of first interaction, 2 each (n=%zu)", it.n);
+    store_items_free(&it);
+    rstate_free(s);
+}
+
+/* A long list whose items were numbered in another order (another user met them first): the
+ * look-up by item id must still find every one (counts grow instead of duplicates), keep the
+ * order of first interaction, and start afresh after a deletion. */
+static void test_long_list_any_id_order(void) {
+    nc_err e;
+    replica_state *s = rstate_new(10, &e);
+    enum { N = 200 };
+    char items[N][8];
+    rstate_event ev[3 * N + 1];
+    for (int i = 0; i < N; i++) snprintf(items[i], sizeof items[i], "i%d", i);
+    int m = 0;
+    for (int i = 0; i < N; i++, m++) ev[m] = inter(m + 1, "first", items[(i * 11) % N]); /* numbers items */
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < N; i++, m++) ev[m] = inter(m + 1, "heavy", items[(i * 7 + 3) % N]); /* each twice */
+    CHECK(rstate_apply(s, ev, (size_t)m, m, &e) == NC_OK, "%s", e.msg);
+    store_items it;
+    CHECK(rstate_user_items(s, "heavy", &it, NULL, &e) == NC_OK, "%s", e.msg);
+    int ok = it.n == N;
+    for (size_t i = 0; ok && i < it.n; i++) ok = it.counts[i] == 2 && !strcmp(it.ids[i], items[(i * 7 + 3) % N]);
+    CHECK(ok, "%d items in order of first interaction, 2 each (n=%zu)", N, it.n);
+    store_items_free(&it);
+    rstate_stats st;
+    rstate_stats_get(s, &st);
+    CHECK(st.pairs == 2 * N && st.interactions == 3 * N, "pairs %lld interactions %lld", (long long)st.pairs,
+          (long long)st.interactions);
+    rstate_event del = {m + 1, RSTATE_DELETION, "heavy", NULL};
+    rstate_event back[2] = {inter(m + 2, "heavy", items[5]), inter(m + 3, "heavy", items[5])};
+    CHECK(rstate_apply(s, &del, 1, m + 1, &e) == NC_OK && rstate_apply(s, back, 2, m + 3, &e) == NC_OK, "%s", e.msg);
+    CHECK(rstate_user_items(s, "heavy", &it, NULL, &e) == NC_OK && it.n == 1 && it.counts[0] == 2 &&
+              !strcmp(it.ids[0], items[5]),
+          "after the deletion: one item, twice (n=%zu)", it.n);
     store_items_free(&it);
     rstate_free(s);
 }
@@ -181,7 +216,8 @@ static void test_cursor_rules(void) {
 
 int main(void) {
     RUN(test_items_and_counts);
-    RUN(test_long_list_is_hashed);
+    RUN(test_long_list);
+    RUN(test_long_list_any_id_order);
     RUN(test_deletion);
     RUN(test_mapped);
     RUN(test_popular);
