@@ -151,6 +151,16 @@ void jbuf_float(jbuf *b, float x) {
     jbuf_raw(b, out, o);
 }
 
+void jbuf_int(jbuf *b, int64_t x) {
+    char t[24];
+    size_t n = 0;
+    uint64_t m = x < 0 ? 0 - (uint64_t)x : (uint64_t)x; /* INT64_MIN too */
+    do t[sizeof t - ++n] = (char)('0' + m % 10);
+    while ((m /= 10) != 0);
+    if (x < 0) t[sizeof t - ++n] = '-';
+    jbuf_raw(b, t + sizeof t - n, n);
+}
+
 char *jbuf_take(jbuf *b, size_t *len) {
     char *p = b->failed ? NULL : b->p;
     if (p) p[b->len] = '\0';

@@ -12,6 +12,7 @@
 #define NCLREC_JBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct jbuf {
     char *p;
@@ -34,6 +35,8 @@ void jbuf_real(jbuf *b, double x);
  * (1e-10 <= |x| < 1e8, by exact integer arithmetic on the float's bits); other values go
  * through jbuf_real. */
 void jbuf_float(jbuf *b, float x);
+/* Appends x as a JSON integer (jansson's text for json_integer(x)). */
+void jbuf_int(jbuf *b, int64_t x);
 /* The text (the caller frees it) and its length; NULL when an append failed. The buffer is
  * left empty. */
 char *jbuf_take(jbuf *b, size_t *len);

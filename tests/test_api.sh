@@ -139,6 +139,8 @@ check "ingest: batch 200" is 200
 check "ingest: counts accepted" has '"accepted":2'
 check "ingest: not a replay" has '"replayed":false'
 seq1=$(json_field first_seq)
+check "ingest: the whole answer, compact JSON in this order ($BODY)" \
+    ok_if '[ "$BODY" = "{\"accepted\":2,\"first_seq\":$seq1,\"last_seq\":$((seq1 + 1)),\"replayed\":false}" ] && grep -qi "^content-type: application/json" "$T/hdrs"'
 post_json /interactions '[{"user":"w1","item":"i9","timestamp":1700000000},{"user":"w1","item":"i10","timestamp":null}]' -H 'Idempotency-Key: key-1'
 check "ingest: retry with the same key is a replay" ok_if 'is 200 && has "\"replayed\":true" && has "\"first_seq\":$seq1,"'
 post_json /interactions '{"user":"w1","item":"other"}' -H 'Idempotency-Key: key-1'
