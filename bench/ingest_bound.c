@@ -28,13 +28,17 @@
 
 #include "common.h"
 #include "http.h"
+#include "jbuf.h"
 
 #define PAGE 4096
 #define FILE_PAGES 1024
 
-/* One parked request in the writer's queue. Owned by the HTTP layer's later-answer: made by
- * the handler, freed by finish. */
+struct bound;
+
+/* One parked request in the writer's queue. Made by the handler, freed by job_finish (the HTTP
+ * layer calls it exactly once). */
 typedef struct job {
+    struct bound *b;
     http_later *l;
     struct job *next;
     int64_t seq;      /* set by the writer */
@@ -56,9 +60,8 @@ typedef struct bound {
 /* Queues a parked request (http_answer_later's start) and wakes the writer. */
 static void job_start(void *ctx, http_later *l) {
     job *j = ctx;
-    bound *b = (bound *)j->next; /* handed over in next until queued */
+    bound *b = j->b;
     j->l = l;
-    j->next = NULL;
     pthread_mutex_lock(&b->mu);
     if (b->tail) b->tail->next = j;
     else b->head = j;
@@ -67,12 +70,22 @@ static void job_start(void *ctx, http_later *l) {
     pthread_mutex_unlock(&b->mu);
 }
 
-/* The daemon's answer to a committed single event (same fields, same serialiser). */
+/* The daemon's answer to a committed single event (the same text, written the same way as
+ * server/routes.c's ingest_answer). */
 static void job_finish(void *ctx, http_resp *rs) {
     job *j = ctx;
-    if (rs)
-        http_json(rs, 200, json_pack("{s:I, s:I, s:I, s:b}", "accepted", (json_int_t)1, "first_seq",
-                                     (json_int_t)j->seq, "last_seq", (json_int_t)j->seq, "replayed", 0));
+    jbuf b;
+    size_t len;
+    jbuf_init(&b, 96);
+    jbuf_lit(&b, "{\"accepted\":1,\"first_seq\":");
+    jbuf_int(&b, j->seq);
+    jbuf_lit(&b, ",\"last_seq\":");
+    jbuf_int(&b, j->seq);
+    jbuf_lit(&b, ",\"replayed\":false}");
+    char *text = jbuf_take(&b, &len);
+    if (rs && text) http_body(rs, 200, "application/json", text, len);
+    else if (rs) http_problem(rs, 500, "out of memory");
+    if (!rs) free(text);
     free(j);
 }
 
@@ -93,7 +106,7 @@ static void h_interactions(void *app, const http_req *rq, http_resp *rs) {
         http_problem(rs, 500, "out of memory");
         return;
     }
-    j->next = app; /* the bound, for job_start */
+    j->b = app;
     if (!http_answer_later(rs, job_start, job_finish, j)) {
         free(j);
         http_problem(rs, 500, "out of memory");
