@@ -26,7 +26,8 @@ static void make_ref_json(live_model *m) {
              (unsigned long long)m->ck.meta.model_version, m->trained_at);
 }
 
-live_model *live_model_create(nc_checkpoint *ck, const char *source, size_t cache_bytes, nc_err *e) {
+live_model *live_model_create(nc_checkpoint *ck, const char *source, size_t cache_bytes,
+                              atomic_uint_fast64_t *evictions, nc_err *e) {
     live_model *m = calloc(1, sizeof *m);
     if (!m) {
         nc_checkpoint_free(ck);
@@ -52,7 +53,7 @@ live_model *live_model_create(nc_checkpoint *ck, const char *source, size_t cach
         return NULL;
     }
     foldin_gram(m->ck.item_emb, m->ck.n_items, m->ck.dim, m->gram);
-    m->cache = rec_cache_create(m->ck.n_users, cache_bytes); /* NULL (no cache) is acceptable */
+    m->cache = rec_cache_create(m->ck.n_users, cache_bytes, evictions); /* NULL (no cache) is acceptable */
     make_ref_json(m);
     return m;
 }

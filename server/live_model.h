@@ -45,9 +45,10 @@ typedef struct live_slot {
 
 /* Builds a model from ck (its contents are moved in; *ck is left initialised and empty):
  * builds the index and the Gram matrix, and a candidate cache of at most cache_bytes (0 =
- * none). On failure ck is freed and NULL is returned with e filled. The result holds one
- * reference. */
-live_model *live_model_create(nc_checkpoint *ck, const char *source, size_t cache_bytes, nc_err *e);
+ * none) that counts its evictions in *evictions (may be NULL; must outlive the model). On
+ * failure ck is freed and NULL is returned with e filled. The result holds one reference. */
+live_model *live_model_create(nc_checkpoint *ck, const char *source, size_t cache_bytes,
+                              atomic_uint_fast64_t *evictions, nc_err *e);
 
 void live_slot_init(live_slot *s);
 /* Releases the slot's model (other holders keep theirs) and destroys the mutex. */

@@ -206,6 +206,9 @@ char *prom_render(prom *p, size_t *len) {
     for (int c = 0; c < PROM_CACHE_N; c++)
         sb_printf(&b, "nclrec_recommend_cache_total{outcome=\"%s\"} %llu\n", cache_names[c],
                   (unsigned long long)ld(&p->recommend_cache[c]));
+    counter(&b, "nclrec_recommend_cache_evictions_total",
+            "Kept candidate lists evicted to make room for another user's (the budget, --rec-cache-mb, is full).",
+            ld(&p->recommend_cache_evictions));
     render_model(&b, p);
     render_retrain(&b, p);
     if (b.oom) {

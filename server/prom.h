@@ -57,6 +57,7 @@ typedef struct prom {
     atomic_uint_fast64_t checkpoint_read_errors;  /* checkpoints skipped at start as unreadable */
     atomic_uint_fast64_t recommend_source[PROM_SRC_N];
     atomic_uint_fast64_t recommend_cache[PROM_CACHE_N];
+    atomic_uint_fast64_t recommend_cache_evictions; /* kept lists evicted for room (rec_cache.h) */
     atomic_uint_fast64_t retrain_runs[PROM_RETRAIN_N];
     atomic_uint_fast64_t retrain_bucket[PROM_N_RBUCKETS];
     atomic_uint_fast64_t retrain_count, retrain_sum_ms;

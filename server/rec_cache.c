@@ -40,6 +40,7 @@ struct rec_cache {
     rec_entry *fresh;            /* retired since the last epoch flip */
     rec_entry *limbo;            /* retired before it: freed once active[limbo_bucket] is 0 */
     int limbo_bucket;
+    atomic_uint_fast64_t *evictions; /* the caller's counter, or NULL */
 };
 
 static int32_t *e_ids(rec_entry *en) { return en->data; }
@@ -49,7 +50,7 @@ static int32_t *e_rank(rec_entry *en) { return en->data + 3 * (size_t)en->n; }
 
 static size_t entry_bytes(int32_t n) { return sizeof(rec_entry) + 4 * sizeof(int32_t) * (size_t)n; }
 
-rec_cache *rec_cache_create(int32_t n_users, size_t budget) {
+rec_cache *rec_cache_create(int32_t n_users, size_t budget, atomic_uint_fast64_t *evictions) {
     if (!budget || n_users < 1) return NULL;
     rec_cache *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -61,6 +62,7 @@ rec_cache *rec_cache_create(int32_t n_users, size_t budget) {
     }
     c->n_users = n_users;
     c->budget = budget;
+    c->evictions = evictions;
     atomic_init(&c->bytes, 0);
     atomic_init(&c->epoch, 0);
     atomic_init(&c->active[0], 0);
@@ -149,6 +151,7 @@ static int evict_one(rec_cache *c, int32_t keep) {
         if (!en || u == keep || atomic_exchange_explicit(&en->ref, 0, memory_order_relaxed)) continue;
         atomic_store_explicit(&c->slots[u], NULL, memory_order_release);
         retire(c, en);
+        if (c->evictions) atomic_fetch_add_explicit(c->evictions, 1, memory_order_relaxed);
         return 1;
     }
     return 0;

@@ -38,6 +38,7 @@
 #ifndef NCLREC_REC_CACHE_H
 #define NCLREC_REC_CACHE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,8 +48,9 @@
 typedef struct rec_cache rec_cache;
 
 /* A cache for n_users users holding at most budget bytes of entries; NULL when budget is 0,
- * n_users < 1 or memory is short (the caller then simply always scans). */
-rec_cache *rec_cache_create(int32_t n_users, size_t budget);
+ * n_users < 1 or memory is short (the caller then simply always scans). Each eviction adds 1
+ * to *evictions (borrowed, may be NULL; it must outlive the cache). */
+rec_cache *rec_cache_create(int32_t n_users, size_t budget, atomic_uint_fast64_t *evictions);
 /* Frees every entry and the cache. NULL is fine. Not thread-safe: no reader may remain. */
 void rec_cache_free(rec_cache *c);
 

@@ -286,7 +286,8 @@ static int install_file(replica *r, const char *path, uint64_t version, nc_err *
         nc_checkpoint_free(&ck);
         return NC_EFORMAT;
     }
-    live_model *m = live_model_create(&ck, path, (size_t)r->app->cfg.rec_cache_mb << 20, e);
+    live_model *m = live_model_create(&ck, path, (size_t)r->app->cfg.rec_cache_mb << 20,
+                                      &r->app->metrics.recommend_cache_evictions, e);
     if (!m) return e->code ? e->code : NC_EINTERNAL;
     srv_app *a = r->app;
     live_model *old = live_acquire(&a->model);

@@ -178,7 +178,7 @@ int retrain_load_newest(srv_app *a, int *loaded, nc_err *e) {
         nc_err le = {0};
         ckpt_path(a, v[i], path, sizeof path);
         live_model *m = NULL;
-        if (nc_checkpoint_read(path, &ck, &le) == NC_OK) m = live_model_create(&ck, path, cache_bytes(a), &le);
+        if (nc_checkpoint_read(path, &ck, &le) == NC_OK) m = live_model_create(&ck, path, cache_bytes(a), &a->metrics.recommend_cache_evictions, &le);
         if (!m) {
             slog_kv(&a->log, SLOG_WARN, "checkpoint_skipped", "path", json_string(path), "error", json_string(le.msg), NULL);
             prom_add(&a->metrics.checkpoint_read_errors, 1);
@@ -299,7 +299,7 @@ static int publish(srv_app *a, nc_checkpoint *ck, retrain_report *rep, nc_err *e
         prom_add(&a->metrics.checkpoint_write_errors, 1);
         path[0] = '\0';
     }
-    live_model *m = live_model_create(ck, path, cache_bytes(a), e);
+    live_model *m = live_model_create(ck, path, cache_bytes(a), &a->metrics.recommend_cache_evictions, e);
     if (!m) return e->code ? e->code : NC_EINTERNAL;
     live_model *old = live_acquire(&a->model);
     routes_warm_cache(a, m, old, ROUTES_WARM_SECONDS);

@@ -321,6 +321,8 @@ check "cache: /metrics counts the fills and hits (fill $(cache_metric fill), hit
 cache_bytes=$(curl -s --max-time 5 "$B/metrics" | sed -n 's/^nclrec_recommend_cache_bytes //p')
 check "cache: /metrics shows the bytes of the 30 kept lists (${cache_bytes:-none})" \
     ok_if '[ -n "$cache_bytes" ] && [ "$cache_bytes" -ge $((30 * 33 * 16)) ] && [ "$cache_bytes" -le $((30 * 100 * 16)) ]'
+evictions=$(curl -s --max-time 5 "$B/metrics" | sed -n 's/^nclrec_recommend_cache_evictions_total //p')
+check "cache: /metrics counts evictions, none with room to spare (${evictions:-none})" [ "$evictions" = 0 ]
 stop_server; check "restart: SIGTERM exits 0" [ "$STOP_RC" = 0 ]
 check "cache: daemon starts with --rec-cache-mb 0" start_server "$T/main2b.log" --data-dir "$D" "${TRAIN[@]}" --rec-cache-mb 0
 check "cache: ready" wait_ready

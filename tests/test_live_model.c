@@ -47,7 +47,7 @@ static void test_build_and_search(void) {
     nc_checkpoint c;
     nc_err e;
     CHECK(make_ckpt(&c, 8, 12, 1) == 0, "checkpoint");
-    live_model *m = live_model_create(&c, "test", 0, &e);
+    live_model *m = live_model_create(&c, "test", 0, NULL, &e);
     CHECK(m != NULL, "%s", e.msg);
     if (!m) return;
     CHECK(c.item_emb == NULL && c.users.n == 0, "the checkpoint was moved into the model");
@@ -66,7 +66,7 @@ static void test_refuses_empty(void) {
     nc_checkpoint c;
     nc_err e;
     nc_checkpoint_init(&c);
-    CHECK(live_model_create(&c, "empty", 0, &e) == NULL, "a model without embeddings is refused");
+    CHECK(live_model_create(&c, "empty", 0, NULL, &e) == NULL, "a model without embeddings is refused");
     CHECK(strstr(e.msg, "no embeddings") != NULL, "message: %s", e.msg);
 }
 
@@ -77,10 +77,10 @@ static void test_holder_survives_swap(void) {
     live_slot_init(&s);
     CHECK(live_acquire(&s) == NULL, "empty slot");
     CHECK(make_ckpt(&c1, 4, 6, 1) == 0 && make_ckpt(&c2, 4, 6, 2) == 0, "checkpoints");
-    live_swap(&s, live_model_create(&c1, "one", 0, &e));
+    live_swap(&s, live_model_create(&c1, "one", 0, NULL, &e));
     live_model *held = live_acquire(&s);
     CHECK(held && held->ck.meta.model_version == 1, "v1 served");
-    live_swap(&s, live_model_create(&c2, "two", 0, &e));
+    live_swap(&s, live_model_create(&c2, "two", 0, NULL, &e));
     live_model *now = live_acquire(&s);
     CHECK(now && now->ck.meta.model_version == 2, "new requests see v2");
     CHECK(held && held->ck.meta.model_version == 1 && atomic_load(&held->refs) == 1,
@@ -122,7 +122,7 @@ static void test_concurrent_swaps(void) {
     for (uint64_t v = 1; v <= 40; v++) {
         nc_checkpoint c;
         if (make_ckpt(&c, 4, 16, v) != 0) break;
-        live_model *m = live_model_create(&c, "race", 0, &e);
+        live_model *m = live_model_create(&c, "race", 0, NULL, &e);
         if (m) live_swap(&s, m);
     }
     for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);

@@ -49,7 +49,7 @@ static void test_answers_equal_a_scan(void) {
     nc_index *ix = NULL;
     nc_err e;
     CHECK(nc_index_build(items, N_ITEMS, DIM, &ix, &e) == NC_OK, "%s", e.msg);
-    rec_cache *c = rec_cache_create(60, 1 << 20);
+    rec_cache *c = rec_cache_create(60, 1 << 20, NULL);
     CHECK(c != NULL, "cache");
     int hits = 0, short_lists = 0;
     for (int32_t u = 0; ix && c && u < 60; u++) {
@@ -102,7 +102,7 @@ static void test_complete_list(void) {
     nc_index *ix = NULL;
     nc_err e;
     CHECK(nc_index_build(items, 20, 2, &ix, &e) == NC_OK, "%s", e.msg);
-    rec_cache *c = rec_cache_create(1, 4096);
+    rec_cache *c = rec_cache_create(1, 4096, NULL);
     int32_t seen[] = {19, 3, 7, 7}, excl[] = {19, 3, 7, 7, 18, 0};
     int32_t ids[20], got = 0, want_ids[20], want_n = 0;
     float sc[20], want_sc[20];
@@ -119,7 +119,7 @@ static void test_complete_list(void) {
 static void test_deleted_and_absent(void) {
     int32_t ids[3] = {2, 0, 1}, out[3], n = 0;
     float sc[3] = {3, 2, 1}, osc[3];
-    rec_cache *c = rec_cache_create(2, 4096);
+    rec_cache *c = rec_cache_create(2, 4096, NULL);
     CHECK(rec_cache_put(c, 1, 100, ids, sc, 3, 1, 0) == 1, "kept");
     CHECK(rec_cache_answer(c, 1, 100, NULL, 0, 2, out, osc, &n) == 1 && n == 2 && out[0] == 2 && out[1] == 0,
           "same deletion: answered (%d: %d %d)", n, out[0], out[1]);
@@ -127,7 +127,7 @@ static void test_deleted_and_absent(void) {
     CHECK(rec_cache_answer(c, 2, 100, NULL, 0, 2, out, osc, &n) == 0, "user out of range");
     CHECK(rec_cache_answer(NULL, 1, 100, NULL, 0, 2, out, osc, &n) == 0, "no cache");
     CHECK(rec_cache_put(NULL, 1, 100, ids, sc, 3, 1, 0) == 0, "no cache: nothing kept");
-    CHECK(rec_cache_create(5, 0) == NULL, "budget 0 = off");
+    CHECK(rec_cache_create(5, 0, NULL) == NULL, "budget 0 = off");
     rec_cache_free(c);
 }
 
@@ -137,7 +137,7 @@ static void test_refill(void) {
     int32_t ids[4] = {7, 3, 9, 1}, out[4], n = 0;
     float sc[4] = {4, 3, 2, 1}, osc[4];
     int32_t seen[] = {7};
-    rec_cache *c = rec_cache_create(1, 4096);
+    rec_cache *c = rec_cache_create(1, 4096, NULL);
     CHECK(rec_cache_put(c, 0, 0, ids, sc, 2, 0, 0) == 1, "kept: 7, 3 of a longer ranking");
     size_t one = rec_cache_bytes(c);
     CHECK(rec_cache_answer(c, 0, 0, seen, 1, 2, out, osc, &n) == -2, "7 seen since: 2 asked, 1 left: run short");
@@ -153,7 +153,7 @@ static void test_refill(void) {
 static void test_used(void) {
     int32_t ids[2] = {1, 2}, out[2], n = 0;
     float sc[2] = {2, 1}, osc[2];
-    rec_cache *c = rec_cache_create(3, 4096);
+    rec_cache *c = rec_cache_create(3, 4096, NULL);
     CHECK(rec_cache_put(c, 0, 0, ids, sc, 2, 1, 0) == 1 && rec_cache_used(c, 0), "made for a request: used");
     CHECK(rec_cache_put(c, 1, 0, ids, sc, 2, 1, REC_PUT_WARM) == 1 && !rec_cache_used(c, 1), "a warm-up's: not used");
     CHECK(rec_cache_answer(c, 1, 0, NULL, 0, 1, out, osc, &n) == 1 && rec_cache_used(c, 1), "used once it answers");
@@ -167,7 +167,7 @@ static void test_budget_and_length(void) {
     int32_t ids[REC_CACHE_MAX_LIST + 1];
     float sc[REC_CACHE_MAX_LIST + 1];
     for (int i = 0; i <= REC_CACHE_MAX_LIST; i++) ids[i] = i, sc[i] = (float)-i;
-    rec_cache *c = rec_cache_create(10, 600);
+    rec_cache *c = rec_cache_create(10, 600, NULL);
     CHECK(rec_cache_put(c, 0, 0, ids, sc, 20, 0, 0) == 1, "the first list fits");
     size_t one = rec_cache_bytes(c);
     CHECK(one >= 20 * 16 && one <= 600 && 2 * one > 600, "bytes held %zu: room for one list", one);
@@ -181,7 +181,7 @@ static void test_budget_and_length(void) {
     CHECK(rec_cache_put(c, 2, 0, ids, sc, 200, 0, 0) == 0 && rec_cache_len(c, 1) == 20,
           "a list larger than the whole budget is refused and evicts nothing");
     rec_cache_free(c);
-    c = rec_cache_create(1, 1 << 20);
+    c = rec_cache_create(1, 1 << 20, NULL);
     CHECK(rec_cache_put(c, 0, 0, ids, sc, REC_CACHE_MAX_LIST + 1, 0, 0) == 0, "a list over the limit is refused");
     CHECK(rec_cache_put(c, 0, 0, ids, sc, REC_CACHE_MAX_LIST, 0, 0) == 1, "one at the limit is kept");
     rec_cache_free(c);
@@ -192,11 +192,13 @@ static void test_budget_and_length(void) {
 static void test_clock_eviction(void) {
     int32_t ids[4] = {1, 2, 3, 4}, out[4], n = 0;
     float sc[4] = {4, 3, 2, 1}, osc[4];
-    rec_cache *c = rec_cache_create(8, 4096);
+    rec_cache *c = rec_cache_create(8, 4096, NULL);
     CHECK(rec_cache_put(c, 0, 0, ids, sc, 4, 0, 0) == 1, "kept");
     size_t one = rec_cache_bytes(c);
     rec_cache_free(c);
-    c = rec_cache_create(8, 4 * one);
+    atomic_uint_fast64_t evicted;
+    atomic_init(&evicted, 0);
+    c = rec_cache_create(8, 4 * one, &evicted);
     for (int32_t u = 0; u < 4; u++) CHECK(rec_cache_put(c, u, 0, ids, sc, 4, 0, 0) == 1, "user %d kept", u);
     CHECK(rec_cache_put(c, 4, 0, ids, sc, 4, 0, 0) == 1 && rec_cache_len(c, 0) == 0,
           "all marked: the hand clears 0-3, comes round and evicts 0");
@@ -208,6 +210,7 @@ static void test_clock_eviction(void) {
     CHECK(kept == 4 && rec_cache_len(c, 3) && rec_cache_len(c, 4) && rec_cache_len(c, 5), "4 lists: 1, 3, 4, 5 (%d)",
           kept);
     CHECK(rec_cache_bytes(c) == 4 * one, "bytes %zu = 4 lists", rec_cache_bytes(c));
+    CHECK(atomic_load(&evicted) == 2, "2 evictions counted (%llu)", (unsigned long long)atomic_load(&evicted));
     rec_cache_free(c);
 }
 
@@ -228,7 +231,7 @@ static void *race(void *p) {
 
 /* Racing fillers: every user ends with exactly one whole list, and the bytes count it once. */
 static void test_racing_fills(void) {
-    rec_cache *c = rec_cache_create(500, 1 << 20);
+    rec_cache *c = rec_cache_create(500, 1 << 20, NULL);
     pthread_t t[4];
     racer r[4];
     for (int i = 0; i < 4; i++) {
@@ -236,7 +239,7 @@ static void test_racing_fills(void) {
         pthread_create(&t[i], NULL, race, &r[i]);
     }
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
-    rec_cache *one = rec_cache_create(1, 1 << 20);
+    rec_cache *one = rec_cache_create(1, 1 << 20, NULL);
     int32_t ids[8], out[8], n = 0, bad = 0;
     float sc[8] = {8, 7, 6, 5, 4, 3, 2, 1}, osc[8];
     for (int i = 0; i < 8; i++) ids[i] = i;
@@ -284,7 +287,7 @@ static void *read_loop(void *p) {
  * list is freed only once no reader can hold it: the ASan and TSan runs check that), and the
  * replaced lists do not pile up. */
 static void test_replace_under_readers(void) {
-    rec_cache *c = rec_cache_create(50, 1 << 22);
+    rec_cache *c = rec_cache_create(50, 1 << 22, NULL);
     atomic_int stop;
     atomic_init(&stop, 0);
     reader rd = {c, &stop, 50, 0, 0, 0};
@@ -341,13 +344,13 @@ static void *fill_loop(void *p) {
  * fillers keep making lists for all of them; every answer is a whole list of the user asked
  * about, the bytes never exceed the budget, and (ASan, TSan) no reader touches a freed list. */
 static void test_evict_under_readers(void) {
-    rec_cache *one = rec_cache_create(1, 4096);
+    rec_cache *one = rec_cache_create(1, 4096, NULL);
     int32_t ids[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     float sc[8] = {8, 7, 6, 5, 4, 3, 2, 1};
     rec_cache_put(one, 0, 0, ids, sc, 8, 0, 0);
     size_t budget = 20 * rec_cache_bytes(one);
     rec_cache_free(one);
-    rec_cache *c = rec_cache_create(200, budget);
+    rec_cache *c = rec_cache_create(200, budget, NULL);
     atomic_int stop;
     atomic_init(&stop, 0);
     reader rd[2] = {{c, &stop, 200, 1, 0, 0}, {c, &stop, 200, 1, 0, 0}};

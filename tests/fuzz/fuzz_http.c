@@ -155,7 +155,7 @@ static void train_model(srv_app *a) {
     ck.meta.model_version = 1;
     ck.meta.trained_at = 1.7e9;
     ck.meta.data_watermark = st.last_seq;
-    live_model *m = live_model_create(&ck, "", 0, &e);
+    live_model *m = live_model_create(&ck, "", 0, NULL, &e);
     FUZZ_ASSERT(m != NULL, "live model: %s", e.msg);
     live_swap(&a->model, m);
 }
