@@ -319,39 +319,78 @@ int rstate_user_items_mapped(replica_state *s, const char *user, uint64_t tag, s
     return served;
 }
 
-/* Orders items by users (most first), then by the order the feed brought them. */
-static int cmp_pop(const void *x, const void *y, void *ctx) {
-    const int64_t *pop = ctx;
-    int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
-    if (pop[a] != pop[b]) return pop[a] > pop[b] ? -1 : 1;
-    return a < b ? -1 : a > b;
+/* 1 when item a ranks before item b: more users, then brought first by the feed. */
+static int ranks_before(const int64_t *pop, int32_t a, int32_t b) {
+    return pop[a] != pop[b] ? pop[a] > pop[b] : a < b;
 }
 
-/* Recomputes the top list (pmu held): a selection of the popular_k best by a partial sort. */
+/* Sifts heap[i] down a heap of n whose root is the item ranked LAST (a min-heap by rank). */
+static void sift_down(int32_t *heap, size_t n, size_t i, const int64_t *pop) {
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && ranks_before(pop, heap[c], heap[c + 1])) c++; /* the later-ranked child */
+        if (!ranks_before(pop, heap[i], heap[c])) return;
+        int32_t t = heap[i];
+        heap[i] = heap[c];
+        heap[c] = t;
+        i = c;
+    }
+}
+
+/* The k best of items 0..ni) by ranks_before, best first, into top (room for k): a heap of the
+ * k best seen so far, so n log k instead of sorting every item. Returns how many (items with
+ * pop 0 are left out). */
+static size_t select_top(const int64_t *pop, size_t ni, size_t k, int32_t *top) {
+    size_t n = 0;
+    for (size_t i = 0; i < ni && k > 0; i++) {
+        if (pop[i] <= 0) continue;
+        if (n < k) { /* grow: sift the new item up */
+            size_t j = n++;
+            top[j] = (int32_t)i;
+            while (j > 0 && ranks_before(pop, top[(j - 1) / 2], top[j])) {
+                int32_t t = top[j];
+                top[j] = top[(j - 1) / 2];
+                top[(j - 1) / 2] = t;
+                j = (j - 1) / 2;
+            }
+        } else if (ranks_before(pop, (int32_t)i, top[0])) { /* beats the worst kept */
+            top[0] = (int32_t)i;
+            sift_down(top, n, 0, pop);
+        }
+    }
+    for (size_t m = n; m > 1; m--) { /* heap sort: the worst goes to the end each time */
+        int32_t t = top[0];
+        top[0] = top[m - 1];
+        top[m - 1] = t;
+        sift_down(top, m - 1, 0, pop);
+    }
+    return n;
+}
+
+/* Recomputes the top list (pmu held). The counts are copied under the read lock (a memcpy)
+ * and ranked after it is released, so the changefeed and readers never wait for the ranking. */
 static int compute_top(replica_state *s, nc_err *e) {
     pthread_rwlock_rdlock(&s->lock);
-    size_t n = 0, ni = s->items.n;
-    int32_t *all = nc_malloc(ni + 1, sizeof *all, e);
-    int rc = all ? NC_OK : NC_ENOMEM;
-    for (size_t i = 0; all && i < ni; i++)
-        if (s->pop[i] > 0) all[n++] = (int32_t)i;
-    size_t k = n < (size_t)s->popular_k ? n : (size_t)s->popular_k;
-    int64_t *pops = all ? nc_malloc(k + 1, sizeof *pops, e) : NULL;
-    if (all && !pops) rc = NC_ENOMEM;
-    if (!rc) {
-        qsort_r(all, n, sizeof *all, cmp_pop, s->pop);
-        for (size_t i = 0; i < k; i++) pops[i] = s->pop[all[i]];
-    }
+    size_t ni = s->items.n, k = (size_t)s->popular_k;
+    int64_t *pop = nc_malloc(ni + 1, sizeof *pop, e);
+    if (pop) memcpy(pop, s->pop, ni * sizeof *pop);
     pthread_rwlock_unlock(&s->lock);
-    if (rc) {
-        free(all);
-        return rc;
+    int32_t *top = pop ? nc_malloc(k + 1, sizeof *top, e) : NULL;
+    int64_t *top_pop = top ? nc_malloc(k + 1, sizeof *top_pop, e) : NULL;
+    if (!top_pop) {
+        free(pop);
+        free(top);
+        return NC_ENOMEM;
     }
+    size_t n = select_top(pop, ni, k, top);
+    for (size_t i = 0; i < n; i++) top_pop[i] = pop[top[i]];
+    free(pop);
     free(s->top);
     free(s->top_pop);
-    s->top = all;
-    s->top_pop = pops;
-    s->n_top = k;
+    s->top = top;
+    s->top_pop = top_pop;
+    s->n_top = n;
     s->top_at = nc_now();
     return NC_OK;
 }

@@ -187,6 +187,41 @@ static void test_popular(void) {
     rstate_free(s);
 }
 
+/* Many items, few kept (popular_k 25): the selection gives what a full sort gives, ties (many:
+ * counts are small) by the order the feed brought the items. */
+static void test_popular_many(void) {
+    nc_err e;
+    replica_state *s = rstate_new(25, &e);
+    enum { N_ITEMS = 3000 };
+    static char item[N_ITEMS][8], user[12][8];
+    static int users_of[N_ITEMS], order[N_ITEMS];
+    static rstate_event ev[N_ITEMS * 12];
+    for (int u = 0; u < 12; u++) snprintf(user[u], sizeof user[u], "u%d", u);
+    size_t m = 0;
+    int n_live = 0;
+    for (int i = 0; i < N_ITEMS; i++) { /* item i gets users_of[i] users, in item order */
+        snprintf(item[i], sizeof item[i], "i%d", i);
+        users_of[i] = (int)((uint32_t)(i * 2654435761u) >> 28) % 12; /* 0..11, many ties */
+        for (int u = 0; u < users_of[i]; u++, m++) ev[m] = inter((int64_t)m + 1, user[u], item[i]);
+        if (users_of[i]) order[n_live++] = i;
+    }
+    CHECK(rstate_apply(s, ev, m, (int64_t)m, &e) == NC_OK, "%s", e.msg);
+    for (int a = 1; a < n_live; a++) /* the expected ranking: insertion sort, stable by item order */
+        for (int b = a; b > 0 && users_of[order[b]] > users_of[order[b - 1]]; b--) {
+            int t = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = t;
+        }
+    store_items it;
+    CHECK(rstate_popular(s, 100, &it, &e) == NC_OK && it.n == 25, "25 kept (n=%zu)", it.n);
+    int bad = 0;
+    for (size_t r = 0; r < it.n; r++)
+        bad += strcmp(it.ids[r], item[order[r]]) != 0 || it.counts[r] != users_of[order[r]];
+    CHECK(bad == 0, "%d of 25 ranks differ from a full sort", bad);
+    store_items_free(&it);
+    rstate_free(s);
+}
+
 static void test_cursor_rules(void) {
     nc_err e;
     replica_state *s = rstate_new(10, &e);
@@ -221,6 +256,7 @@ int main(void) {
     RUN(test_deletion);
     RUN(test_mapped);
     RUN(test_popular);
+    RUN(test_popular_many);
     RUN(test_cursor_rules);
     return TEST_REPORT();
 }
