@@ -11,9 +11,13 @@
  * records its sequence number; the user's interactions after it are the only live ones left.
  *
  * The copy is built on first use (store_seen_items asks for it), by the writer thread, so
- * commands that open the store for a moment (import, export, train) never pay for it. Until it
- * is ready, or after an update failed (it is then rebuilt from scratch a second later), callers
- * are told to read the database instead: the copy is never served stale.
+ * commands that open the store for a moment (import, export, train) never pay for it. The
+ * build goes in slices of at most BUILD_SLICE_S between write groups (first the log in
+ * sequence order, duplicates kept; then each user's list de-duplicated, while the writes of
+ * the meantime are applied with checks), so a large store never holds acknowledgements up for
+ * longer than a slice. Until it is ready, or after an update failed (it is then rebuilt from
+ * scratch a second later), callers are told to read the database instead: the copy is never
+ * served stale.
  *
  * Memory: 4 bytes per distinct (user, item) pair plus the id maps; a build de-duplicates each
  * user's list once at the end (sort), incremental updates scan the user's list. For
@@ -27,8 +31,9 @@
 #include <string.h>
 
 #define APPLY_CHUNK 4096 /* changes applied per write-lock hold, so readers are never held long */
+#define BUILD_SLICE_S 0.005 /* the longest one slice of a build keeps the writer from its queue */
 
-enum { SEEN_OFF, SEEN_WANTED, SEEN_FAILED, SEEN_READY };
+enum { SEEN_OFF, SEEN_WANTED, SEEN_FAILED, SEEN_BUILDING, SEEN_READY };
 
 /* One user's distinct live items, in order of first interaction. */
 typedef struct seen_user {
@@ -43,6 +48,7 @@ struct st_seen {
     seen_user *u;          /* users.n entries in use */
     size_t ucap;
     int64_t seq;           /* changes applied up to here; writer thread only */
+    int64_t dedup_next;    /* building: next user to de-duplicate, -1 while reading the log */
     atomic_int state;      /* SEEN_* */
     sqlite3_stmt *last_seq, *changes; /* on the writer connection */
 
@@ -189,41 +195,67 @@ static int seen_dedup(seen_user *u, nc_err *e) {
     return NC_OK;
 }
 
-/* Steps the changes query, applying rows in chunks under the write lock. */
-static int seen_apply_rows(nc_store *s, st_seen *v, int build, nc_err *e) {
+/* Steps the changes query, applying rows in chunks under the write lock, until the rows run
+ * out (*all = 1) or, with a deadline (> 0), the chunk that passes it; *upto gets the sequence
+ * number of the last row applied. check: see seen_push. */
+static int seen_apply_rows(nc_store *s, st_seen *v, int check, double deadline, int64_t *upto, int *all,
+                           nc_err *e) {
     int rc = NC_OK, step = SQLITE_ROW;
     while (!rc && step == SQLITE_ROW) {
         pthread_rwlock_wrlock(&v->lock);
         for (int k = 0; !rc && k < APPLY_CHUNK; k++) {
             step = sqlite3_step(v->changes);
             if (step != SQLITE_ROW) break;
-            rc = seen_apply_row(v, v->changes, !build, e);
+            rc = seen_apply_row(v, v->changes, check, e);
+            *upto = sqlite3_column_int64(v->changes, 0);
         }
-        for (size_t i = 0; build && !rc && step != SQLITE_ROW && i < v->users.n; i++)
-            rc = seen_dedup(&v->u[i], e);
         pthread_rwlock_unlock(&v->lock);
+        if (deadline > 0 && nc_now() >= deadline) break;
     }
-    if (!rc && step != SQLITE_DONE) rc = st_sql_fail(s, s->wdb, step, "read changes for the seen items", e);
+    if (!rc && step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = st_sql_fail(s, s->wdb, step, "read changes for the seen items", e);
+    *all = step == SQLITE_DONE;
     sqlite3_reset(v->changes);
     return rc;
 }
 
-/* Reads and applies what was committed after v->seq, in one read transaction. */
-static int seen_sync(nc_store *s, st_seen *v, int build, nc_err *e) {
+/* Reads and applies what was committed after v->seq, in one read transaction: all of it, or
+ * with a deadline (> 0) what fits before it (*caught_up says which). */
+static int seen_sync(nc_store *s, st_seen *v, int check, double deadline, int *caught_up, nc_err *e) {
+    *caught_up = 0;
     int rc = st_exec(s, s->wdb, "BEGIN", "begin read of changes", e);
     if (rc) return rc;
     int step = sqlite3_step(v->last_seq);
-    int64_t last = step == SQLITE_ROW ? sqlite3_column_int64(v->last_seq, 0) : 0;
+    int64_t last = step == SQLITE_ROW ? sqlite3_column_int64(v->last_seq, 0) : 0, upto = v->seq;
     sqlite3_reset(v->last_seq);
     if (step != SQLITE_ROW) rc = st_sql_fail(s, s->wdb, step, "read sequence counter", e);
+    int all = 1;
     if (!rc && last != v->seq) {
         sqlite3_bind_int64(v->changes, 1, v->seq);
         sqlite3_bind_int64(v->changes, 2, last);
-        rc = seen_apply_rows(s, v, build, e);
+        rc = seen_apply_rows(s, v, check, deadline, &upto, &all, e);
     }
     int crc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
     if (!rc && crc != SQLITE_OK) rc = st_sql_fail(s, s->wdb, crc, "end read of changes", e);
-    if (!rc) v->seq = last;
+    if (!rc) v->seq = all ? last : upto;
+    *caught_up = !rc && all;
+    return rc;
+}
+
+/* De-duplicates users' lists from v->dedup_next on until the deadline (checked after every
+ * user of more than 64 items, and every 64 users: one list can hold millions); *done = 1
+ * once every user is. */
+static int seen_dedup_slice(st_seen *v, double deadline, int *done, nc_err *e) {
+    int rc = NC_OK;
+    pthread_rwlock_wrlock(&v->lock);
+    while (!rc && v->dedup_next < (int64_t)v->users.n) {
+        seen_user *u = &v->u[v->dedup_next++];
+        int long_list = u->n > 64;
+        rc = seen_dedup(u, e);
+        if ((long_list || (v->dedup_next & 63) == 0) && nc_now() >= deadline) break;
+    }
+    *done = v->dedup_next >= (int64_t)v->users.n;
+    pthread_rwlock_unlock(&v->lock);
     return rc;
 }
 
@@ -234,24 +266,39 @@ int st_seen_active(const nc_store *s) {
     return s->seen && atomic_load(&s->seen->state) != SEEN_OFF;
 }
 
-/* 1 when a caller waits for the first build: the writer builds at once, not at its next tick. */
+/* 1 while a build is wanted or under way: an idle writer goes on with it at once, not at its
+ * next tick. */
 int st_seen_pending(const nc_store *s) {
-    return s->seen && atomic_load(&s->seen->state) == SEEN_WANTED;
+    if (!s->seen) return 0;
+    int state = atomic_load(&s->seen->state);
+    return state == SEEN_WANTED || state == SEEN_BUILDING;
 }
 
-/* Writer thread, after each COMMIT and once a second when idle: brings the copy up to date,
- * building it when it is not ready. A failure drops the copy (callers read the database) and
- * the next call rebuilds it. */
+/* Writer thread, after each COMMIT, and when idle once a second or, while building, slice
+ * after slice: brings a ready copy up to date, or takes the build one slice further (starting
+ * it afresh when it was wanted or had failed). A failure drops the copy (callers read the
+ * database) and the timer rebuilds it a second later. */
 void st_seen_update(nc_store *s) {
     st_seen *v = s->seen;
     if (!st_seen_active(s)) return;
-    int ready = atomic_load(&v->state) == SEEN_READY;
-    if (!ready) seen_clear(v);
+    int state = atomic_load(&v->state), caught_up, done = 0, rc;
     nc_err e;
-    if (seen_sync(s, v, !ready, &e) == NC_OK) {
-        atomic_store(&v->state, SEEN_READY);
-        return;
+    if (state == SEEN_READY) {
+        rc = seen_sync(s, v, 1, 0, &caught_up, &e);
+    } else {
+        if (state != SEEN_BUILDING) {
+            seen_clear(v);
+            v->dedup_next = -1;
+            atomic_store(&v->state, SEEN_BUILDING);
+        }
+        double deadline = nc_now() + BUILD_SLICE_S;
+        int deduping = v->dedup_next >= 0; /* then only the writes of the meantime are read */
+        rc = seen_sync(s, v, deduping, deduping ? 0 : deadline, &caught_up, &e);
+        if (!rc && !deduping && caught_up) v->dedup_next = 0, deduping = 1;
+        if (!rc && deduping) rc = seen_dedup_slice(v, deadline, &done, &e);
+        if (!rc && done) atomic_store(&v->state, SEEN_READY);
     }
+    if (rc == NC_OK) return;
     atomic_store(&v->state, SEEN_FAILED);
     seen_clear(v);
 }

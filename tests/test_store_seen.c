@@ -278,6 +278,54 @@ static void test_mapped_ids(void) {
     tdir_free(&t);
 }
 
+/* A store large enough that building the copy takes many slices: writes queued meanwhile are
+ * acknowledged between slices, before the copy is ready (the writer does not hold them for the
+ * whole build), and once it is ready the copy agrees with the database for every user,
+ * including the users written, deleted and returning during the build. */
+static void test_built_in_slices_while_writing(void) {
+    enum { USERS = 400, PER_USER = 500, ITEMS = 300 };
+    tdir t;
+    tdir_make(&t, "seen");
+    store_opts o;
+    store_opts_default(&o);
+    o.sync_full = 0; /* the set-up's 200 commits need not each wait for the disk */
+    nc_store *s = NULL;
+    nc_err e;
+    CHECK(store_open(t.db, &o, &s, &e) == NC_OK, "%s", e.msg);
+    static char user[USERS][16], item[ITEMS][16];
+    static store_event ev[1000];
+    for (int i = 0; i < ITEMS; i++) snprintf(item[i], sizeof item[i], "it%d", i);
+    for (int u = 0; u < USERS; u++) snprintf(user[u], sizeof user[u], "user%d", u);
+    int ok = 1;
+    for (int b = 0; ok && b < USERS * PER_USER / 1000; b++) { /* repeats within users: the build de-duplicates */
+        for (int k = 0; k < 1000; k++) {
+            int r = b * 1000 + k, u = (r * 7) % USERS;
+            ev[k] = (store_event){user[u], item[(r * 31 + u) % ITEMS], r + 1};
+        }
+        ok = store_append(s, ev, 1000, NULL, NULL, &e) == NC_OK;
+    }
+    CHECK(ok, "set-up: %s", e.msg);
+    got_items g;
+    CHECK(!seen_of(s, user[0], &g, NULL), "the first call asks for the copy");
+    store_event w = {user[1], "during-1", STORE_TS_NOW};
+    CHECK(store_append(s, &w, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
+    CHECK(!seen_of(s, user[0], &g, NULL),
+          "a write queued after the request was acknowledged before the copy was ready (200,000 rows)");
+    store_event more[] = {{user[2], "during-2", 7}, {user[2], item[0], 8}, {"newcomer", "during-3", 9}};
+    CHECK(store_append(s, more, 3, NULL, NULL, &e) == NC_OK, "%s", e.msg);
+    CHECK(store_delete_user(s, user[3], NULL, &e) == NC_OK, "%s", e.msg);
+    store_event back = {user[3], "returned", 10};
+    CHECK(store_append(s, &back, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
+    CHECK(wait_ready(s), "the copy was built within 10 s");
+    int bad = 0;
+    for (int u = 0; u < USERS; u++) bad += !same_as_db(s, user[u]);
+    CHECK(bad == 0, "%d of %d users differ from the database", bad, USERS);
+    CHECK(same_as_db(s, "newcomer"), "a user first seen during the build");
+    CHECK(seen_of(s, user[3], &g, NULL) && g.n == 1 && !strcmp(g.ids[0], "returned"), "deleted during the build, then back");
+    store_close(s);
+    tdir_free(&t);
+}
+
 int main(void) {
     RUN(test_matches_user_items);
     RUN(test_rebuilt_after_reopen);
@@ -285,5 +333,6 @@ int main(void) {
     RUN(test_acknowledged_writes_visible_at_once);
     RUN(test_other_writer_arrives);
     RUN(test_mapped_ids);
+    RUN(test_built_in_slices_while_writing);
     return TEST_REPORT();
 }
