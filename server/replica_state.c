@@ -374,7 +374,7 @@ static int compute_top(replica_state *s, nc_err *e) {
     pthread_rwlock_rdlock(&s->lock);
     size_t ni = s->items.n, k = (size_t)s->popular_k;
     int64_t *pop = nc_malloc(ni + 1, sizeof *pop, e);
-    if (pop) memcpy(pop, s->pop, ni * sizeof *pop);
+    if (pop && ni) memcpy(pop, s->pop, ni * sizeof *pop); /* s->pop is NULL before the first item */
     pthread_rwlock_unlock(&s->lock);
     int32_t *top = pop ? nc_malloc(k + 1, sizeof *top, e) : NULL;
     int64_t *top_pop = top ? nc_malloc(k + 1, sizeof *top_pop, e) : NULL;
