@@ -41,6 +41,12 @@ struct rec_cache {
     rec_entry *limbo;            /* retired before it: freed once active[limbo_bucket] is 0 */
     int limbo_bucket;
     atomic_uint_fast64_t *evictions; /* the caller's counter, or NULL */
+    /* Admission while full (the doorkeeper): a user's first miss sets their bit and is only
+     * scanned, a second miss before the bits are cleared earns a list. The bits are cleared
+     * once more users were turned away than there are lists. */
+    atomic_ulong *door;          /* n_users bits */
+    atomic_long door_count;      /* bits set since the last clearing */
+    atomic_long n_live;          /* entries in slots */
 };
 
 static int32_t *e_ids(rec_entry *en) { return en->data; }
@@ -55,8 +61,10 @@ rec_cache *rec_cache_create(int32_t n_users, size_t budget, atomic_uint_fast64_t
     rec_cache *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->slots = calloc((size_t)n_users, sizeof *c->slots); /* zero = NULL on every target we build for */
-    if (!c->slots || pthread_mutex_init(&c->mu, NULL)) {
+    c->door = calloc(((size_t)n_users + 63) / 64, sizeof *c->door);
+    if (!c->slots || !c->door || pthread_mutex_init(&c->mu, NULL)) {
         free(c->slots);
+        free(c->door);
         free(c);
         return NULL;
     }
@@ -67,6 +75,8 @@ rec_cache *rec_cache_create(int32_t n_users, size_t budget, atomic_uint_fast64_t
     atomic_init(&c->epoch, 0);
     atomic_init(&c->active[0], 0);
     atomic_init(&c->active[1], 0);
+    atomic_init(&c->door_count, 0);
+    atomic_init(&c->n_live, 0);
     return c;
 }
 
@@ -83,6 +93,7 @@ void rec_cache_free(rec_cache *c) {
     free_list(c->fresh);
     free_list(c->limbo);
     pthread_mutex_destroy(&c->mu);
+    free(c->door);
     free(c->slots);
     free(c);
 }
@@ -136,6 +147,7 @@ static void reclaim(rec_cache *c) {
  * with mu held. */
 static void retire(rec_cache *c, rec_entry *en) {
     c->live -= entry_bytes(en->n);
+    atomic_fetch_sub_explicit(&c->n_live, 1, memory_order_relaxed);
     en->retired_next = c->fresh;
     c->fresh = en;
 }
@@ -221,6 +233,25 @@ static int answer_from(rec_entry *en, int64_t deleted_seq, const int32_t *excl, 
     return 1;
 }
 
+/* A user without a list while the cache is full: 1 when this is their second miss since the
+ * doorkeeper's bits were last cleared (a list is worth an eviction), else 0 (their bit is set
+ * now). Under a cyclic or uniform demand larger than the budget, lists would be made and
+ * evicted on every request, slower than scanning; with this only the users who come back soon
+ * get one. */
+static int admitted(rec_cache *c, int32_t u) {
+    if (atomic_load_explicit(&c->bytes, memory_order_relaxed) < c->budget - c->budget / 16) return 1; /* room */
+    atomic_ulong *w = &c->door[u / 64];
+    unsigned long bit = 1ul << (u % 64);
+    if (atomic_load_explicit(w, memory_order_relaxed) & bit) return 1;
+    atomic_fetch_or_explicit(w, bit, memory_order_relaxed);
+    if (atomic_fetch_add_explicit(&c->door_count, 1, memory_order_relaxed) + 1 >
+        atomic_load_explicit(&c->n_live, memory_order_relaxed)) { /* clear (a racing bit may survive: harmless) */
+        atomic_store_explicit(&c->door_count, 0, memory_order_relaxed);
+        for (size_t i = 0; i < ((size_t)c->n_users + 63) / 64; i++) atomic_store_explicit(&c->door[i], 0, memory_order_relaxed);
+    }
+    return 0;
+}
+
 int rec_cache_answer(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *excl, size_t n_excl, int32_t k,
                      int32_t *out_ids, float *out_scores, int32_t *out_n) {
     if (!c || u < 0 || u >= c->n_users || k < 1) return 0;
@@ -228,7 +259,7 @@ int rec_cache_answer(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t
     int r = answer_from(atomic_load_explicit(&c->slots[u], memory_order_acquire), deleted_seq, excl, n_excl, k,
                         out_ids, out_scores, out_n);
     reader_leave(c, b);
-    return r;
+    return r == -1 && !admitted(c, u) ? 0 : r;
 }
 
 typedef struct id_rank {
@@ -302,6 +333,7 @@ int rec_cache_put(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *i
         if (atomic_load(&c->bytes) + need <= c->budget || (!(flags & REC_PUT_WARM) && make_room(c, need, u))) {
             atomic_fetch_add(&c->bytes, need);
             c->live += need;
+            atomic_fetch_add_explicit(&c->n_live, 1, memory_order_relaxed);
             atomic_store_explicit(&c->slots[u], en, memory_order_release);
             if (old) retire(c, old);
             en = NULL;

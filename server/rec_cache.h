@@ -26,7 +26,11 @@
  * replaced by a new scan's. The bytes held are bounded by a budget: when a new list does not
  * fit, lists are evicted by a clock (second chance: a list that answered since the hand last
  * passed keeps its place once more), so the users who keep asking keep their lists and the
- * ones who stopped make room. A warm-up's list never evicts (it stops at the budget).
+ * ones who stopped make room. While the cache is full, a user without a list gets one only at
+ * their second miss within a while (a doorkeeper bit per user, cleared once more users were
+ * turned away than there are lists): when demand is spread over more users than fit, making
+ * and evicting a list per request would cost more than scanning. A warm-up's list never
+ * evicts (it stops at the budget).
  *
  * Readers take no lock and never wait: each counts itself in one of two epoch buckets while it
  * holds an entry, and a replaced or evicted entry is freed only once every reader that could
@@ -58,8 +62,9 @@ void rec_cache_free(rec_cache *c);
  * any order, duplicates fine) into the caller's out_ids / out_scores (k each). Returns 1 with
  * *out_n set when the list answers exactly; -1 when u has no list yet, -2 when u's list has
  * fewer than k candidates left (both: a scan worth keeping, see rec_cache_put); 0 otherwise
- * (no cache, or a list made before the user's latest deletion - deleted_seq differs). Marks
- * the list as used and recently asked for. Thread-safe. */
+ * (no cache, a list made before the user's latest deletion - deleted_seq differs -, or the
+ * first miss of a user while the cache is full: scan, do not keep). Marks the list as used
+ * and recently asked for. Thread-safe. */
 int rec_cache_answer(rec_cache *c, int32_t u, int64_t deleted_seq, const int32_t *excl, size_t n_excl,
                      int32_t k, int32_t *out_ids, float *out_scores, int32_t *out_n);
 

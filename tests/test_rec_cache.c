@@ -214,6 +214,31 @@ static void test_clock_eviction(void) {
     rec_cache_free(c);
 }
 
+/* While the cache is full a user's first miss is only scanned (0), the second earns a list
+ * (-1); the doorkeeper's bits are cleared once more users were turned away than there are
+ * lists, so a user who comes back only after that is turned away again. With room, the first
+ * miss already earns a list. */
+static void test_admission_when_full(void) {
+    int32_t ids[4] = {1, 2, 3, 4};
+    float sc[4] = {4, 3, 2, 1};
+    rec_cache *one = rec_cache_create(1, 4096, NULL);
+    rec_cache_put(one, 0, 0, ids, sc, 4, 0, 0);
+    size_t list = rec_cache_bytes(one);
+    rec_cache_free(one);
+    rec_cache *c = rec_cache_create(10, 2 * list, NULL);
+    CHECK(rec_cache_answer(c, 0, 0, NULL, 0, 1, NULL, NULL, NULL) == -1, "room: the first miss earns a list");
+    CHECK(rec_cache_put(c, 0, 0, ids, sc, 4, 0, 0) == 1 && rec_cache_put(c, 1, 0, ids, sc, 4, 0, 0) == 1, "full now");
+    CHECK(rec_cache_answer(c, 2, 0, NULL, 0, 1, NULL, NULL, NULL) == 0, "full: user 2's first miss is only scanned");
+    CHECK(rec_cache_answer(c, 2, 0, NULL, 0, 1, NULL, NULL, NULL) == -1, "user 2's second miss earns a list");
+    CHECK(rec_cache_put(c, 2, 0, ids, sc, 4, 0, 0) == 1 && rec_cache_len(c, 2) == 4, "kept, evicting another");
+    CHECK(rec_cache_answer(c, 3, 0, NULL, 0, 1, NULL, NULL, NULL) == 0 &&
+              rec_cache_answer(c, 4, 0, NULL, 0, 1, NULL, NULL, NULL) == 0,
+          "users 3 and 4 turned away: 3 bits set since the last clearing, more than the 2 lists: cleared");
+    CHECK(rec_cache_answer(c, 3, 0, NULL, 0, 1, NULL, NULL, NULL) == 0, "so 3 is a first miss again");
+    CHECK(rec_cache_answer(c, 3, 0, NULL, 0, 1, NULL, NULL, NULL) == -1, "and 3's next miss earns a list");
+    rec_cache_free(c);
+}
+
 typedef struct racer {
     rec_cache *c;
     int seed;
@@ -379,6 +404,7 @@ int main(void) {
     RUN(test_used);
     RUN(test_budget_and_length);
     RUN(test_clock_eviction);
+    RUN(test_admission_when_full);
     RUN(test_racing_fills);
     RUN(test_replace_under_readers);
     RUN(test_evict_under_readers);
