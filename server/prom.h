@@ -38,7 +38,8 @@ typedef enum {
 typedef enum { PROM_SRC_NCL = 0, PROM_SRC_FOLDIN, PROM_SRC_POPULAR, PROM_SRC_N } prom_source;
 
 /* How a known user's ranking was made (see rec_cache.h): from a kept list, by a scan that was
- * kept, or by a scan alone (a list made before a deletion, no room for the scan's list, cache off). */
+ * kept, or by a scan alone (a list made before a deletion, a first miss while the cache is full,
+ * no room for the scan's list, cache off). */
 typedef enum { PROM_CACHE_HIT = 0, PROM_CACHE_FILL, PROM_CACHE_SCAN, PROM_CACHE_N } prom_cache;
 
 typedef struct prom {
