@@ -44,7 +44,7 @@ struct rec_cache {
     /* Admission while full (the doorkeeper): a user's first miss sets their bit and is only
      * scanned, a second miss before the bits are cleared earns a list. The bits are cleared
      * once more users were turned away than there are lists. */
-    atomic_ulong *door;          /* n_users bits */
+    _Atomic uint64_t *door;      /* n_users bits */
     atomic_long door_count;      /* bits set since the last clearing */
     atomic_long n_live;          /* entries in slots */
 };
@@ -240,8 +240,8 @@ static int answer_from(rec_entry *en, int64_t deleted_seq, const int32_t *excl, 
  * get one. */
 static int admitted(rec_cache *c, int32_t u) {
     if (atomic_load_explicit(&c->bytes, memory_order_relaxed) < c->budget - c->budget / 16) return 1; /* room */
-    atomic_ulong *w = &c->door[u / 64];
-    unsigned long bit = 1ul << (u % 64);
+    _Atomic uint64_t *w = &c->door[u / 64];
+    uint64_t bit = UINT64_C(1) << (u % 64);
     if (atomic_load_explicit(w, memory_order_relaxed) & bit) return 1;
     atomic_fetch_or_explicit(w, bit, memory_order_relaxed);
     if (atomic_fetch_add_explicit(&c->door_count, 1, memory_order_relaxed) + 1 >
