@@ -854,16 +854,18 @@ static void h_metrics(void *ap, const http_req *rq, http_resp *rs) {
         return;
     }
     if (a->store && store_stats_get(a->store, &st, &e) == NC_OK) {
-        char extra[1024];
+        char extra[2048];
         int w = snprintf(extra, sizeof extra,
                          "# HELP nclrec_store_interactions Live interactions in the store.\n# TYPE nclrec_store_interactions gauge\nnclrec_store_interactions %lld\n"
                          "# HELP nclrec_store_watermark Highest committed sequence number.\n# TYPE nclrec_store_watermark gauge\nnclrec_store_watermark %lld\n"
                          "# HELP nclrec_store_wal_bytes Size of the write-ahead log.\n# TYPE nclrec_store_wal_bytes gauge\nnclrec_store_wal_bytes %lld\n"
                          "# HELP nclrec_store_commits_total Transactions committed.\n# TYPE nclrec_store_commits_total counter\nnclrec_store_commits_total %llu\n"
-                         "# HELP nclrec_store_writable 1 while the store accepts writes.\n# TYPE nclrec_store_writable gauge\nnclrec_store_writable %d\n",
+                         "# HELP nclrec_store_writable 1 while the store accepts writes.\n# TYPE nclrec_store_writable gauge\nnclrec_store_writable %d\n"
+                         "# HELP nclrec_store_seen_ready 1 while users' items are answered from memory (0: read from the file, e.g. while the copy is built after a start).\n"
+                         "# TYPE nclrec_store_seen_ready gauge\nnclrec_store_seen_ready %d\n",
                          (long long)st.interactions, (long long)st.last_seq, (long long)st.wal_bytes,
-                         (unsigned long long)st.commits, st.writable);
-        char *t2 = realloc(text, len + (size_t)w + 1);
+                         (unsigned long long)st.commits, st.writable, st.seen_ready);
+        char *t2 = w > 0 && (size_t)w < sizeof extra ? realloc(text, len + (size_t)w + 1) : NULL;
         if (t2) {
             memcpy(t2 + len, extra, (size_t)w + 1);
             text = t2;

@@ -244,6 +244,9 @@ typedef struct store_stats {
                                 1 again after its next successful commit; while it is 0 an idle
                                 writer tries a small commit every second, so the store recovers
                                 by itself once the fault is gone */
+    int seen_ready;          /* 1 while the in-memory copy of users' items (store_seen_items)
+                                answers; 0 before its first use, while it is built, and after a
+                                failed update until it is rebuilt (callers then read the file) */
 } store_stats;
 
 int store_stats_get(nc_store *s, store_stats *out, nc_err *e);

@@ -116,6 +116,7 @@ int st_seen_open(nc_store *s, nc_err *e);
 void st_seen_close(nc_store *s);
 int st_seen_active(const nc_store *s);
 int st_seen_pending(const nc_store *s);
+int st_seen_ready(const nc_store *s);
 void st_seen_update(nc_store *s);
 
 /* store_read.c */

@@ -271,6 +271,7 @@ int store_stats_get(nc_store *s, store_stats *out, nc_err *e) {
     out->in_writer = s->running;
     out->writable = s->writable;
     pthread_mutex_unlock(&s->qmu);
+    out->seen_ready = st_seen_ready(s);
     return rc;
 }
 

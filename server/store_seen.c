@@ -266,6 +266,11 @@ int st_seen_active(const nc_store *s) {
     return s->seen && atomic_load(&s->seen->state) != SEEN_OFF;
 }
 
+/* 1 while the copy answers (for the statistics). */
+int st_seen_ready(const nc_store *s) {
+    return s->seen && atomic_load(&s->seen->state) == SEEN_READY;
+}
+
 /* 1 while a build is wanted or under way: an idle writer goes on with it at once, not at its
  * next tick. */
 int st_seen_pending(const nc_store *s) {

@@ -323,6 +323,9 @@ check "cache: /metrics shows the bytes of the 30 kept lists (${cache_bytes:-none
     ok_if '[ -n "$cache_bytes" ] && [ "$cache_bytes" -ge $((30 * 33 * 16)) ] && [ "$cache_bytes" -le $((30 * 100 * 16)) ]'
 evictions=$(curl -s --max-time 5 "$B/metrics" | sed -n 's/^nclrec_recommend_cache_evictions_total //p')
 check "cache: /metrics counts evictions, none with room to spare (${evictions:-none})" [ "$evictions" = 0 ]
+seen_ready() { [ "$(curl -s --max-time 5 "$B/metrics" | sed -n 's/^nclrec_store_seen_ready //p')" = 1 ]; }
+for _ in $(seq 1 100); do seen_ready && break; sleep 0.1; done # the copy is built after the first /recommend
+check "metrics: nclrec_store_seen_ready is 1 once users' items are answered from memory" seen_ready
 stop_server; check "restart: SIGTERM exits 0" [ "$STOP_RC" = 0 ]
 check "cache: daemon starts with --rec-cache-mb 0" start_server "$T/main2b.log" --data-dir "$D" "${TRAIN[@]}" --rec-cache-mb 0
 check "cache: ready" wait_ready

@@ -97,6 +97,8 @@ static void test_matches_user_items(void) {
     /* the first call only asks for the copy (or finds it built by then): never a wrong answer */
     if (seen_of(s, "u1", &g, &del)) CHECK(g.n == 3, "u1 has a, b, c: %zu", g.n);
     CHECK(wait_ready(s), "the copy was built within 10 s");
+    store_stats st;
+    CHECK(store_stats_get(s, &st, &e) == NC_OK && st.seen_ready == 1, "the statistics say it is ready");
     const char *users[] = {"u1", "u2", "u3", "ghost"};
     for (int i = 0; i < 4; i++) CHECK(same_as_db(s, users[i]), "user %s", users[i]);
     CHECK(seen_of(s, "u1", &g, &del) && g.n == 3 && !strcmp(g.ids[0], "a") &&
@@ -306,6 +308,8 @@ static void test_built_in_slices_while_writing(void) {
     }
     CHECK(ok, "set-up: %s", e.msg);
     got_items g;
+    store_stats st;
+    CHECK(store_stats_get(s, &st, &e) == NC_OK && st.seen_ready == 0, "not ready before its first use");
     CHECK(!seen_of(s, user[0], &g, NULL), "the first call asks for the copy");
     store_event w = {user[1], "during-1", STORE_TS_NOW};
     CHECK(store_append(s, &w, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
