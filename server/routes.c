@@ -245,7 +245,8 @@ static void fill_cache(const live_model *m, int32_t u, int64_t deleted_seq, cons
 /* The top k model items for q minus excl (model ids: the first n_seen are the user's items,
  * then exclude='s), into ids/sc (k each). For a user the model knows (u >= 0, q its
  * embedding) a list kept from an earlier scan answers when it can (the same answer, see
- * rec_cache.h); a user without one gets a list scanned and kept. */
+ * rec_cache.h); a user without one gets a list scanned and kept (while the cache is full, at
+ * their second miss: rec_cache_answer says when). */
 static int top_items(srv_app *a, const live_model *m, int32_t u, int64_t deleted_seq, const float *q, int32_t k,
                      const int32_t *excl, size_t n_seen, size_t n_excl, int32_t *ids, float *sc, int32_t *got,
                      nc_err *e) {
