@@ -448,7 +448,7 @@ ingest_vs_loop() {
 }
 
 # Step 3b: what step 3 can reach at most here, whatever the store does: the daemon's own HTTP
-# layer (bench/ingest_bound.c: server/http.c, the same decode, parking and answer) with the
+# layer (bench/ingest_bound.c: server/http.c, a jansson parse, the same parking and answer) with the
 # store replaced by a writer thread that answers each group at once (mode none) or after one
 # 4 KiB page write and fdatasync (mode fsync, the least a durable group commit does). Each
 # next to a fresh loop run and the daemon's figure of step 3 (NAME).

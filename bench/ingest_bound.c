@@ -1,9 +1,10 @@
 /* ingest_bound.c - the most the durable-ingest benchmark (bench/bench_serve.sh, step 3) can
  * show on this machine with the daemon's own HTTP layer, whatever the store does.
  *
- * It serves POST /interactions through server/http.c exactly as `nclrec serve` does (the same
- * libmicrohttpd set-up, bearer key, body cap, jansson decode of the event, the request parked
- * with http_answer_later while it waits, the same JSON answer), but the store is replaced by
+ * It serves POST /interactions through server/http.c as `nclrec serve` does (the same
+ * libmicrohttpd set-up, bearer key, body cap, the body parsed by jansson - without the
+ * daemon's per-field checks -, the request parked with http_answer_later while it waits, the
+ * same JSON answer), but the store is replaced by
  * a writer thread that takes every queued request at once (the daemon's group commit) and
  *   none   answers them without touching the disk: the HTTP path and the hand-off alone;
  *   fsync  writes one 4 KiB page into FILE and fdatasyncs it, then answers them: the least a
