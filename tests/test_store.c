@@ -27,16 +27,6 @@ typedef struct fake_clock {
 
 static int64_t fake_now(void *ctx) { return ((fake_clock *)ctx)->now; }
 
-static nc_store *open_or_die(const char *path, const store_opts *o) {
-    nc_store *s = NULL;
-    nc_err e;
-    if (store_open(path, o, &s, &e)) {
-        fprintf(stderr, "store_open %s: %s\n", path, e.msg);
-        exit(1);
-    }
-    return s;
-}
-
 static store_stats stats_of(nc_store *s) {
     store_stats st;
     nc_err e;

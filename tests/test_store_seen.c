@@ -17,16 +17,6 @@
 
 /* ==== helpers =========================================================================== */
 
-static nc_store *open_or_die(const char *path) {
-    nc_store *s = NULL;
-    nc_err e;
-    if (store_open(path, NULL, &s, &e)) {
-        fprintf(stderr, "store_open %s: %s\n", path, e.msg);
-        exit(1);
-    }
-    return s;
-}
-
 /* What store_seen_items reported: up to 64 ids, copied. */
 typedef struct got_items {
     char ids[64][32];
@@ -84,7 +74,7 @@ static int has_item(const got_items *g, const char *item) {
 static void test_matches_user_items(void) {
     tdir t;
     tdir_make(&t, "seen");
-    nc_store *s = open_or_die(t.db);
+    nc_store *s = open_or_die(t.db, NULL);
     nc_err e;
     store_event ev[] = {{"u1", "a", 1}, {"u1", "b", 2}, {"u1", "a", 3}, {"u2", "b", 4},
                         {"u2", "c", 5}, {"u3", "a", 6}, {"u1", "c", 7}, {"u1", "b", 8}};
@@ -119,13 +109,13 @@ static void test_matches_user_items(void) {
 static void test_rebuilt_after_reopen(void) {
     tdir t;
     tdir_make(&t, "seen");
-    nc_store *s = open_or_die(t.db);
+    nc_store *s = open_or_die(t.db, NULL);
     nc_err e;
     store_event ev[] = {{"u1", "a", 1}, {"u1", "b", 2}, {"u2", "b", 3}};
     CHECK(store_append(s, ev, 3, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(store_delete_user(s, "u2", NULL, &e) == NC_OK, "%s", e.msg);
     store_close(s);
-    s = open_or_die(t.db);
+    s = open_or_die(t.db, NULL);
     CHECK(wait_ready(s), "built after reopening");
     CHECK(same_as_db(s, "u1") && same_as_db(s, "u2"), "same answers after reopening");
     store_close(s);
@@ -137,7 +127,7 @@ static void test_rebuilt_after_reopen(void) {
 static void test_failed_job_not_seen(void) {
     tdir t;
     tdir_make(&t, "seen");
-    nc_store *s = open_or_die(t.db);
+    nc_store *s = open_or_die(t.db, NULL);
     nc_err e;
     CHECK(wait_ready(s), "built");
     store_event a = {"u1", "a", 1}, b = {"u1", "b", 2};
@@ -192,7 +182,7 @@ static void *reader_run(void *p) {
 static void test_acknowledged_writes_visible_at_once(void) {
     tdir t;
     tdir_make(&t, "seen");
-    nc_store *s = open_or_die(t.db);
+    nc_store *s = open_or_die(t.db, NULL);
     CHECK(wait_ready(s), "built");
     enum { W = 4, R = 2, N = 60 };
     pthread_t th[W + R];
@@ -216,7 +206,7 @@ static void test_acknowledged_writes_visible_at_once(void) {
 static void test_other_writer_arrives(void) {
     tdir t;
     tdir_make(&t, "seen");
-    nc_store *s = open_or_die(t.db), *other = open_or_die(t.db);
+    nc_store *s = open_or_die(t.db, NULL), *other = open_or_die(t.db, NULL);
     nc_err e;
     CHECK(wait_ready(s), "built");
     store_event ev = {"u9", "x", 1};
@@ -249,7 +239,7 @@ static int32_t map_num(void *ctx, const char *item) {
 static void test_mapped_ids(void) {
     tdir t;
     tdir_make(&t, "seen");
-    nc_store *s = open_or_die(t.db);
+    nc_store *s = open_or_die(t.db, NULL);
     nc_err e;
     store_event ev[] = {{"u1", "i5", 1}, {"u1", "x", 2}, {"u1", "i2", 3}, {"u2", "i5", 4}};
     CHECK(store_append(s, ev, 4, NULL, NULL, &e) == NC_OK, "%s", e.msg);
@@ -291,9 +281,8 @@ static void test_built_in_slices_while_writing(void) {
     store_opts o;
     store_opts_default(&o);
     o.sync_full = 0; /* the set-up's 200 commits need not each wait for the disk */
-    nc_store *s = NULL;
+    nc_store *s = open_or_die(t.db, &o);
     nc_err e;
-    CHECK(store_open(t.db, &o, &s, &e) == NC_OK, "%s", e.msg);
     static char user[USERS][16], item[ITEMS][16];
     static store_event ev[1000];
     for (int i = 0; i < ITEMS; i++) snprintf(item[i], sizeof item[i], "it%d", i);

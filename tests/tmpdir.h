@@ -1,5 +1,6 @@
 /* tmpdir.h - a scratch directory per test with a store path in it, removed with everything
- * inside (tests that open a store: test_store, test_store_seen). Header-only, for tests/. */
+ * inside, and a store opened there (tests that open a store: test_store, test_store_seen).
+ * Header-only, for tests/. */
 #ifndef NCLREC_TESTS_TMPDIR_H
 #define NCLREC_TESTS_TMPDIR_H
 
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+
+#include "store.h"
 
 typedef struct tdir {
     char dir[64];
@@ -29,5 +32,17 @@ static inline int tdir_rm_one(const char *p, const struct stat *st, int flag, st
 }
 
 static inline void tdir_free(tdir *t) { nftw(t->dir, tdir_rm_one, 8, FTW_DEPTH | FTW_PHYS); }
+
+/* The store at path with options o (NULL: defaults); exits the test binary when it cannot be
+ * opened, saying why. The caller closes it. */
+static inline nc_store *open_or_die(const char *path, const store_opts *o) {
+    nc_store *s = NULL;
+    nc_err e;
+    if (store_open(path, o, &s, &e)) {
+        fprintf(stderr, "store_open %s: %s\n", path, e.msg);
+        exit(1);
+    }
+    return s;
+}
 
 #endif
