@@ -161,6 +161,18 @@ static void test_used(void) {
     rec_cache_free(c);
 }
 
+/* The bytes one kept list of n candidates counts against the budget. */
+static size_t list_bytes(int32_t n) {
+    int32_t ids[REC_CACHE_MAX_LIST];
+    float sc[REC_CACHE_MAX_LIST];
+    for (int32_t i = 0; i < n; i++) ids[i] = i, sc[i] = (float)(n - i);
+    rec_cache *c = rec_cache_create(1, 1 << 20, NULL);
+    rec_cache_put(c, 0, 0, ids, sc, n, 0, 0);
+    size_t b = rec_cache_bytes(c);
+    rec_cache_free(c);
+    return b;
+}
+
 /* The budget bounds the bytes kept: a list that does not fit evicts another; a warm-up's list
  * stops at the budget instead. Lists longer than REC_CACHE_MAX_LIST are refused. */
 static void test_budget_and_length(void) {
@@ -192,13 +204,10 @@ static void test_budget_and_length(void) {
 static void test_clock_eviction(void) {
     int32_t ids[4] = {1, 2, 3, 4}, out[4], n = 0;
     float sc[4] = {4, 3, 2, 1}, osc[4];
-    rec_cache *c = rec_cache_create(8, 4096, NULL);
-    CHECK(rec_cache_put(c, 0, 0, ids, sc, 4, 0, 0) == 1, "kept");
-    size_t one = rec_cache_bytes(c);
-    rec_cache_free(c);
+    size_t one = list_bytes(4);
     atomic_uint_fast64_t evicted;
     atomic_init(&evicted, 0);
-    c = rec_cache_create(8, 4 * one, &evicted);
+    rec_cache *c = rec_cache_create(8, 4 * one, &evicted);
     for (int32_t u = 0; u < 4; u++) CHECK(rec_cache_put(c, u, 0, ids, sc, 4, 0, 0) == 1, "user %d kept", u);
     CHECK(rec_cache_put(c, 4, 0, ids, sc, 4, 0, 0) == 1 && rec_cache_len(c, 0) == 0,
           "all marked: the hand clears 0-3, comes round and evicts 0");
@@ -221,11 +230,7 @@ static void test_clock_eviction(void) {
 static void test_admission_when_full(void) {
     int32_t ids[4] = {1, 2, 3, 4};
     float sc[4] = {4, 3, 2, 1};
-    rec_cache *one = rec_cache_create(1, 4096, NULL);
-    rec_cache_put(one, 0, 0, ids, sc, 4, 0, 0);
-    size_t list = rec_cache_bytes(one);
-    rec_cache_free(one);
-    rec_cache *c = rec_cache_create(10, 2 * list, NULL);
+    rec_cache *c = rec_cache_create(10, 2 * list_bytes(4), NULL);
     CHECK(rec_cache_answer(c, 0, 0, NULL, 0, 1, NULL, NULL, NULL) == -1, "room: the first miss earns a list");
     CHECK(rec_cache_put(c, 0, 0, ids, sc, 4, 0, 0) == 1 && rec_cache_put(c, 1, 0, ids, sc, 4, 0, 0) == 1, "full now");
     CHECK(rec_cache_answer(c, 2, 0, NULL, 0, 1, NULL, NULL, NULL) == 0, "full: user 2's first miss is only scanned");
@@ -264,11 +269,8 @@ static void test_racing_fills(void) {
         pthread_create(&t[i], NULL, race, &r[i]);
     }
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
-    rec_cache *one = rec_cache_create(1, 1 << 20, NULL);
-    int32_t ids[8], out[8], n = 0, bad = 0;
-    float sc[8] = {8, 7, 6, 5, 4, 3, 2, 1}, osc[8];
-    for (int i = 0; i < 8; i++) ids[i] = i;
-    rec_cache_put(one, 0, 0, ids, sc, 8, 0, 0);
+    int32_t out[8], n = 0, bad = 0;
+    float osc[8];
     for (int32_t u = 0; u < 500; u++) {
         if (rec_cache_answer(c, u, 0, NULL, 0, 8, out, osc, &n) != 1 || n != 8) {
             bad++;
@@ -277,9 +279,8 @@ static void test_racing_fills(void) {
         for (int i = 1; i < 8; i++) bad += out[i] != out[0] + i; /* all from one thread's list */
     }
     CHECK(bad == 0, "%d users with a missing or mixed list", bad);
-    CHECK(rec_cache_bytes(c) == 500 * rec_cache_bytes(one), "bytes %zu = 500 lists of %zu", rec_cache_bytes(c),
-          rec_cache_bytes(one));
-    rec_cache_free(one);
+    CHECK(rec_cache_bytes(c) == 500 * list_bytes(8), "bytes %zu = 500 lists of %zu", rec_cache_bytes(c),
+          list_bytes(8));
     rec_cache_free(c);
 }
 
@@ -335,10 +336,9 @@ static void test_replace_under_readers(void) {
     float osc[8];
     CHECK(rec_cache_answer(c, 7, 0, NULL, 0, 8, out, osc, &n) == 1 && out[0] == 40 * 8, "the last list is in place");
     CHECK(rd.bad == 0, "%d mixed answers in %d reads", rd.bad, rd.reads);
-    size_t one = rec_cache_bytes(c) / 50; /* an upper bound: replaced lists may still count */
     for (int i = 0; i < 8; i++) ids[i] = i;
     CHECK(rec_cache_put(c, 0, 0, ids, sc, 8, 0, 1) == 1, "one more, with no reader left");
-    CHECK(one >= 8 * 16 && rec_cache_bytes(c) <= 51 * one,
+    CHECK(rec_cache_bytes(c) == 51 * list_bytes(8),
           "%zu bytes: the 50 lists and the one just replaced, not the 2,000 replaced before", rec_cache_bytes(c));
     rec_cache_free(c);
 }
@@ -369,12 +369,7 @@ static void *fill_loop(void *p) {
  * fillers keep making lists for all of them; every answer is a whole list of the user asked
  * about, the bytes never exceed the budget, and (ASan, TSan) no reader touches a freed list. */
 static void test_evict_under_readers(void) {
-    rec_cache *one = rec_cache_create(1, 4096, NULL);
-    int32_t ids[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    float sc[8] = {8, 7, 6, 5, 4, 3, 2, 1};
-    rec_cache_put(one, 0, 0, ids, sc, 8, 0, 0);
-    size_t budget = 20 * rec_cache_bytes(one);
-    rec_cache_free(one);
+    size_t budget = 20 * list_bytes(8);
     rec_cache *c = rec_cache_create(200, budget, NULL);
     atomic_int stop;
     atomic_init(&stop, 0);
