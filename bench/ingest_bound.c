@@ -29,7 +29,7 @@
 
 #include "common.h"
 #include "http.h"
-#include "jbuf.h"
+#include "routes.h"
 
 #define PAGE 4096
 #define FILE_PAGES 1024
@@ -71,22 +71,11 @@ static void job_start(void *ctx, http_later *l) {
     pthread_mutex_unlock(&b->mu);
 }
 
-/* The daemon's answer to a committed single event (the same text, written the same way as
- * server/routes.c's ingest_answer). */
+/* The daemon's answer to a committed single event (its own function). */
 static void job_finish(void *ctx, http_resp *rs) {
     job *j = ctx;
-    jbuf b;
-    size_t len;
-    jbuf_init(&b, 96);
-    jbuf_lit(&b, "{\"accepted\":1,\"first_seq\":");
-    jbuf_int(&b, j->seq);
-    jbuf_lit(&b, ",\"last_seq\":");
-    jbuf_int(&b, j->seq);
-    jbuf_lit(&b, ",\"replayed\":false}");
-    char *text = jbuf_take(&b, &len);
-    if (rs && text) http_body(rs, 200, "application/json", text, len);
-    else if (rs) http_problem(rs, 500, "out of memory");
-    if (!rs) free(text);
+    store_append_result res = {1, j->seq, j->seq, 0};
+    if (rs) routes_append_answer(&res, rs);
     free(j);
 }
 

@@ -614,8 +614,8 @@ static int write_committed(srv_app *a, http_resp *rs, int rc, const nc_err *e, i
     return 0;
 }
 
-/* The 200 answer of an append, written by hand (jbuf.h: the text http_json would send). */
-static void ingest_answer(const store_append_result *res, http_resp *rs) {
+/* Written by hand (jbuf.h) rather than through a jansson tree: it is sent for every write. */
+void routes_append_answer(const store_append_result *res, http_resp *rs) {
     jbuf b;
     jbuf_init(&b, 96);
     jbuf_lit(&b, "{\"accepted\":");
@@ -641,7 +641,7 @@ static void ingest_finish(void *ctx, http_resp *rs) {
     if (rs && write_committed(a, rs, rc, &w->e, 422, "append")) { /* rs NULL: no answer wanted */
         prom_add(res.replayed ? &a->metrics.idempotent_replays : &a->metrics.ingested,
                  res.replayed ? 1 : (uint64_t)res.n_accepted);
-        ingest_answer(&res, rs);
+        routes_append_answer(&res, rs);
     }
     ingest_wait_free(w);
 }

@@ -66,6 +66,10 @@ int routes_warm_cache(srv_app *a, live_model *m, const live_model *old, double m
 /* The bound callers give it: a slow warm-up only delays the swap, never a request. */
 #define ROUTES_WARM_SECONDS 10.0
 
+/* The 200 answer of a committed POST /interactions into rs: {accepted, first_seq, last_seq,
+ * replayed}, the text http_json would send (also the answer of bench/ingest_bound.c). */
+void routes_append_answer(const store_append_result *res, http_resp *rs);
+
 /* Labels for prom_init: the route patterns and methods, in table order. */
 void routes_labels(const char **patterns, const char **methods, int cap);
 
