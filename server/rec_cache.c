@@ -124,7 +124,11 @@ static int reader_enter(rec_cache *c) {
 static void reader_leave(rec_cache *c, int bucket) { atomic_fetch_sub(&c->active[bucket], 1); }
 
 /* Bytes of a list of retired entries. */
-static size_t list_bytes(const rec_entry *en);
+static size_t list_bytes(const rec_entry *en) {
+    size_t n = 0;
+    for (; en; en = en->retired_next) n += entry_bytes(en->n);
+    return n;
+}
 
 /* Frees the retired entries no reader can hold any more; flips the epoch when it can. Called
  * with mu held. */
@@ -301,12 +305,6 @@ static rec_entry *entry_new(int64_t deleted_seq, const int32_t *ids, const float
     }
     free(tmp);
     return en;
-}
-
-static size_t list_bytes(const rec_entry *en) {
-    size_t n = 0;
-    for (; en; en = en->retired_next) n += entry_bytes(en->n);
-    return n;
 }
 
 /* Makes room for need more bytes: evicts lists (not keep's) until the live ones leave room,
