@@ -46,6 +46,8 @@ server/sql_embed.c: tools/embed_sql.sh $(wildcard sql/migrations/*.sql)
 
 # The OpenAPI spec is compiled into the binary (served at /openapi.yaml).
 $(BUILD)/server/spec.o: openapi.yaml
+# So is the operator's page (served at /ui/).
+$(BUILD)/server/ui.o: $(wildcard server/ui/*)
 
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@rm -f $@; ar rcs $@ $^
