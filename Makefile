@@ -1,7 +1,7 @@
 # nclrec - build, test and run. `make run` and `make test` work on a fresh Debian 12 machine:
 # the `deps` step installs the Debian packages below when they are missing (as root), or prints
 # the exact apt-get line to run. Node.js's npx (from the machine, else Debian's nodejs and npm)
-# runs the OpenAPI linter of the tests.
+# runs the OpenAPI linter of the tests; Debian's chromium runs the page's test (tests/test_ui.sh).
 
 CC      ?= cc
 CXX     ?= g++
@@ -13,7 +13,8 @@ LDLIBS  = -lmicrohttpd -ljansson -lsqlite3 -lfaiss -lopenblas -lgomp -lstdc++ -l
 BUILD   ?= build
 
 DEB_PACKAGES = build-essential pkg-config xz-utils libfaiss-dev libopenblas-dev \
-               libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 curl strace
+               libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 curl strace \
+               chromium chromium-driver
 
 CORE_C   = $(wildcard core/*.c)
 CORE_CXX = $(wildcard core/*.cpp)

@@ -972,7 +972,7 @@ const http_route routes_table[] = {
     {"GET", "/readyz", h_readyz, 0},
     {"GET", "/metrics", h_metrics, HTTP_AUTH_READ},
     {"GET", "/openapi.yaml", h_openapi, 0},
-    {"GET", "/ui/", ui_h_index, 0},
+    {"GET", "/ui", ui_h_index, 0},
     {"GET", "/ui/{file}", ui_h_file, 0},
     {"GET", "/replication/checkpoint", feed_h_checkpoint, HTTP_AUTH_WRITE},
     {"GET", "/replication/changes", feed_h_changes, HTTP_AUTH_WRITE},

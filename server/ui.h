@@ -1,4 +1,4 @@
-/* ui.h - the operator's page (GET /ui/: server/ui/index.html, app.js, style.css compiled into
+/* ui.h - the operator's page (GET /ui: server/ui/index.html, app.js, style.css compiled into
  * the binary) and the JSON form of /metrics it reads. The page's files hold no data and are
  * served without the key; every route the page reads is a read like any other (closed by
  * --auth-reads, the key typed into the page). */
@@ -9,7 +9,7 @@
 
 #include "http.h"
 
-/* GET /ui/ and GET /ui/{file}. ap is unused (the files are constant). */
+/* GET /ui and GET /ui/{file}. ap is unused (the files are constant). */
 void ui_h_index(void *ap, const http_req *rq, http_resp *rs);
 void ui_h_file(void *ap, const http_req *rq, http_resp *rs);
 

@@ -5,8 +5,13 @@ const $ = (id) => document.getElementById(id);
 const POLL_MS = 2000;
 let prev = null; // the last metrics sample set and its time, for rates
 
+// A key may come in the address's fragment (/ui/#key=K: never sent to the server): kept for
+// the tab in sessionStorage and removed from the address.
+const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
+if (fromHash) { sessionStorage.setItem("nclrec-key", fromHash); history.replaceState(null, "", location.pathname + location.search); }
 $("key").value = sessionStorage.getItem("nclrec-key") || "";
 $("key").addEventListener("change", () => { sessionStorage.setItem("nclrec-key", $("key").value); poll(); });
+$("keyform").addEventListener("submit", (ev) => ev.preventDefault());
 
 // GET path as JSON with the key from the page (when given); a problem's detail on failure.
 async function get(path) {
