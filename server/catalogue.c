@@ -52,8 +52,8 @@ catalogue *catalogue_new(nc_err *e) {
     return c;
 }
 
-void catalogue_free(catalogue *c) {
-    if (!c) return;
+/* Frees every item and category, leaving the catalogue empty (the lock is the caller's). */
+static void clear(catalogue *c) {
     for (size_t i = 0; i < c->items.n; i++) {
         free(c->entries[i].cats);
         free(c->entries[i].doc);
@@ -64,8 +64,27 @@ void catalogue_free(catalogue *c) {
     free(c->restricted);
     nc_idmap_free(&c->items);
     nc_idmap_free(&c->names);
+    nc_idmap_init(&c->items);
+    nc_idmap_init(&c->names);
+    c->entries = NULL;
+    c->members = NULL;
+    c->restricted = NULL;
+    c->entries_cap = c->members_cap = c->n_restricted = c->restricted_cap = 0;
+    c->last_seq = 0;
+}
+
+void catalogue_free(catalogue *c) {
+    if (!c) return;
+    clear(c);
     pthread_rwlock_destroy(&c->lock);
     free(c);
+}
+
+void catalogue_reset(catalogue *c) {
+    if (!c) return;
+    pthread_rwlock_wrlock(&c->lock);
+    clear(c);
+    pthread_rwlock_unlock(&c->lock);
 }
 
 /* Drops item it from category k's list (order does not matter: swap with the last). */

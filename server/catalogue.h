@@ -23,6 +23,9 @@ typedef struct catalogue catalogue;
 /* A new empty catalogue (free with catalogue_free), or NULL with e filled. */
 catalogue *catalogue_new(nc_err *e);
 void catalogue_free(catalogue *c); /* NULL is fine */
+/* Forgets every item (a replica whose primary has a new database starts again from 0). NULL
+ * is fine. */
+void catalogue_reset(catalogue *c);
 
 /* Sets item to the canonical document doc (item_doc.h; NULL: deleted) written at seq, unless
  * the item already shows a later write. NC_EINVAL for a doc that is not a canonical document,

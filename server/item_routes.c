@@ -216,6 +216,7 @@ int item_routes_apply_event(srv_app *a, const json_t *ev, nc_err *e) {
     const char *item = json_string_value(json_object_get(ev, "item"));
     if (!json_is_integer(seq) || !item || !doc || (!json_is_object(doc) && !json_is_null(doc)))
         return nc_fail(e, NC_EFORMAT, "changefeed item event lacks seq, item or doc");
+    if (!a->catalogue) return nc_fail(e, NC_EINTERNAL, "changefeed item event: no catalogue to apply it to");
     char *text = json_is_null(doc) ? NULL : json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     if (!json_is_null(doc) && !text) return nc_fail(e, NC_ENOMEM, "out of memory for a changefeed item");
     int rc = catalogue_apply(a->catalogue, item, text, json_integer_value(seq), e);

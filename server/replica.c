@@ -15,6 +15,7 @@
 #include "checkpoint.h"
 #include "feed.h"
 #include "httpc.h"
+#include "catalogue.h"
 #include "item_routes.h"
 
 /* The daemon's checkpoint names (retrain.c writes and loads the same), so a restarted replica
@@ -135,6 +136,7 @@ static int apply_page(replica *r, json_t *page, int64_t after, int *more, nc_err
     if (json_integer_value(mark) < after) { /* a new database on the primary */
         slog_kv(&r->app->log, SLOG_WARN, "replica_reset", "cursor", json_integer(after), "primary_seq", mark, NULL);
         rstate_reset(r->state);
+        catalogue_reset(r->app->catalogue);
         count(r, &r->resets, 1);
         *more = 1;
         return NC_OK;
