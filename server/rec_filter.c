@@ -150,3 +150,28 @@ int rec_filter_parse(const http_req *rq, http_resp *rs, int k, int k_max, rec_fi
     f->cats = NULL;
     return 0;
 }
+
+int rec_filter_from_json(const json_t *category, const json_t *offset, int k, int k_max, rec_filter *f, nc_err *e) {
+    *f = (rec_filter){NULL, 0, 0};
+    if (offset && (!json_is_integer(offset) || json_integer_value(offset) < 0 || json_integer_value(offset) > k_max - k))
+        return nc_fail(e, NC_EINVAL, "offset: must be an integer from 0 to k_max - k = %d", k_max - k);
+    if (offset) f->offset = (int)json_integer_value(offset);
+    if (!category) return NC_OK;
+    size_t n = json_is_string(category) ? 1 : json_array_size(category);
+    if (!json_is_string(category) && !json_is_array(category))
+        return nc_fail(e, NC_EINVAL, "category: must be a category id or an array of them");
+    if (n > 64) return nc_fail(e, NC_EINVAL, "category: %zu given; at most 64", n);
+    if (n && !(f->cats = nc_calloc(n, sizeof *f->cats, e))) return NC_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *c = json_is_string(category) ? category : json_array_get(category, i);
+        nc_err ce;
+        if (!json_is_string(c) || store_check_id("category", json_string_value(c), &ce) != NC_OK) {
+            free(f->cats);
+            f->cats = NULL;
+            return nc_fail(e, NC_EINVAL, "category[%zu]: must be a category id (1 to 256 bytes, no ',', '\"' or control "
+                           "characters)", i);
+        }
+        f->cats[f->n_cats++] = (char *)json_string_value(c);
+    }
+    return NC_OK;
+}

@@ -48,4 +48,10 @@ struct http_req;
 struct http_resp;
 int rec_filter_parse(const struct http_req *rq, struct http_resp *rs, int k, int k_max, rec_filter *f);
 
+/* The same from a JSON body (POST /recommend): category (a string or an array of them; the
+ * strings are borrowed from the tree) and offset (may be NULL each). NC_EINVAL with e naming
+ * the field. */
+#include <jansson.h>
+int rec_filter_from_json(const json_t *category, const json_t *offset, int k, int k_max, rec_filter *f, nc_err *e);
+
 #endif

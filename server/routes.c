@@ -197,7 +197,8 @@ static const char *const source_name[PROM_SRC_N] = {"ncl", "fold-in", "popular"}
 static void answer_open(jbuf *b, const char *user) {
     jbuf_init(b, 1024);
     jbuf_lit(b, "{\"user\":");
-    jbuf_str(b, user);
+    if (user) jbuf_str(b, user);
+    else jbuf_lit(b, "null"); /* an anonymous session (POST /recommend) */
     jbuf_lit(b, ",\"items\":[");
 }
 
@@ -476,6 +477,89 @@ static void h_recommend(void *ap, const http_req *rq, http_resp *rs) {
     free(f.cats);
     free(buf);
     free(excl);
+}
+
+/* A session's request, decoded: the items (borrowed from the tree), k and the filter. */
+typedef struct session_req {
+    json_t *body;
+    char **items;
+    size_t n;
+    int k;
+    rec_filter f;
+} session_req;
+
+/* Decodes and checks a POST /recommend body into sr; 0, or -1 with the problem in rs. */
+static int session_decode(const srv_app *a, const http_req *rq, http_resp *rs, session_req *sr) {
+    json_error_t je;
+    nc_err e;
+    const char *key;
+    json_t *v, *items;
+    if (!(sr->body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je))) {
+        http_problem(rs, 400, "the body is not a valid JSON object: %s at line %d, column %d", je.text, je.line, je.column);
+        return -1;
+    }
+    if (!json_is_object(sr->body)) return http_problem(rs, 422, "the body must be an object with items, k, category"), -1;
+    json_object_foreach(sr->body, key, v) if (strcmp(key, "items") && strcmp(key, "k") && strcmp(key, "category") &&
+                                              strcmp(key, "offset")) {
+        http_problem(rs, 422, "unknown field '%.64s' (expected items, k, category, offset)", key);
+        return -1;
+    }
+    items = json_object_get(sr->body, "items");
+    v = json_object_get(sr->body, "k");
+    sr->k = v ? (int)json_integer_value(v) : a->cfg.k_default;
+    sr->n = json_array_size(items);
+    if (!json_is_array(items) || sr->n > (size_t)a->cfg.max_exclude)
+        return http_problem(rs, 422, "items: required, an array of at most %d item ids", a->cfg.max_exclude), -1;
+    if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > a->cfg.k_max))
+        return http_problem(rs, 422, "k: must be an integer from 1 to %d", a->cfg.k_max), -1;
+    if (sr->n && !(sr->items = calloc(sr->n, sizeof *sr->items))) return http_problem(rs, 500, "out of memory"), -1;
+    for (size_t i = 0; i < sr->n; i++) {
+        const char *id = json_string_value(json_array_get(items, i));
+        if (!id || store_check_id("item", id, &e) != NC_OK)
+            return http_problem(rs, 422, "items[%zu]: %s", i, id ? e.msg : "must be a string id"), -1;
+        sr->items[i] = (char *)id;
+    }
+    if (rec_filter_from_json(json_object_get(sr->body, "category"), json_object_get(sr->body, "offset"), sr->k,
+                             a->cfg.k_max, &sr->f, &e) != NC_OK)
+        return http_problem(rs, e.code == NC_ENOMEM ? 500 : 422, "%s", e.msg), -1;
+    return 0;
+}
+
+/* The answer to a decoded session on model m. */
+static void recommend_session(srv_app *a, const live_model *m, const session_req *sr, http_resp *rs) {
+    store_ids ex = {0};
+    nc_err e = {0};
+    size_t n_seen = 0;
+    float *q = NULL;
+    if (map_items(m, sr->items, sr->n, &ex, &e) != NC_OK || (n_seen = ex.n, rec_filter_blocked(a->catalogue, m, &ex, &e)) ||
+        !(q = malloc(sizeof(float) * (size_t)m->ck.dim))) {
+        http_problem(rs, 500, "could not compute recommendations: %s", e.msg[0] ? e.msg : "out of memory");
+    } else if (foldin_query(a, m, ex.ids, n_seen, q) == PROM_SRC_FOLDIN) {
+        answer_ranked(a, m, NULL, -1, 0, q, sr->k, &sr->f, &ex, n_seen, PROM_SRC_FOLDIN, rs);
+    } else {
+        store_items seen = {.n = sr->n, .ids = sr->items}; /* borrowed: id_set only reads ids */
+        answer_popular(a, m, NULL, sr->k, &sr->f, &seen, NULL, 0, rs);
+    }
+    free(q);
+    free(ex.ids);
+}
+
+/* Recommendations for a visitor without a user id: a fold-in from the session's items, as
+ * for a stored user the model does not know, leaving those items out; the popular list
+ * when the model knows none of them. */
+static void h_recommend_session(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    static const char *const allowed[] = {NULL};
+    session_req sr = {0};
+    if (params_known(rq, rs, allowed) && session_decode(a, rq, rs, &sr) == 0) {
+        live_model *m = live_acquire(&a->model);
+        if (!m) http_problem(rs, 503, "no model is loaded yet; retry once /readyz answers 200");
+        else recommend_session(a, m, &sr, rs);
+        live_release(m);
+    }
+    free(sr.f.cats);
+    free(sr.items);
+    json_decref(sr.body);
 }
 
 /* Nearest items to q by inner product, minus the exclusions, under f (categories, offset),
@@ -1004,6 +1088,7 @@ static void h_openapi(void *ap, const http_req *rq, http_resp *rs) {
 
 const http_route routes_table[] = {
     {"GET", "/recommend", h_recommend, HTTP_AUTH_READ},
+    {"POST", "/recommend", h_recommend_session, HTTP_AUTH_READ | HTTP_BODY_JSON},
     {"GET", "/similar", h_similar, HTTP_AUTH_READ},
     {"POST", "/interactions", h_interactions, HTTP_AUTH_WRITE | HTTP_BODY_JSON},
     {"DELETE", "/users/{id}", h_delete_user, HTTP_AUTH_WRITE},

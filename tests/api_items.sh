@@ -1,8 +1,8 @@
 # api_items.sh - the catalogue section of tests/test_api.sh (sourced by it, not run alone):
 # PUT/PATCH/GET/DELETE /items/{id} and POST /items against a real daemon, the rules they set
 # on /recommend and /similar (hidden, deleted, not yet available; kept candidate lists
-# included), category= with its exact top k, offset=, /metrics, a restart, and every bad input
-# answered with a 4xx problem+json. Uses check, req, post_json, start_server ... of tests/lib.sh
+# included), category= with its exact top k, offset=, anonymous sessions (POST /recommend),
+# /metrics, a restart, and every bad input answered with a 4xx problem+json. Uses check, req, post_json, start_server ... of tests/lib.sh
 # and TRAIN, SEED of test_api.sh.
 
 DI=$T/items
@@ -128,6 +128,36 @@ req GET "/recommend?user=u1&k=5&offset=46"; check "recommend: k + offset above k
 req GET "/recommend?user=u1&k=5&offset=-1"; check "recommend: a negative offset 400" problem 400
 req GET "/recommend?user=u1&k=5&category="; check "recommend: an empty category 400" ok_if 'problem 400 && has category'
 req GET "/similar?item=i1&k=5&offset=x"; check "similar: a bad offset 400" problem 400
+
+# ---- anonymous sessions: POST /recommend ----
+post_json /recommend '{"items":["i4","i7","i8"],"k":6}' "${AUTH[@]}"; session=$(items_all)
+check "session: 200 with a fold-in for a visitor without a user id" ok_if 'is 200 && has "\"user\":null" && has "\"source\":\"fold-in\""'
+check "session: the session's items are left out" ok_if '! items_of | grep -qxE "i4|i7|i8"'
+post_json /interactions '[{"user":"visitor-copy","item":"i4"},{"user":"visitor-copy","item":"i7"},{"user":"visitor-copy","item":"i8"}]' "${AUTH[@]}"
+req GET "/recommend?user=visitor-copy&k=6"
+check "session: the same answer as a stored user's fold-in from the same items" ok_if 'has "\"source\":\"fold-in\"" && [ "$(items_all)" = "$session" ]'
+stop_item=$(echo "$session" | cut -d' ' -f1)
+patch_item "$stop_item" '{"hidden":true}'
+post_json /recommend '{"items":["i4","i7","i8"],"k":5}' "${AUTH[@]}"
+check "session: a hidden item is left out" [ "$(items_all)" = "$(echo "$session" | cut -d' ' -f2-6) " ]
+patch_item "$stop_item" '{"hidden":false}'
+post_json /recommend '{"items":["i4","i7","i8"],"k":2,"offset":1}' "${AUTH[@]}"
+check "session: offset" [ "$(items_all)" = "$(echo "$session" | cut -d' ' -f2-3) " ]
+post_json /recommend '{"items":["i4","i7","i8"],"k":4,"category":["c3"]}' "${AUTH[@]}"
+check "session: category" ok_if 'is 200 && [ "$(items_of | wc -l)" = 4 ] && [ "$(items_of | in_c3 | wc -l)" = 4 ]'
+post_json /recommend '{"items":[],"k":3}' "${AUTH[@]}"; check "session: no items gives the popular list" ok_if 'is 200 && has "\"source\":\"popular\""'
+post_json /recommend '{"items":["never-seen-1"],"k":3}' "${AUTH[@]}"; check "session: only unknown items gives the popular list" has '"source":"popular"'
+post_json /recommend '{"k":3}'; check "session: items missing 422" ok_if 'problem 422 && has items'
+post_json /recommend '{"items":"i1"}'; check "session: items not an array 422" problem 422
+post_json /recommend '{"items":["i1",7]}'; check "session: an item that is not a string 422 naming it" ok_if 'problem 422 && has "items\[1\]"'
+post_json /recommend '{"items":["i1"],"k":0}'; check "session: k out of range 422" ok_if 'problem 422 && has k'
+post_json /recommend '{"items":["i1"],"k":5,"offset":46}'; check "session: k + offset above k_max 422" ok_if 'problem 422 && has offset'
+post_json /recommend '{"items":["i1"],"category":[""]}'; check "session: a bad category 422" ok_if 'problem 422 && has category'
+post_json /recommend '{"items":["i1"],"user":"u1"}'; check "session: an unknown field 422 naming it" ok_if 'problem 422 && has user'
+post_json /recommend '["i1"]'; check "session: a body that is not an object 422" problem 422
+post_json /recommend '{"items":'; check "session: a body that is not JSON 400" problem 400
+req POST /recommend -H 'Content-Type: text/plain' --data-binary '{"items":[]}'; check "session: without JSON content type 415" problem 415
+post_json "/recommend?user=u1" '{"items":[]}'; check "session: a query parameter 400" problem 400
 
 # ---- restart: the catalogue is durable and loaded ----
 patch_item i4 '{"hidden":true}'
