@@ -161,7 +161,25 @@ post_json "/recommend?user=u1" '{"items":[]}'; check "session: a query parameter
 
 # ---- restart: the catalogue is durable and loaded ----
 patch_item i4 '{"hidden":true}'
+req DELETE /items/brand-new "${AUTH[@]}"
 stop_server; check "items: SIGTERM exits 0" [ "$STOP_RC" = 0 ]
+
+# ---- nclrec export --items / import --items ----
+"$BIN" export --items --data-dir "$DI" --out "$T/items.jsonl" 2>"$T/export.err"; CODE=$?; BODY=$(cat "$T/export.err")
+check "export --items: exit 0" is 0
+check "export --items: one JSON line per item, hidden ones included" grep -q '"hidden":true,"id":"i4"' "$T/items.jsonl"
+check "export --items: deleted items are left out" ok_if '! grep -q "\"id\":\"brand-new\"" "$T/items.jsonl"'
+out=$("$BIN" import --items "$T/items.jsonl" --data-dir "$T/items-copy" 2>&1); CODE=$?; BODY=$out
+check "import --items: every line imported" ok_if 'is 0 && has "imported=$(wc -l <"$T/items.jsonl") already_present=0"'
+out=$("$BIN" import --items "$T/items.jsonl" --data-dir "$T/items-copy" 2>&1); BODY=$out
+check "import --items: a re-run writes nothing again" has "imported=0 already_present=$(wc -l <"$T/items.jsonl")"
+"$BIN" export --items --data-dir "$T/items-copy" --out "$T/items2.jsonl" 2>/dev/null
+check "import --items: exported again, the same documents in the same order" cmp -s "$T/items.jsonl" "$T/items2.jsonl"
+printf '{"id":"fine"}\n\n{"id":"bad","hidden":3}\n' >"$T/bad.jsonl"
+out=$("$BIN" import --items "$T/bad.jsonl" --data-dir "$T/items-bad" 2>&1); CODE=$?; BODY=$out
+check "import --items: a bad line refuses the file, naming the line" ok_if 'is 2 && has "bad.jsonl:3: hidden"'
+"$BIN" export --items --data-dir "$T/items-bad" --out "$T/bad-out.jsonl" 2>/dev/null
+check "import --items: nothing of a refused file is stored" [ ! -s "$T/bad-out.jsonl" ]
 check "items: restarts on the same data" start_server "$T/items2.log" --data-dir "$DI" "${TRAIN[@]}" --api-key "$KEY" --k-max 50
 wait_ready
 req GET /items/i4; check "items: a document survives a restart" ok_if 'is 200 && has "\"hidden\":true"'
