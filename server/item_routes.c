@@ -56,27 +56,103 @@ static int write_allowed(srv_app *a, const http_req *rq, http_resp *rs, const ch
     return 1;
 }
 
-/* Commits the writes and applies them to the serving catalogue before the answer; 1 when
- * committed, else 0 with rs set (404 for a missing item, 422 for refused content, 503 for a
- * store fault). */
-static int commit_writes(srv_app *a, store_item_write *w, size_t n, const char *key, store_append_result *res,
-                         http_resp *rs) {
-    nc_err e = {0};
-    int rc = store_write_items(a->store, w, n, key, res, &e);
-    if (rc == NC_EINVAL) {
-        int missing = !strncmp(e.msg, "not found: ", 11);
-        http_problem(rs, missing ? 404 : 422, "%s", missing ? e.msg + 11 : e.msg);
-        return 0;
+/* Catalogue writes waiting for their commit (http_answer_later's ctx), as POST /interactions
+ * waits: the HTTP thread goes on serving meanwhile. Owns the decoded body, whose strings and
+ * objects the writes borrow, until the answer is made. */
+typedef struct items_wait {
+    srv_app *a;
+    json_t *body;            /* NULL for a DELETE */
+    store_item_write *w;     /* n writes */
+    size_t n;
+    char *item;              /* copy of the path's id; NULL for POST /items */
+    char *key;               /* copy of Idempotency-Key, or NULL */
+    store_pending *p;        /* NULL when refused before queueing: rc and e say why */
+    int rc;
+    nc_err e;
+} items_wait;
+
+static void items_wait_free(items_wait *x) {
+    for (size_t i = 0; x->w && i < x->n; i++) free(x->w[i].doc);
+    free(x->w);
+    free(x->item);
+    free(x->key);
+    json_decref(x->body);
+    free(x);
+}
+
+/* A new wait for n writes (w zeroed), taking over body; NULL (body released) when out of memory. */
+static items_wait *items_wait_new(srv_app *a, json_t *body, size_t n, const char *item, const char *key) {
+    items_wait *x = calloc(1, sizeof *x);
+    if (x) *x = (items_wait){a, body, calloc(n, sizeof *x->w), n, item ? strdup(item) : NULL, key ? strdup(key) : NULL,
+                             NULL, NC_OK, {0}};
+    else json_decref(body);
+    if (x && (!x->w || (item && !x->item) || (key && !x->key))) {
+        items_wait_free(x);
+        return NULL;
     }
-    if (rc) {
-        routes_store_fault(a, rs, "write_items", &e);
-        return 0;
+    return x;
+}
+
+/* The store's writer calls this after the commit: wakes the parked request. */
+static void items_done(void *l) { http_later_done(l); }
+
+static void items_start(void *ctx, http_later *l) {
+    items_wait *x = ctx;
+    x->rc = store_write_items_async(x->a->store, x->w, x->n, x->key, items_done, l, &x->p, &x->e);
+    if (x->rc != NC_OK) http_later_done(l);
+}
+
+/* The answer to a committed single write: the stored document (read again for a replay, which
+ * carries none), or the deletion. */
+static void answer_one(items_wait *x, const store_append_result *res, http_resp *rs) {
+    if (x->w[0].op == STORE_ITEM_DELETE) {
+        http_json(rs, 200, json_pack("{s:s, s:b, s:I}", "id", x->item, "deleted", 1, "seq", (json_int_t)res->last_seq));
+        return;
     }
-    for (size_t i = 0; i < n && !res->replayed; i++)
-        if (catalogue_apply(a->catalogue, w[i].item, w[i].doc, w[i].seq, &e) != NC_OK)
-            slog_kv(&a->log, SLOG_ERROR, "catalogue_error", "item", json_string(w[i].item), "error", json_string(e.msg),
+    char *doc = x->w[0].doc, *now = NULL;
+    int known = 0, deleted = 0;
+    nc_err e;
+    if (res->replayed && store_item_get(x->a->store, x->item, &known, &now, &deleted, &e) == NC_OK) doc = now;
+    json_t *o = item_json(x->item, doc);
+    if (o) json_object_set_new(o, "seq", json_integer(res->last_seq));
+    if (o && res->replayed) json_object_set_new(o, "replayed", json_true());
+    http_json(rs, 200, o);
+    free(now);
+}
+
+/* Once committed (or refused): the writes go to the serving catalogue before the answer is
+ * sent; 404 for a missing item, 422 for refused content, 503 for a store fault. */
+static void items_finish(void *ctx, http_resp *rs) {
+    items_wait *x = ctx;
+    store_append_result res = {0};
+    int rc = x->p ? store_pending_finish_items(x->p, x->w, x->n, &res, &x->e) : x->rc;
+    srv_app *a = x->a;
+    for (size_t i = 0; !rc && !res.replayed && i < x->n; i++) {
+        nc_err e;
+        if (catalogue_apply(a->catalogue, x->w[i].item, x->w[i].doc, x->w[i].seq, &e) != NC_OK)
+            slog_kv(&a->log, SLOG_ERROR, "catalogue_error", "item", json_string(x->w[i].item), "error", json_string(e.msg),
                     NULL);
-    return 1;
+    }
+    if (!rs) { /* no answer wanted */
+    } else if (rc == NC_EINVAL) {
+        int missing = !strncmp(x->e.msg, "not found: ", 11);
+        http_problem(rs, missing ? 404 : 422, "%s", missing ? x->e.msg + 11 : x->e.msg);
+    } else if (rc) {
+        routes_store_fault(a, rs, "write_items", &x->e);
+    } else if (x->item) {
+        answer_one(x, &res, rs);
+    } else {
+        routes_append_answer(&res, rs);
+    }
+    items_wait_free(x);
+}
+
+/* Parks the request until the writes of x commit; frees x when that cannot start. */
+static void commit_later(items_wait *x, http_resp *rs) {
+    if (!http_answer_later(rs, items_start, items_finish, x)) {
+        http_problem(rs, 500, "out of memory for the writes");
+        items_wait_free(x);
+    }
 }
 
 /* PUT and PATCH: one write, answered with the stored document and its sequence number. */
@@ -85,20 +161,13 @@ static void put_or_patch(srv_app *a, const http_req *rq, http_resp *rs, store_it
     json_t *body;
     if (!write_allowed(a, rq, rs, &key) || !(body = parse_doc(rq, rs))) return;
     json_object_del(body, "id");
-    store_item_write w = {rq->param, op, body, NULL, 0};
-    store_append_result res;
-    if (commit_writes(a, &w, 1, key, &res, rs)) {
-        char *doc = w.doc;
-        int known = 0, deleted = 0;
-        nc_err e;
-        if (res.replayed) store_item_get(a->store, rq->param, &known, &doc, &deleted, &e); /* the state now */
-        json_t *o = item_json(rq->param, doc);
-        if (o) json_object_set_new(o, "seq", json_integer(res.last_seq));
-        if (o && res.replayed) json_object_set_new(o, "replayed", json_true());
-        http_json(rs, 200, o);
-        free(doc);
+    items_wait *x = items_wait_new(a, body, 1, rq->param, key);
+    if (!x) {
+        http_problem(rs, 500, "out of memory for the write");
+        return;
     }
-    json_decref(body);
+    x->w[0] = (store_item_write){x->item, op, body, NULL, 0};
+    commit_later(x, rs);
 }
 
 void item_h_put(void *ap, const http_req *rq, http_resp *rs) { put_or_patch(ap, rq, rs, STORE_ITEM_PUT); }
@@ -113,10 +182,13 @@ void item_h_delete(void *ap, const http_req *rq, http_resp *rs) {
         http_problem(rs, 400, "path segment {id}: %s", e.msg);
         return;
     }
-    store_item_write w = {rq->param, STORE_ITEM_DELETE, NULL, NULL, 0};
-    store_append_result res;
-    if (commit_writes(a, &w, 1, key, &res, rs))
-        http_json(rs, 200, json_pack("{s:s, s:b, s:I}", "id", rq->param, "deleted", 1, "seq", (json_int_t)res.last_seq));
+    items_wait *x = items_wait_new(a, NULL, 1, rq->param, key);
+    if (!x) {
+        http_problem(rs, 500, "out of memory for the deletion");
+        return;
+    }
+    x->w[0] = (store_item_write){x->item, STORE_ITEM_DELETE, NULL, NULL, 0};
+    commit_later(x, rs);
 }
 
 /* On a replica the catalogue it follows answers; an item without a catalogue write exists
@@ -176,22 +248,26 @@ void item_h_batch(void *ap, const http_req *rq, http_resp *rs) {
     json_error_t je;
     if (!write_allowed(a, rq, rs, &key)) return;
     json_t *arr = rq->body_len ? json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je) : NULL;
-    size_t n = json_array_size(arr);
-    store_item_write *w = n ? calloc(n, sizeof *w) : NULL;
-    store_append_result res;
-    if (!arr) http_problem(rs, 400, "the body must be a JSON array of items%s%s", rq->body_len ? ": " : "",
-                           rq->body_len ? je.text : "");
-    else if (!json_is_array(arr) || n == 0) http_problem(rs, 422, "the body must be a non-empty array of items");
-    else if (n > (size_t)a->cfg.batch_max) http_problem(rs, 422, "%zu items in one request; at most %d are accepted", n, a->cfg.batch_max);
-    else if (!w) http_problem(rs, 500, "out of memory for %zu items", n);
-    else {
-        size_t i = 0;
-        while (i < n && batch_element(json_array_get(arr, i), i, w, rs) == 0) i++;
-        if (i == n && commit_writes(a, w, n, key, &res, rs)) routes_append_answer(&res, rs);
+    size_t n = json_array_size(arr), i = 0;
+    if (!arr) {
+        http_problem(rs, 400, "the body must be a JSON array of items%s%s", rq->body_len ? ": " : "",
+                     rq->body_len ? je.text : "");
+        return;
     }
-    for (size_t i = 0; w && i < n; i++) free(w[i].doc);
-    free(w);
-    json_decref(arr);
+    if (!json_is_array(arr) || n == 0 || n > (size_t)a->cfg.batch_max) {
+        if (n > (size_t)a->cfg.batch_max) http_problem(rs, 422, "%zu items in one request; at most %d are accepted", n, a->cfg.batch_max);
+        else http_problem(rs, 422, "the body must be a non-empty array of items");
+        json_decref(arr);
+        return;
+    }
+    items_wait *x = items_wait_new(a, arr, n, NULL, key);
+    if (!x) {
+        http_problem(rs, 500, "out of memory for %zu items", n);
+        return;
+    }
+    while (i < n && batch_element(json_array_get(arr, i), i, x->w, rs) == 0) i++;
+    if (i < n) items_wait_free(x); /* batch_element set the problem */
+    else commit_later(x, rs);
 }
 
 /* store_items_each's callback at start-up: ctx is the load's. */

@@ -122,6 +122,10 @@ int st_idem_record(nc_store *s, const char *key, uint64_t hash, int64_t now, con
 /* store_items.c: a JOB_ITEMS job inside the writer's transaction; *seq is the last sequence
  * number used (advanced per write), *d_items counts items created. */
 int st_items_run(nc_store *s, st_job *j, int64_t *seq, int64_t now, int64_t *d_items, nc_err *e);
+/* store_writer.c: the job queued on the heap for a *_async call (its done_fn set; *out set
+ * before queueing), and its outcome once done (frees it). */
+int st_submit_async(nc_store *s, const st_job *job, store_pending **out, nc_err *e);
+int st_pending_take_append(store_pending *p, store_append_result *out, nc_err *e);
 
 /* store_seen.c: the copy of every user's live items that store_seen_items serves. open runs
  * in store_open with the writer connection; close before that connection closes. update runs

@@ -99,8 +99,8 @@ int st_items_run(nc_store *s, st_job *j, int64_t *seq, int64_t now, int64_t *d_i
     return st_idem_record(s, j->key, j->hash, now, &j->app, e);
 }
 
-int store_write_items(nc_store *s, store_item_write *w, size_t n, const char *idem_key, store_append_result *out,
-                      nc_err *e) {
+/* The checks of a write made before it is queued. */
+static int check_writes(nc_store *s, store_item_write *w, size_t n, nc_err *e) {
     if (n == 0) return nc_fail(e, NC_EINVAL, "no items in the request");
     if (n > (size_t)s->o.max_batch)
         return nc_fail(e, NC_EINVAL, "%zu items in one request; at most max_batch=%d", n, s->o.max_batch);
@@ -109,15 +109,45 @@ int store_write_items(nc_store *s, store_item_write *w, size_t n, const char *id
         if (rc) return rc;
         w[i].doc = NULL;
     }
-    st_job job = {.kind = JOB_ITEMS, .items = w, .n = n, .key = idem_key};
-    if (idem_key) job.hash = hash_writes(w, n);
-    int rc = st_submit(s, &job, e);
-    if (rc || job.app.replayed)
+    return NC_OK;
+}
+
+/* After the job: a failed or replayed write leaves no documents. */
+static int finish_writes(int rc, const store_append_result *app, store_item_write *w, size_t n) {
+    if (rc || app->replayed)
         for (size_t i = 0; i < n; i++) {
             free(w[i].doc);
             w[i].doc = NULL;
         }
+    return rc;
+}
+
+int store_write_items(nc_store *s, store_item_write *w, size_t n, const char *idem_key, store_append_result *out,
+                      nc_err *e) {
+    int rc = check_writes(s, w, n, e);
+    if (rc) return rc;
+    st_job job = {.kind = JOB_ITEMS, .items = w, .n = n, .key = idem_key};
+    if (idem_key) job.hash = hash_writes(w, n);
+    rc = finish_writes(st_submit(s, &job, e), &job.app, w, n);
     if (!rc && out) *out = job.app;
+    return rc;
+}
+
+int store_write_items_async(nc_store *s, store_item_write *w, size_t n, const char *idem_key, store_done_fn done,
+                            void *ctx, store_pending **out, nc_err *e) {
+    *out = NULL;
+    if (!done) return nc_fail(e, NC_EINVAL, "store_write_items_async: no completion callback");
+    int rc = check_writes(s, w, n, e);
+    if (rc) return rc;
+    st_job job = {.kind = JOB_ITEMS, .items = w, .n = n, .key = idem_key, .done_fn = done, .done_ctx = ctx};
+    if (idem_key) job.hash = hash_writes(w, n);
+    return st_submit_async(s, &job, out, e);
+}
+
+int store_pending_finish_items(store_pending *p, store_item_write *w, size_t n, store_append_result *out, nc_err *e) {
+    store_append_result app = {0};
+    int rc = finish_writes(st_pending_take_append(p, &app, e), &app, w, n);
+    if (!rc && out) *out = app;
     return rc;
 }
 

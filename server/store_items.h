@@ -33,6 +33,14 @@ typedef struct store_item_write {
 int store_write_items(nc_store *s, store_item_write *w, size_t n, const char *idem_key, store_append_result *out,
                       nc_err *e);
 
+/* store_write_items without blocking the calling thread, with the contract of
+ * store_append_async (store.h): w (and what it points to) and idem_key must stay valid until
+ * done(ctx) has run; then store_pending_finish_items gives what store_write_items would have
+ * returned (w's outputs filled) and frees p. */
+int store_write_items_async(nc_store *s, store_item_write *w, size_t n, const char *idem_key, store_done_fn done,
+                            void *ctx, store_pending **out, nc_err *e);
+int store_pending_finish_items(store_pending *p, store_item_write *w, size_t n, store_append_result *out, nc_err *e);
+
 /* An item's state: *known = 0 when the store never saw it; else *doc is its canonical
  * document (malloc'd, the caller frees; NULL for an item seen only in interactions) and
  * *deleted whether DELETE /items removed it. */

@@ -636,6 +636,9 @@ int store_pending_finish(store_pending *p, store_append_result *out, nc_err *e) 
     return pending_take(p, out, NULL, e);
 }
 
+int st_submit_async(nc_store *s, const st_job *job, store_pending **out, nc_err *e) { return submit_async(s, job, out, e); }
+int st_pending_take_append(store_pending *p, store_append_result *out, nc_err *e) { return pending_take(p, out, NULL, e); }
+
 int store_delete_user_async(nc_store *s, const char *user, store_done_fn done, void *ctx, store_pending **out,
                             nc_err *e) {
     *out = NULL;
