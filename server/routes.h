@@ -2,7 +2,10 @@
  * table handed to http_start.
  *
  *   GET    /recommend?user=ID&k=N&exclude=ID,...   top-k items for a user (ncl | fold-in | popular)
+ *          (&category=C... &offset=N: rec_filter.h)
+ *   POST   /recommend                              an anonymous session's top-k (fold-in from its items)
  *   GET    /similar?item=ID&k=N                    items nearest by inner product
+ *   PUT, PATCH, GET, DELETE /items/{id}; POST /items   the catalogue (item_routes.h)
  *   POST   /interactions                           ingest one event or an array (all or nothing)
  *   DELETE /users/{id}                             forget a user's interactions
  *   GET    /livez, /readyz, /metrics, /model, /openapi.yaml
