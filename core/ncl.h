@@ -102,6 +102,15 @@ double nc_ncl_flops(const nc_ncl_ws *ws);
 int nc_ncl_fix_ssl_sample(nc_ncl_ws *ws, const int32_t *users, int32_t n_users,
                           const int32_t *items, int32_t n_items, nc_err *e);
 
+/* Stratified structure term (ssl_negatives > 0; ssl_strata_tmpl.h): from the next step on, an
+ * anchor's own stratum is summed exactly and the other strata are estimated from the uniform
+ * sample. assign_user (U ids in 0..k_user-1) and assign_item (I ids in 0..k_item-1) are
+ * copied; a side with k == 0 goes back to the uniform sample alone (its pointer is not read).
+ * NC_EINVAL (naming the problem) when ssl_negatives is 0, k exceeds the side's rows or an id
+ * is out of range, and nothing changes then; NC_ENOMEM without memory. */
+int nc_ncl_set_ssl_strata(nc_ncl_ws *ws, const int32_t *assign_user, int32_t k_user,
+                          const int32_t *assign_item, int32_t k_item, nc_err *e);
+
 /* Rows of the softmax handled per block (0 = automatic, sized to stay in cache). Exposed so
  * tests can force several blocks on small graphs and the benchmark can tune it. */
 void nc_ncl_set_block_rows(nc_ncl_ws *ws, int32_t rows);

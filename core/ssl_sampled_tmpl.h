@@ -148,6 +148,6 @@ static double NC_R(ssl_sampled)(nc_ncl_ws *ws, int side, const REAL *A, const RE
     for (int32_t r = 0; r < nr; r++)
         for (int32_t j = 0; j < d; j++)
             dm[(int64_t)rows[r] * d + j] += pc[r] * A[(int64_t)r * d + j];
-    ws->ns_used[side] = ns;
+    ws->width[side] = ns + 1.0;
     return loss;
 }
