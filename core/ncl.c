@@ -48,6 +48,7 @@ struct nc_ncl_ws {
     int32_t sup_cap;    /* rows the support buffers hold: largest stratum + sample */
     void *sup, *dsup, *dag;         /* sup_cap x d, sup_cap x d, B x d */
     int32_t *sup_rows, *order, *gstart; /* sup_cap, B, largest k + 1 */
+    void *gmem, *kinv;  /* ssl_memory: N x d each row's last sampled gradient; B scratch */
 };
 
 /* Ids in range and a batch that fits: checked before any work so bad input never reaches
@@ -158,7 +159,8 @@ void nc_ncl_ws_free(nc_ncl_ws *ws) {
                     ws->dp,     ws->mp,   ws->da,  ws->iu,   ws->ip,  ws->in,
                     ws->tgt,    ws->rows3, ws->sm, ws->dsm, ws->pm, ws->pc,
                     ws->samp,   ws->samp_g, ws->skip, ws->fix[0], ws->fix[1],
-                    ws->sup,    ws->dsup, ws->dag, ws->sup_rows, ws->order, ws->gstart};
+                    ws->sup,    ws->dsup, ws->dag, ws->sup_rows, ws->order, ws->gstart,
+                    ws->gmem,   ws->kinv};
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
     for (int s = 0; s < 2; s++) strata_free(ws, s);
     free(ws);
@@ -179,6 +181,12 @@ static int ws_alloc_sampled(nc_ncl_ws *ws, size_t esz, nc_err *e) {
     ws->skip = nc_malloc(B, sizeof(int32_t), e);
     if (!ws->sm || !ws->dsm || !ws->pm || !ws->pc || !ws->samp || !ws->samp_g || !ws->skip)
         return NC_ENOMEM;
+    if (ws->hp.ssl_memory) {
+        ws->gmem = nc_aligned_alloc((size_t)ws->n_node * d, esz, e);
+        ws->kinv = nc_malloc(B, esz, e);
+        if (!ws->gmem || !ws->kinv) return NC_ENOMEM;
+        memset(ws->gmem, 0, (size_t)ws->n_node * d * esz);
+    }
     nc_rng seeded;
     nc_rng_seed(&seeded, ws->hp.seed);
     ws->rng = nc_rng_split(&seeded, 0x551); /* a stream of its own: training's draws unchanged */

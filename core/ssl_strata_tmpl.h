@@ -14,7 +14,8 @@
  * denominator estimate is unbiased for every anchor; with N >= M it is exact (S_g = every other
  * row, weight 1). When no sampled row falls outside G (tiny sides only), the other strata are
  * left out. Anchors are grouped by stratum: one set of three products per group, on its
- * support (G then S_g). Cost per side: 6 sum_g B'_g (n_g + |S_g|) d flops, about
+ * support (G then S_g). With ssl_memory the sampled rows' gradient goes through the memory
+ * of ssl_sampled_tmpl.h (the own stratum's stays direct and exact). Cost per side: 6 sum_g B'_g (n_g + |S_g|) d flops, about
  * 6 B' (M / k + N) d for balanced strata. */
 #if !defined(REAL) || !defined(NC_R) || !defined(NC_K) || !defined(NC_GEMM) || !defined(NC_EXP)
 #error "define REAL, NC_R, NC_K, NC_GEMM and NC_EXP before including ssl_strata_tmpl.h"
@@ -48,6 +49,15 @@ static double NC_R(strat_row)(REAL *x, int32_t nl, int32_t ns, int32_t t, REAL l
     for (int32_t v = 0; v < ns; v++) x[v] *= scale;
     x[t] -= w * inv_tau;
     return (double)w * ((double)mx + log((double)sum) - (double)xt);
+}
+
+/* Gradient memory (ssl_sampled_tmpl.h): the sample columns [nl, ns) of the rb x ns block
+ * divided by their weight e^lk, so dS holds each sampled row's own gradient estimate. */
+static void NC_R(unweight_sample)(REAL *x, int32_t rb, int32_t nl, int32_t ns, REAL lk) {
+    const REAL f = (REAL)exp(-(double)lk);
+#pragma omp parallel for schedule(static)
+    for (int32_t r = 0; r < rb; r++)
+        for (int32_t v = nl; v < ns; v++) x[(int64_t)r * ns + v] *= f;
 }
 
 /* The support of stratum g: its members, then the sample's rows of other strata, as global
@@ -99,10 +109,17 @@ static double NC_R(strat_group)(nc_ncl_ws *ws, int side, int32_t g, const int32_
                                          tg[r0 + r], lk, wg[r0 + r], inv_tau);
         NC_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, rb, d, nsup, 1, ws->blk, nsup, S, d, 0,
                 dAg + (int64_t)r0 * d, d);
+        if (ws->hp.ssl_memory) NC_R(unweight_sample)(ws->blk, rb, nl, nsup, lk);
         NC_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, nsup, d, rb, 1, ws->blk, nsup, Ab, d, 1,
                 dS, d);
     }
-    NC_K(nc_kern_scatter_add)(dS, ws->sup_rows, nsup, d, 1, ws->dm);
+    if (ws->hp.ssl_memory) { /* own stratum now, the sampled rows through the memory */
+        NC_K(nc_kern_scatter_add)(dS, ws->sup_rows, nl, d, 1, ws->dm);
+        NC_K(nc_kern_scatter_add)(dS + (int64_t)nl * d, ws->sup_rows + nl, nsup - nl, d, 1,
+                                  ws->gmem);
+    } else {
+        NC_K(nc_kern_scatter_add)(dS, ws->sup_rows, nsup, d, 1, ws->dm);
+    }
     double loss = 0; /* in row order: the same total whatever the thread count */
     for (int32_t j = 0; j < ng; j++) {
         memcpy(dA + (int64_t)idx[j] * d, dAg + (int64_t)j * d, (size_t)d * sizeof(REAL));
@@ -128,11 +145,16 @@ static double NC_R(ssl_strat)(nc_ncl_ws *ws, int side, const REAL *A, const REAL
     for (int32_t g = k; g > 0; g--) gs[g] = gs[g - 1]; /* back to the groups' starts */
     gs[0] = 0;
     ws->width[side] = 0;
+    if (ws->hp.ssl_memory) /* the drawn rows' memory is rebuilt from this step's groups */
+        for (int32_t q = 0; q < ns; q++)
+            memset((REAL *)ws->gmem + ((int64_t)base + ws->samp[q]) * ws->d, 0,
+                   (size_t)ws->d * sizeof(REAL));
     double loss = 0;
     for (int32_t g = 0; g < k; g++)
         if (gs[g + 1] > gs[g])
             loss += NC_R(strat_group)(ws, side, g, order + gs[g], gs[g + 1] - gs[g], A, w, rows,
                                       base, m, ns, dA);
+    if (ws->hp.ssl_memory) NC_R(memory_apply)(ws, base, m);
     ws->width[side] /= nr;
     return loss;
 }

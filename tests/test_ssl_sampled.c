@@ -14,7 +14,10 @@
  *   strata     the stratified term (nc_ncl_set_ssl_strata): with a fixed sample, loss and
  *              gradient against a literal per-row statement and its finite differences; with
  *              N >= M it is the exact term; over draws its denominator is unbiased for every
- *              anchor; bad strata are refused. */
+ *              anchor; bad strata are refused;
+ *   memory     the gradient memory (ssl_memory): N >= M is exact; a first step's gradient is
+ *              the literal loss's with each sampled row's part divided by its weight K,
+ *              against finite differences. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,25 +89,28 @@ static void unit(const double *x, double *z) {
 }
 
 /* The sampled loss as ssl_sampled_tmpl.h states it, for one anchor a with own row t among M
- * rows Mn, and sample S (ns rows): log(e^(a.m_t/tau) + (M-1)/|S \ t| sum_{S \ t} e^(a.m_v/tau))
- * - a.m_t/tau. */
-static double sampled_nce(const double *a, const double *Mn, int m, int t, const int32_t *S,
-                          int ns, double tau) {
+ * rows, and sample S (ns rows): log(e^(a.m_t/tau) + (M-1)/|S \ t| sum_{S \ t} e^(a.m_v/tau))
+ * - a.m_t/tau. The positive's rows come from Mn, the sampled ones from Ms (the same table but
+ * in the gradient-memory check, which perturbs them apart); *K receives the weight. */
+static double sampled_nce(const double *a, const double *Mn, const double *Ms, int m, int t,
+                          const int32_t *S, int ns, double tau, double *K) {
     double neg = 0;
     int k = 0;
     for (int q = 0; q < ns; q++)
         if (S[q] != t) {
-            neg += exp(dot(a, Mn + S[q] * PD) / tau);
+            neg += exp(dot(a, Ms + S[q] * PD) / tau);
             k++;
         }
     double xt = dot(a, Mn + t * PD) / tau;
-    return log(exp(xt) + (k ? (double)(m - 1) / k * neg : 0)) - xt;
+    *K = k ? (double)(m - 1) / k : 1;
+    return log(exp(xt) + (k ? *K * neg : 0)) - xt;
 }
 
 /* The stratified loss as ssl_strata_tmpl.h states it: the anchor's own stratum (of t, in of)
- * exactly, the sample's rows of other strata each standing for (M - n_g) / |S_g| rows. */
-static double strata_nce(const double *a, const double *Mn, int m, int t, const int32_t *S,
-                         int ns, const int32_t *of, double tau) {
+ * exactly, from Mn; the sample's rows of other strata, from Ms, each standing for
+ * K = (M - n_g) / |S_g| rows. */
+static double strata_nce(const double *a, const double *Mn, const double *Ms, int m, int t,
+                         const int32_t *S, int ns, const int32_t *of, double tau, double *K) {
     double own = 0, other = 0;
     int n_g = 0, k = 0;
     for (int v = 0; v < m; v++)
@@ -114,26 +120,29 @@ static double strata_nce(const double *a, const double *Mn, int m, int t, const 
         }
     for (int q = 0; q < ns; q++)
         if (of[S[q]] != of[t]) {
-            other += exp(dot(a, Mn + S[q] * PD) / tau);
+            other += exp(dot(a, Ms + S[q] * PD) / tau);
             k++;
         }
-    return log(own + (k ? (double)(m - n_g) / k * other : 0)) - dot(a, Mn + t * PD) / tau;
+    *K = k ? (double)(m - n_g) / k : 1;
+    return log(own + (k ? *K * other : 0)) - dot(a, Mn + t * PD) / tau;
 }
 
 /* One anchor's loss: stratified when the problem has strata for that side, else sampled. */
-static double anchor_nce(const problem *p, const double *a, const double *Mn, int side, int t) {
+static double anchor_nce(const problem *p, const double *a, const double *Mn, const double *Ms,
+                         int side, int t, double *K) {
     const double tau = p->hp.ssl_temp;
     if (side == 0)
-        return p->ku ? strata_nce(a, Mn, PU, t, p->su, NS, p->stu, tau)
-                     : sampled_nce(a, Mn, PU, t, p->su, NS, tau);
-    return p->ki ? strata_nce(a, Mn, PI, t, p->si, NS, p->sti, tau)
-                 : sampled_nce(a, Mn, PI, t, p->si, NS, tau);
+        return p->ku ? strata_nce(a, Mn, Ms, PU, t, p->su, NS, p->stu, tau, K)
+                     : sampled_nce(a, Mn, Ms, PU, t, p->su, NS, tau, K);
+    return p->ki ? strata_nce(a, Mn, Ms, PI, t, p->si, NS, p->sti, tau, K)
+                 : sampled_nce(a, Mn, Ms, PI, t, p->si, NS, tau, K);
 }
 
 /* ssl_reg sum_b l~(users) + ssl_reg alpha sum_b l~(items), per batch row, with the context
  * layer C = Â^2 E0 from a dense Â (values rounded to float once, as the library stores
- * them). */
-static double reference(const problem *p, const double *E0) {
+ * them); the sampled rows' normalised rows from E0s. per_k: each anchor's loss divided by its
+ * weight K (the gradient memory's rate, see test_memory_gradient). */
+static double reference_split(const problem *p, const double *E0, const double *E0s, int per_k) {
     static double A[PN][PN], E1[PN * PD], C[PN * PD];
     int deg[PN] = {0};
     memset(A, 0, sizeof A);
@@ -155,15 +164,24 @@ static double reference(const problem *p, const double *E0) {
                 out[r * PD + j] = s;
             }
     }
-    double Mn[PN * PD], a[PD], lu = 0, li = 0;
-    for (int r = 0; r < PN; r++) unit(E0 + r * PD, Mn + r * PD);
+    double Mn[PN * PD], Ms[PN * PD], a[PD], lu = 0, li = 0, K;
+    for (int r = 0; r < PN; r++) {
+        unit(E0 + r * PD, Mn + r * PD);
+        unit(E0s + r * PD, Ms + r * PD);
+    }
     for (int b = 0; b < NB; b++) {
         unit(C + p->bu[b] * PD, a);
-        lu += anchor_nce(p, a, Mn, 0, p->bu[b]);
+        double l = anchor_nce(p, a, Mn, Ms, 0, p->bu[b], &K);
+        lu += per_k ? l / K : l;
         unit(C + (PU + p->bp[b]) * PD, a);
-        li += anchor_nce(p, a, Mn + PU * PD, 1, p->bp[b]);
+        l = anchor_nce(p, a, Mn + PU * PD, Ms + PU * PD, 1, p->bp[b], &K);
+        li += per_k ? l / K : l;
     }
     return (double)p->hp.ssl_reg * lu + (double)p->hp.ssl_reg * p->hp.alpha * li;
+}
+
+static double reference(const problem *p, const double *E0) {
+    return reference_split(p, E0, E0, 0);
 }
 
 /* The library in double with hp; fixed samples when fixed != 0. */
@@ -256,13 +274,14 @@ static void test_strata_gradient(void) {
 
 /* N >= M: every row is drawn, each negative weighs (M - 1) / (M - 1) = 1: the exact term.
  * With strata (ku, ki) the own stratum is exact and every other row weighs 1: exact too. */
-static void check_full_sample_is_exact(uint64_t seed, int32_t ku, int32_t ki) {
+static void check_full_sample_is_exact(uint64_t seed, int32_t ku, int32_t ki, int memory) {
     problem p;
     make_problem(&p, seed);
     p.ku = ku;
     p.ki = ki;
     nc_hparams all = p.hp, exact = p.hp;
     all.ssl_negatives = 64;
+    all.ssl_memory = memory;
     exact.ssl_negatives = 0;
     double ga[PN * PD], ge[PN * PD];
     nc_loss la, le;
@@ -278,8 +297,55 @@ static void check_full_sample_is_exact(uint64_t seed, int32_t ku, int32_t ki) {
     nc_graph_free(&p.g);
 }
 
-static void test_full_sample_is_exact(void) { check_full_sample_is_exact(12, 0, 0); }
-static void test_strata_full_sample_is_exact(void) { check_full_sample_is_exact(17, 2, 3); }
+static void test_full_sample_is_exact(void) { check_full_sample_is_exact(12, 0, 0, 0); }
+static void test_strata_full_sample_is_exact(void) { check_full_sample_is_exact(17, 2, 3, 0); }
+
+/* With the gradient memory every row is drawn every step at N >= M: exact again. */
+static void test_memory_full_sample_is_exact(void) {
+    check_full_sample_is_exact(19, 0, 0, 1);
+    check_full_sample_is_exact(20, 2, 3, 1);
+}
+
+/* The memory's first step from a fresh workspace (nothing stored yet) with a fixed sample:
+ * the anchors, positives and own strata get the literal loss's gradient, each sampled row
+ * its gradient divided by the anchor's weight K. The reference perturbs the sampled rows
+ * (E0s) apart from the rest (E0): fd = dR/dE0 + d(sum_b l_b / K_b)/dE0s. */
+static void check_memory_gradient(int32_t ku, int32_t ki, const char *what) {
+    problem p;
+    make_problem(&p, 21);
+    p.ku = ku;
+    p.ki = ki;
+    nc_hparams on = p.hp, off = p.hp;
+    on.ssl_memory = 1;
+    off.ssl_reg = 0;
+    double g_on[PN * PD], g_off[PN * PD], fd[PN * PD], Es[PN * PD];
+    nc_loss l;
+    CHECK(lib(&p, &off, 0, g_off, &l) == 0 && lib(&p, &on, 1, g_on, &l) == 0, "library failed");
+    CHECK_CLOSE(l.ssl, reference(&p, p.E0), 1e-14, 1e-12);
+    memcpy(Es, p.E0, sizeof Es);
+    for (int k = 0; k < PN * PD; k++) {
+        g_on[k] -= g_off[k];
+        double x0 = p.E0[k];
+        p.E0[k] = x0 + FD_H;
+        double fp = reference_split(&p, p.E0, Es, 0);
+        p.E0[k] = x0 - FD_H;
+        double fm = reference_split(&p, p.E0, Es, 0);
+        p.E0[k] = x0;
+        Es[k] = x0 + FD_H;
+        double sp = reference_split(&p, p.E0, Es, 1);
+        Es[k] = x0 - FD_H;
+        double sm = reference_split(&p, p.E0, Es, 1);
+        Es[k] = x0;
+        fd[k] = (fp - fm + sp - sm) / (2 * FD_H);
+    }
+    check_against(what, g_on, fd, PN * PD);
+    nc_graph_free(&p.g);
+}
+
+static void test_memory_gradient(void) {
+    check_memory_gradient(0, 0, "memory, uniform sample");
+    check_memory_gradient(2, 3, "memory, strata");
+}
 
 /* One anchor (user 1, item side off, ssl_reg 1): exp(l~) - 1 = K sum_{S\t} e^(x_v - x_t), so
  * its mean over draws estimates exp(l) - 1 of the exact term. 12 users, 3 drawn: the weight
@@ -446,5 +512,7 @@ int main(void) {
     RUN(test_strata_full_sample_is_exact);
     RUN(test_strata_unbiased);
     RUN(test_strata_contract);
+    RUN(test_memory_full_sample_is_exact);
+    RUN(test_memory_gradient);
     return TEST_REPORT();
 }
