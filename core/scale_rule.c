@@ -10,8 +10,6 @@ int nc_scale_rule(nc_hparams *hp, int64_t n_pairs, int32_t n_users, int32_t n_it
     const int fast = !chosen && hp->exact_limit > 0 && work > hp->exact_limit;
     if (fast) {
         hp->ssl_negatives = NC_FAST_NEGATIVES;
-        hp->ssl_stratum_size = NC_FAST_STRATUM;
-        hp->ssl_memory = 1;
     }
     if (why && cap) {
         if (chosen)
@@ -24,8 +22,7 @@ int nc_scale_rule(nc_hparams *hp, int64_t n_pairs, int32_t n_users, int32_t n_it
         if (fast) {
             size_t n = 0;
             while (n < cap && why[n]) n++;
-            snprintf(why + n, cap - n, " (ssl_negatives=%d ssl_stratum_size=%d ssl_memory=1)",
-                     hp->ssl_negatives, hp->ssl_stratum_size);
+            snprintf(why + n, cap - n, " (ssl_negatives=%d)", hp->ssl_negatives);
         }
     }
     return fast;

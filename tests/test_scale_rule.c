@@ -25,8 +25,8 @@ static void test_sizes(void) {
     CHECK(strstr(why, "exact structure term") != NULL, "ML-1M: %s", why);
     nc_hparams big = hp;
     CHECK(nc_scale_rule(&big, 3273700, 100000, 50000, why, sizeof why) == 1, "100k: %s", why);
-    CHECK(big.ssl_negatives == NC_FAST_NEGATIVES && big.ssl_stratum_size == NC_FAST_STRATUM &&
-              big.ssl_memory == 1, "100k: %d %d %d", big.ssl_negatives, big.ssl_stratum_size,
+    CHECK(big.ssl_negatives == NC_FAST_NEGATIVES && big.ssl_stratum_size == 0 &&
+              big.ssl_memory == 0, "100k: %d %d %d", big.ssl_negatives, big.ssl_stratum_size,
           big.ssl_memory);
     CHECK(strstr(why, "fast path") && strstr(why, "ssl_negatives=1024"), "100k: %s", why);
     nc_hparams edge = hp;
@@ -100,8 +100,8 @@ static void test_trainer_records_choice(void) {
     notes n = {{0}};
     CHECK(train_small(1e5f, &ck, &n) == 0, "training failed");
     CHECK(strstr(n.text, "fast path") != NULL, "no fast-path line: '%s'", n.text);
-    CHECK(ck.hp.ssl_negatives == NC_FAST_NEGATIVES && ck.hp.ssl_stratum_size == NC_FAST_STRATUM &&
-              ck.hp.ssl_memory == 1, "checkpoint records %d %d %d", ck.hp.ssl_negatives,
+    CHECK(ck.hp.ssl_negatives == NC_FAST_NEGATIVES && ck.hp.ssl_stratum_size == 0 &&
+              ck.hp.ssl_memory == 0, "checkpoint records %d %d %d", ck.hp.ssl_negatives,
           ck.hp.ssl_stratum_size, ck.hp.ssl_memory);
     nc_checkpoint_free(&ck);
     notes x = {{0}};
