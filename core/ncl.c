@@ -11,7 +11,11 @@
  * Only with ssl_negatives = N > 0 (the sampled structure term, ssl_sampled_tmpl.h; Ns =
  * min(N, max(U, I))):
  *   sm, dsm  Ns x d     the sample's n(E0) rows and their grads; samp, samp_g  Ns int32
- *   pm       B x d      the anchors' own n(E0) rows; pc, skip  B  positive's coefficient, slot */
+ *   pm       B x d      the anchors' own n(E0) rows; pc, skip  B  positive's coefficient, slot
+ *   gmem     N x d      ssl_memory: each row's last sampled gradient; kinv  B  1 / weight
+ * With strata (nc_ncl_set_ssl_strata; ssl_strata_tmpl.h), sized when they are set:
+ *   sup, dsup  (largest stratum + Ns) x d   a group's support rows and their grads
+ *   dag        B x d    a group's anchor grads; order  B, gstart  k + 1  anchors by stratum */
 #include "ncl.h"
 
 #include <cblas.h>

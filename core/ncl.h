@@ -12,7 +12,8 @@
  * softmax over all users (items) is done in blocks of rows with sgemm; no N x N matrix exists.
  * With ssl_negatives = N > 0 (off by default) the structure term's softmax runs over the
  * positive and N rows per side drawn uniformly per batch instead: an approximation of NCL.md,
- * stated exactly in ssl_sampled_tmpl.h, for catalogues where the full softmax is too dear.
+ * stated exactly in ssl_sampled_tmpl.h, for catalogues where the full softmax is too dear;
+ * ssl_memory and strata (nc_ncl_set_ssl_strata, ssl_strata_tmpl.h) refine it.
  *
  * Ownership: the workspace (nc_ncl_ws) is created and freed by the caller with the functions
  * below; it borrows the graph, which must outlive it. It holds every buffer a batch needs,
