@@ -30,7 +30,7 @@ typedef struct data_args {
 
 typedef struct train_args {
     data_args data;
-    const char *out;
+    const char *out, *warm;
     nc_hparams hp;
     int quiet, timings;
 } train_args;
@@ -58,6 +58,8 @@ static void usage_train(FILE *f) {
                "                    --out MODEL [--quiet] [hyper-parameters]\n\n");
     usage_data(f);
     fprintf(f, "  --out FILE            checkpoint to write (atomically)\n"
+               "  --warm MODEL          start from MODEL's embeddings for the ids it knows (as\n"
+               "                        the daemon's retrain does)\n"
                "  --quiet               no progress output\n"
                "  --timings             one line per epoch with seconds per part\n\nhyper-parameters (NCL.md defaults):\n");
     nc_hparams hp;
@@ -311,6 +313,8 @@ static int parse_train_args(train_args *a, int argc, char **argv) {
             a->timings = 1;
         } else if (!strcmp(f, "--out") && i + 1 < argc) {
             a->out = argv[++i];
+        } else if (!strcmp(f, "--warm") && i + 1 < argc) {
+            a->warm = argv[++i];
         } else if (!strncmp(f, "--", 2) && nc_hparam_find(f + 2)) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "nclrec train: %s needs a value\n", f);
@@ -345,13 +349,20 @@ int cmd_train(int argc, char **argv) {
         return rc;
     }
     progress_ctx pc = {isatty(2), a.quiet, a.timings};
-    nc_train_opts o = {.hp = a.hp, .progress = on_progress, .progress_ctx = &pc,
-                       .progress_every_batch = pc.tty};
-    nc_checkpoint ck;
+    nc_checkpoint ck, warm;
+    nc_checkpoint_init(&warm);
     nc_err e;
     nc_err_clear(&e);
+    if (a.warm && nc_checkpoint_read(a.warm, &warm, &e)) {
+        fprintf(stderr, "nclrec train: --warm: %s\n", e.msg);
+        nc_dataset_free(&d);
+        return 2;
+    }
+    nc_train_opts o = {.hp = a.hp, .progress = on_progress, .progress_ctx = &pc,
+                       .progress_every_batch = pc.tty, .warm = a.warm ? &warm : NULL};
     rc = nc_train(&d, &o, &ck, &e);
     nc_dataset_free(&d);
+    nc_checkpoint_free(&warm);
     if (rc) {
         fprintf(stderr, "nclrec train: %s\n", e.msg);
         return rc == NC_EINVAL ? 2 : 1;
