@@ -30,14 +30,16 @@ BENCH_BIN = $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all deps test run asan bench bench-train bench-quality check-layering clean
 all: deps $(BUILD)/nclrec $(TEST_BIN)
 
+# Every compile waits for deps (an order-only prerequisite: it never makes a file out of date),
+# so `make -j2 all` on a machine still missing the packages does not compile before they are in.
 deps:
 	@sh tools/debs.sh "make test and make run" $(DEB_PACKAGES) $$(command -v npx >/dev/null 2>&1 || echo nodejs npm)
 
-$(BUILD)/%.o: %.c $(wildcard core/*.h server/*.h)
+$(BUILD)/%.o: %.c $(wildcard core/*.h server/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.cpp $(wildcard core/*.h)
+$(BUILD)/%.o: %.cpp $(wildcard core/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
@@ -59,11 +61,11 @@ $(BUILD)/libserver.a: $(SRV_OBJ)
 $(BUILD)/nclrec: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libserver.a $(BUILD)/libcore.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libserver.a $(BUILD)/libcore.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libserver.a $(BUILD)/libcore.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libserver.a $(BUILD)/libcore.a
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libserver.a $(BUILD)/libcore.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libserver.a $(BUILD)/libcore.a $(LDFLAGS) $(LDLIBS)
 

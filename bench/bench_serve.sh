@@ -36,6 +36,10 @@
 #      process), against the bytes the model needs (bench/serve_model_bytes.c).
 #   5. A read replica (--role replica, 1 HTTP thread) that follows the daemon restarted as
 #      --role primary: /recommend on the primary, then on the replica, same wrk settings.
+#   6. /recommend?category=C where C holds 1% of the catalogue (every 100th item, written with
+#      POST /items), beside the unfiltered /recommend, alternating twice (A B A B) on the same
+#      daemon; p99 of each and their ratio. STEPS=category runs only this step (after the
+#      import and the start-up training): make bench-serve-category.
 #
 # CPU split (2 cores): wrk gets 1 thread, the daemon HTTP_THREADS=1 HTTP thread, nginx 1
 # worker. Start-up training uses every core (nothing is served yet); the retrain uses the
@@ -62,6 +66,7 @@ HTTP_THREADS=${HTTP_THREADS:-1}
 INGEST_HTTP_THREADS=${INGEST_HTTP_THREADS:-32}
 RETRAIN_MAX_SECONDS=${RETRAIN_MAX_SECONDS:-480}
 PROFILE=${PROFILE:-0}
+STEPS=${STEPS:-all}
 BIN=$BUILD/nclrec
 W=$BUILD/bench-serve
 export BENCH_LUA_DIR=$PWD/bench
@@ -587,6 +592,31 @@ profile() {
     done
 }
 
+# Step 6: a category of 1% of the catalogue, filtered /recommend beside unfiltered, A B A B.
+recommend_category() {
+    say "step 6: /recommend with category= of 1% of the catalogue; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    local body n
+    body=$(awk 'NR % 100 == 1 { printf "%s{\"id\":\"%s\",\"categories\":[\"c1pct\"]}", (n++ ? "," : ""), $1 }' "$W/items.txt")
+    n=$(awk 'NR % 100 == 1' "$W/items.txt" | wc -l)
+    show "curl -X POST $B/items (the $n items of category c1pct)"
+    curl -s --max-time 30 -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $KEY" \
+        --data-binary "[$body]" "$B/items" | grep -q "\"accepted\":$n" || error "POST /items did not accept the $n items"
+    result category_items items="$n" catalogue="$(wc -l <"$W/items.txt")"
+    wrk_run warm_unfiltered "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 >/dev/null
+    wrk_run warm_category "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 category=c1pct >/dev/null
+    local round
+    for round in 1 2; do
+        wrk_run "recommend_unfiltered_$round" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
+        wrk_run "recommend_category_$round" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 category=c1pct
+        result "category_ratio_$round" p99_filtered_over_unfiltered="$(calc "$(fld "recommend_category_$round" p99_ms) / $(fld "recommend_unfiltered_$round" p99_ms)")" \
+            rps_filtered_over_unfiltered="$(calc "$(fld "recommend_category_$round" rps) / $(fld "recommend_unfiltered_$round" rps)")"
+    done
+    local sample
+    sample=$(curl -s --max-time 5 "$B/recommend?user=$(head -n 1 "$W/users.txt")&k=10&category=c1pct")
+    grep -q '"source":"ncl"' <<<"$sample" || error "a filtered answer is not from the model: $sample"
+    result category_filtered_requests total="$(metric nclrec_filtered_requests_total)"
+}
+
 # ============================ main ============================
 
 deps
@@ -599,9 +629,19 @@ say "wrk 1 thread; daemon --http-threads $HTTP_THREADS (ingest also $INGEST_HTTP
 result env date="$(date +%Y-%m-%dT%H:%M:%S%z)" load_before="$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)" cores="$(nproc)" \
     wrk_threads=1 http_threads="$HTTP_THREADS" ingest_http_threads="$INGEST_HTTP_THREADS" epochs="$EPOCHS" \
     run_seconds="$RUN_SECONDS" rec_conns="$REC_CONNS" ingest_conns="$INGEST_CONNS"
+if [ "$STEPS" = category ]; then
+    start_trained
+    recommend_category
+    stop_daemon
+    say "load average after: $(cat /proc/loadavg)"
+    grep -v 'name=warm_' "$W/summary.txt"
+    [ "$ERRORS" = 0 ] || { echo "bench-serve: $ERRORS error(s)"; exit 1; }
+    exit 0
+fi
 idle_memory
 start_trained
 recommend_vs_nginx
+recommend_category
 recommend_during_retrain
 ingest_vs_loop "ingest_http$HTTP_THREADS"
 ingest_bounds "ingest_http$HTTP_THREADS"

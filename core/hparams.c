@@ -19,6 +19,12 @@ const nc_hparam_desc nc_hparam_table[] = {
     {"alpha", NC_HP_FLOAT, F(alpha), 0, 100, "item weight in the structure term"},
     {"ssl_negatives", NC_HP_INT, F(ssl_negatives), 0, 1 << 30,
      "0 = exact structure term; N = sampled softmax over N uniform rows per side"},
+    {"ssl_stratum_size", NC_HP_INT, F(ssl_stratum_size), 0, 1 << 30,
+     "with ssl_negatives: k-means strata of ~S rows, own stratum exact (0 = off)"},
+    {"ssl_memory", NC_HP_INT, F(ssl_memory), 0, 1,
+     "with ssl_negatives: 1 = each row keeps its last negative gradient, applied every step"},
+    {"exact_limit", NC_HP_FLOAT, F(exact_limit), 0, 1e30,
+     "pairs x (users + items) above which the fast path is picked (0 = never)"},
     {"proto_reg", NC_HP_FLOAT, F(proto_reg), 0, 10, "prototype-contrastive weight"},
     {"num_clusters", NC_HP_INT, F(num_clusters), 1, 1000000, "k-means clusters per table"},
     {"warm_up_step", NC_HP_INT, F(warm_up_step), 0, 100000, "first epoch with the proto term"},
@@ -48,6 +54,8 @@ void nc_hparams_default(nc_hparams *hp) {
     hp->ssl_reg = 1e-7f;
     hp->alpha = 1.0f;
     hp->ssl_negatives = 0;
+    hp->ssl_stratum_size = 0;
+    hp->exact_limit = 1e10f;
     hp->proto_reg = 8e-8f;
     hp->num_clusters = 1000;
     hp->warm_up_step = 20;

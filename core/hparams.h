@@ -21,6 +21,14 @@ typedef struct nc_hparams {
     int32_t ssl_negatives;    /* 0: structure term's softmax over all users / items (NCL.md);
                                  N > 0: over the positive and N uniformly drawn rows per side,
                                  an approximation (our addition, docs/scaling.md) */
+    int32_t ssl_stratum_size; /* with ssl_negatives > 0: 0 = uniform sample alone; S > 0 = each
+                                 side split by k-means into strata of ~S rows, an anchor's own
+                                 stratum summed exactly (ssl_strata_tmpl.h) */
+    int32_t ssl_memory;       /* with ssl_negatives > 0: 1 = every row's last sampled negative
+                                 gradient is kept and applied at every step (ssl_sampled_tmpl.h) */
+    float exact_limit;        /* size rule: when neither of the two above is set and training
+                                 pairs x (users + items) exceeds this, the trainer picks the
+                                 fast path (core/scale_rule.h); 0 = always exact */
     float proto_reg;          /* 8e-8 */
     int32_t num_clusters;     /* k of the E-step, 1000 */
     int32_t warm_up_step;     /* proto joins at this 0-based epoch, 20 */

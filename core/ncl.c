@@ -11,7 +11,11 @@
  * Only with ssl_negatives = N > 0 (the sampled structure term, ssl_sampled_tmpl.h; Ns =
  * min(N, max(U, I))):
  *   sm, dsm  Ns x d     the sample's n(E0) rows and their grads; samp, samp_g  Ns int32
- *   pm       B x d      the anchors' own n(E0) rows; pc, skip  B  positive's coefficient, slot */
+ *   pm       B x d      the anchors' own n(E0) rows; pc, skip  B  positive's coefficient, slot
+ *   gmem     N x d      ssl_memory: each row's last sampled gradient; kinv  B  1 / weight
+ * With strata (nc_ncl_set_ssl_strata; ssl_strata_tmpl.h), sized when they are set:
+ *   sup, dsup  (largest stratum + Ns) x d   a group's support rows and their grads
+ *   dag        B x d    a group's anchor grads; order  B, gstart  k + 1  anchors by stratum */
 #include "ncl.h"
 
 #include <cblas.h>
@@ -40,7 +44,15 @@ struct nc_ncl_ws {
     void *sm, *dsm, *pm, *pc;
     int32_t *samp, *samp_g, *skip;
     int32_t *fix[2], fix_n[2]; /* a fixed sample per side (tests), fix_n 0 = draw */
-    int32_t ns_used[2]; /* sample sizes of the last step, for the FLOP count */
+    double width[2];    /* softmax columns per anchor in the last step, for the FLOP count */
+    /* stratified structure term (nc_ncl_set_ssl_strata): per side, k strata, of[M] each row's
+     * stratum, start[k + 1] / mem[M] the members stratum by stratum, pos[M] a row's index
+     * among its stratum's members */
+    int32_t strat_k[2], *strat_of[2], *strat_start[2], *strat_mem[2], *strat_pos[2];
+    int32_t sup_cap;    /* rows the support buffers hold: largest stratum + sample */
+    void *sup, *dsup, *dag;         /* sup_cap x d, sup_cap x d, B x d */
+    int32_t *sup_rows, *order, *gstart; /* sup_cap, B, largest k + 1 */
+    void *gmem, *kinv;  /* ssl_memory: N x d each row's last sampled gradient; B scratch */
 };
 
 /* Ids in range and a batch that fits: checked before any work so bad input never reaches
@@ -133,6 +145,16 @@ static int32_t block_rows(const nc_ncl_ws *ws, int32_t nm) {
 #undef NC_EXP
 #undef NC_DOUBLE
 
+/* Forgets one side's strata (that side goes back to the uniform sample). */
+static void strata_free(nc_ncl_ws *ws, int side) {
+    free(ws->strat_of[side]);
+    free(ws->strat_start[side]);
+    free(ws->strat_mem[side]);
+    free(ws->strat_pos[side]);
+    ws->strat_of[side] = ws->strat_start[side] = ws->strat_mem[side] = ws->strat_pos[side] = NULL;
+    ws->strat_k[side] = 0;
+}
+
 void nc_ncl_ws_free(nc_ncl_ws *ws) {
     if (!ws) return;
     void *bufs[] = {ws->layers, ws->glay, ws->mn,  ws->nrm0, ws->dm,  ws->blk,
@@ -140,8 +162,11 @@ void nc_ncl_ws_free(nc_ncl_ws *ws) {
                     ws->cent,   ws->row_loss, ws->coef, ws->slot, ws->du, ws->mu,
                     ws->dp,     ws->mp,   ws->da,  ws->iu,   ws->ip,  ws->in,
                     ws->tgt,    ws->rows3, ws->sm, ws->dsm, ws->pm, ws->pc,
-                    ws->samp,   ws->samp_g, ws->skip, ws->fix[0], ws->fix[1]};
+                    ws->samp,   ws->samp_g, ws->skip, ws->fix[0], ws->fix[1],
+                    ws->sup,    ws->dsup, ws->dag, ws->sup_rows, ws->order, ws->gstart,
+                    ws->gmem,   ws->kinv};
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
+    for (int s = 0; s < 2; s++) strata_free(ws, s);
     free(ws);
 }
 
@@ -160,6 +185,12 @@ static int ws_alloc_sampled(nc_ncl_ws *ws, size_t esz, nc_err *e) {
     ws->skip = nc_malloc(B, sizeof(int32_t), e);
     if (!ws->sm || !ws->dsm || !ws->pm || !ws->pc || !ws->samp || !ws->samp_g || !ws->skip)
         return NC_ENOMEM;
+    if (ws->hp.ssl_memory) {
+        ws->gmem = nc_aligned_alloc((size_t)ws->n_node * d, esz, e);
+        ws->kinv = nc_malloc(B, esz, e);
+        if (!ws->gmem || !ws->kinv) return NC_ENOMEM;
+        memset(ws->gmem, 0, (size_t)ws->n_node * d * esz);
+    }
     nc_rng seeded;
     nc_rng_seed(&seeded, ws->hp.seed);
     ws->rng = nc_rng_split(&seeded, 0x551); /* a stream of its own: training's draws unchanged */
@@ -343,6 +374,96 @@ int nc_ncl_fix_ssl_sample(nc_ncl_ws *ws, const int32_t *users, int32_t n_users,
         ws->fix_n[s] = n[s];
     }
     return NC_OK;
+}
+
+/* One side's strata from assign (m rows, ids 0..k-1): the members stratum by stratum and each
+ * row's place among them. Returns the largest stratum's size, or -1 without memory. */
+static int32_t strata_build(nc_ncl_ws *ws, int side, const int32_t *assign, int32_t m, int32_t k,
+                            nc_err *e) {
+    int32_t *of = nc_malloc((size_t)m, sizeof *of, e), *mem = nc_malloc((size_t)m, sizeof *mem, e);
+    int32_t *pos = nc_malloc((size_t)m, sizeof *pos, e);
+    int32_t *start = nc_calloc((size_t)k + 1, sizeof *start, e);
+    if (!of || !mem || !pos || !start) {
+        free(of);
+        free(mem);
+        free(pos);
+        free(start);
+        return -1;
+    }
+    memcpy(of, assign, (size_t)m * sizeof *of);
+    for (int32_t v = 0; v < m; v++) start[of[v] + 1]++;
+    int32_t largest = 0;
+    for (int32_t g = 0; g < k; g++) {
+        if (start[g + 1] > largest) largest = start[g + 1];
+        start[g + 1] += start[g];
+    }
+    for (int32_t v = 0; v < m; v++) mem[start[of[v]]++] = v; /* start[g] ends at g's end */
+    for (int32_t g = k; g > 0; g--) start[g] = start[g - 1];
+    start[0] = 0;
+    for (int32_t g = 0; g < k; g++)
+        for (int32_t j = start[g]; j < start[g + 1]; j++) pos[mem[j]] = j - start[g];
+    strata_free(ws, side);
+    ws->strat_of[side] = of;
+    ws->strat_mem[side] = mem;
+    ws->strat_pos[side] = pos;
+    ws->strat_start[side] = start;
+    ws->strat_k[side] = k;
+    return largest;
+}
+
+/* Support buffers for the largest stratum plus the sample, grown when strata change. */
+static int strata_buffers(nc_ncl_ws *ws, int32_t largest, int32_t kmax, nc_err *e) {
+    const size_t esz = ws->is_double ? sizeof(double) : sizeof(float), d = (size_t)ws->d;
+    const int32_t cap = largest + ws->ns_cap;
+    free(ws->gstart);
+    ws->gstart = nc_malloc((size_t)kmax + 1, sizeof(int32_t), e);
+    if (!ws->gstart) return NC_ENOMEM;
+    if (!ws->dag && !(ws->dag = nc_aligned_alloc((size_t)ws->B * d, esz, e))) return NC_ENOMEM;
+    if (!ws->order && !(ws->order = nc_malloc((size_t)ws->B, sizeof(int32_t), e)))
+        return NC_ENOMEM;
+    if (cap <= ws->sup_cap) return NC_OK;
+    free(ws->sup);
+    free(ws->dsup);
+    free(ws->sup_rows);
+    ws->sup = nc_aligned_alloc((size_t)cap * d, esz, e);
+    ws->dsup = nc_aligned_alloc((size_t)cap * d, esz, e);
+    ws->sup_rows = nc_malloc((size_t)cap, sizeof(int32_t), e);
+    ws->sup_cap = ws->sup && ws->dsup && ws->sup_rows ? cap : 0;
+    return ws->sup_cap ? NC_OK : NC_ENOMEM;
+}
+
+/* Checks one side's strata: k in 1..m, every assignment in 0..k-1. */
+static int check_strata(const int32_t *assign, int32_t m, int32_t k, const char *what,
+                        nc_err *e) {
+    if (k < 1 || k > m)
+        return nc_fail(e, NC_EINVAL, "%d %s strata: need 1..%d", k, what, m);
+    if (!assign) return nc_fail(e, NC_EINVAL, "%d %s strata without assignments", k, what);
+    for (int32_t v = 0; v < m; v++)
+        if (assign[v] < 0 || assign[v] >= k)
+            return nc_fail(e, NC_EINVAL, "%s %d in stratum %d of %d", what, v, assign[v], k);
+    return NC_OK;
+}
+
+int nc_ncl_set_ssl_strata(nc_ncl_ws *ws, const int32_t *assign_user, int32_t k_user,
+                          const int32_t *assign_item, int32_t k_item, nc_err *e) {
+    if (ws->hp.ssl_negatives < 1)
+        return nc_fail(e, NC_EINVAL, "structure-term strata need ssl_negatives > 0");
+    int rc = k_user ? check_strata(assign_user, ws->n_user, k_user, "user", e) : NC_OK;
+    if (!rc && k_item) rc = check_strata(assign_item, ws->n_item, k_item, "item", e);
+    if (rc) return rc; /* nothing changed */
+    const int32_t *as[2] = {assign_user, assign_item}, k[2] = {k_user, k_item};
+    const int32_t m[2] = {ws->n_user, ws->n_item};
+    int32_t largest = 0;
+    for (int s = 0; s < 2; s++) {
+        if (!k[s]) {
+            strata_free(ws, s);
+            continue;
+        }
+        int32_t l = strata_build(ws, s, as[s], m[s], k[s], e);
+        if (l < 0) return NC_ENOMEM;
+        if (l > largest) largest = l;
+    }
+    return strata_buffers(ws, largest, k_user > k_item ? k_user : k_item, e);
 }
 
 void nc_ncl_set_block_rows(nc_ncl_ws *ws, int32_t rows) {

@@ -12,7 +12,8 @@
  * softmax over all users (items) is done in blocks of rows with sgemm; no N x N matrix exists.
  * With ssl_negatives = N > 0 (off by default) the structure term's softmax runs over the
  * positive and N rows per side drawn uniformly per batch instead: an approximation of NCL.md,
- * stated exactly in ssl_sampled_tmpl.h, for catalogues where the full softmax is too dear.
+ * stated exactly in ssl_sampled_tmpl.h, for catalogues where the full softmax is too dear;
+ * ssl_memory and strata (nc_ncl_set_ssl_strata, ssl_strata_tmpl.h) refine it.
  *
  * Ownership: the workspace (nc_ncl_ws) is created and freed by the caller with the functions
  * below; it borrows the graph, which must outlive it. It holds every buffer a batch needs,
@@ -101,6 +102,15 @@ double nc_ncl_flops(const nc_ncl_ws *ws);
  * the problem) otherwise, or when ssl_negatives is 0; on any failure nothing changes. */
 int nc_ncl_fix_ssl_sample(nc_ncl_ws *ws, const int32_t *users, int32_t n_users,
                           const int32_t *items, int32_t n_items, nc_err *e);
+
+/* Stratified structure term (ssl_negatives > 0; ssl_strata_tmpl.h): from the next step on, an
+ * anchor's own stratum is summed exactly and the other strata are estimated from the uniform
+ * sample. assign_user (U ids in 0..k_user-1) and assign_item (I ids in 0..k_item-1) are
+ * copied; a side with k == 0 goes back to the uniform sample alone (its pointer is not read).
+ * NC_EINVAL (naming the problem) when ssl_negatives is 0, k exceeds the side's rows or an id
+ * is out of range, and nothing changes then; NC_ENOMEM without memory. */
+int nc_ncl_set_ssl_strata(nc_ncl_ws *ws, const int32_t *assign_user, int32_t k_user,
+                          const int32_t *assign_item, int32_t k_item, nc_err *e);
 
 /* Rows of the softmax handled per block (0 = automatic, sized to stay in cache). Exposed so
  * tests can force several blocks on small graphs and the benchmark can tune it. */

@@ -98,6 +98,7 @@ static double NC_R(reg_term)(nc_ncl_ws *ws, const REAL *E0, const nc_batch *b, R
 }
 
 #include "ssl_sampled_tmpl.h"
+#include "ssl_strata_tmpl.h"
 
 /* One side of the structure term: anchors n(C[rows]), support n(E0[side]) (all users or all
  * items; with ssl_negatives > 0 the positive and a sample of them), target = the row itself.
@@ -116,7 +117,9 @@ static double NC_R(ssl_side)(nc_ncl_ws *ws, const REAL *E0, int side, const int3
     }
     const REAL *M = (const REAL *)ws->mn + (size_t)base * d;
     REAL *dM = (REAL *)ws->dm + (size_t)base * d;
-    double loss = ws->hp.ssl_negatives > 0
+    double loss = ws->hp.ssl_negatives > 0 && ws->strat_k[side] > 0
+                      ? NC_R(ssl_strat)(ws, side, A, w, rows, nr, base, nm, dA)
+                  : ws->hp.ssl_negatives > 0
                       ? NC_R(ssl_sampled)(ws, side, A, w, rows, nr, base, nm, dA)
                       : NC_K(nc_kern_infonce)(A, w, nr, M, nm, ws->tgt, d,
                                               (REAL)(1.0 / ws->hp.ssl_temp), ws->blk,
@@ -176,14 +179,14 @@ static void NC_R(backprop)(nc_ncl_ws *ws, REAL *grad) {
  * so a benchmark can set the step's rate against the machine's sgemm rate. Counted: the 2L
  * sparse products (L forward, L backward: 2 nnz d each), the structure term's three products
  * per side (scores, dA, dM: 2 rows width d each; sampled: the ns sample rows plus the
- * positive's three dot-product-sized ones), the prototype term's two per side (the centroids
+ * positive's three dot-product-sized ones; stratified: the mean support width per anchor), the prototype term's two per side (the centroids
  * are constants) and bpr's dot products and their gradients. Not counted: the softmax
  * exponentials, the normalisations and the gathers, which are memory-bound. */
 static double NC_R(step_flops)(const nc_ncl_ws *ws, int32_t n, int use_ssl, const nc_protos *p) {
     const double d = ws->d, L = ws->L;
     const int sampled = ws->hp.ssl_negatives > 0;
-    const double wu = sampled ? ws->ns_used[0] + 1.0 : ws->n_user;
-    const double wi = sampled ? ws->ns_used[1] + 1.0 : ws->n_item;
+    const double wu = sampled ? ws->width[0] : ws->n_user;
+    const double wi = sampled ? ws->width[1] : ws->n_item;
     double f = 2 * L * 2 * (double)ws->g->nnz * d + 12.0 * n * d;
     if (use_ssl) {
         f += 6.0 * ws->nu * wu * d;

@@ -64,15 +64,51 @@ static double NC_R(sampled_row)(REAL *x, int32_t ns, REAL xt, int32_t skip, REAL
     return (double)w * ((double)mx + log((double)sum) - ((double)xt - (double)lk));
 }
 
+/* Row r of the rb x n matrix x times f[r]. */
+static void NC_R(scale_rows)(REAL *x, int32_t rb, int32_t n, const REAL *f) {
+#pragma omp parallel for schedule(static)
+    for (int32_t r = 0; r < rb; r++)
+        for (int32_t v = 0; v < n; v++) x[(int64_t)r * n + v] *= f[r];
+}
+
+/* Gradient memory (ssl_memory = 1). A row's share of the denominators' gradient, sum_b
+ * s_bv a_b / tau, is what the exact term gives EVERY row at every step; the sampled term gives
+ * it K-fold to the rows it draws and nothing to the others, which is unbiased but spiky, and
+ * Adam (per-coordinate steps scaled by the gradient's running RMS) moves a row hit once in K
+ * steps by about 1 / sqrt(K) of what a steady gradient moves it. With the memory, each drawn
+ * row's own estimate (not K-fold) is stored in ws->gmem and every row of the side receives its
+ * stored value at every step: steady, stale by up to the steps since the row was last drawn,
+ * and exact when every row is drawn each step (N >= M). */
+static void NC_R(memory_store)(nc_ncl_ws *ws, const REAL *dS, const int32_t *rows, int32_t n) {
+    const int32_t d = ws->d;
+    REAL *gm = ws->gmem;
+#pragma omp parallel for schedule(static) /* rows are distinct */
+    for (int32_t k = 0; k < n; k++)
+        memcpy(gm + (int64_t)rows[k] * d, dS + (int64_t)k * d, (size_t)d * sizeof(REAL));
+}
+
+/* dm += the memory, over the side's rows [base, base + m). */
+static void NC_R(memory_apply)(nc_ncl_ws *ws, int32_t base, int32_t m) {
+    const int64_t d = ws->d;
+    REAL *dm = (REAL *)ws->dm + base * d;
+    const REAL *gm = (const REAL *)ws->gmem + base * d;
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < (int64_t)m * d; j++) dm[j] += gm[j];
+}
+
 /* Sampled InfoNCE over anchors A (nb x d) with weights w, positives P (nb x d, row r is the
  * anchor's own m_t), sample rows S (ns x d) and skip[r] (own row's index in S or -1); m is the
  * side's row count M. Overwrites dA (nb x d), ADDS the sample's gradient into dS (ns x d) and
  * writes pc[r], the coefficient of the positive: dl/dP_r = pc[r] A_r, and dA_r includes
- * pc[r] P_r. blk holds blk_rows x ns scores; row_loss nb doubles. */
+ * pc[r] P_r. blk holds blk_rows x ns scores; row_loss nb doubles. With kinv (nb scratch, or
+ * NULL) each anchor's part of dS is divided by its weight K = (M - 1) / |S_t|: dS is then
+ * the estimate of each sample row's own gradient of the exact term, not K times it (the
+ * gradient memory's input, see ssl_sampled). */
 static double NC_R(infonce_sampled)(const REAL *A, const REAL *w, int32_t nb, const REAL *P,
                                     const int32_t *skip, int32_t m, const REAL *S, int32_t ns,
                                     int32_t d, REAL inv_tau, REAL *blk, int32_t blk_rows,
-                                    double *row_loss, REAL *pc, REAL *dA, REAL *dS) {
+                                    double *row_loss, REAL *pc, REAL *kinv, REAL *dA,
+                                    REAL *dS) {
     for (int32_t r0 = 0; r0 < nb; r0 += blk_rows) {
         const int32_t rb = nb - r0 < blk_rows ? nb - r0 : blk_rows;
         const REAL *Ab = A + (int64_t)r0 * d;
@@ -85,6 +121,7 @@ static double NC_R(infonce_sampled)(const REAL *A, const REAL *w, int32_t nb, co
             REAL dot = 0;
             for (int32_t j = 0; j < d; j++) dot += a[j] * p[j];
             const int32_t neg = ns - (skip[r] >= 0);
+            if (kinv) kinv[r] = neg ? (REAL)neg / (REAL)(m - 1) : 0;
             if (neg == 0) { /* no negatives at all (M == 1): l = log e^xt - xt = 0 */
                 pc[r] = 0;
                 row_loss[r] = 0;
@@ -97,6 +134,7 @@ static double NC_R(infonce_sampled)(const REAL *A, const REAL *w, int32_t nb, co
         /* dA_blk = Q S (+ pc P below);  dS += Q^T A_blk */
         NC_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, rb, d, ns, 1, blk, ns, S, d, 0,
                 dA + (int64_t)r0 * d, d);
+        if (kinv) NC_R(scale_rows)(blk, rb, ns, kinv + r0);
         NC_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, ns, d, rb, 1, blk, ns, Ab, d, 1, dS, d);
     }
 #pragma omp parallel for schedule(static)
@@ -139,15 +177,22 @@ static double NC_R(ssl_sampled)(nc_ncl_ws *ws, int side, const REAL *A, const RE
     NC_K(nc_kern_gather)(ws->mn, sg, ns, d, S);
     NC_K(nc_kern_gather)(ws->mn, rows, nr, d, P);
     memset(dS, 0, (size_t)ns * d * sizeof(REAL));
+    const int memory = ws->hp.ssl_memory;
     double loss = NC_R(infonce_sampled)(A, w, nr, P, skip, m, S, ns, d,
                                         (REAL)(1.0 / ws->hp.ssl_temp), ws->blk,
-                                        block_rows(ws, ns), ws->row_loss, pc, dA, dS);
+                                        block_rows(ws, ns), ws->row_loss, pc,
+                                        memory ? ws->kinv : NULL, dA, dS);
     REAL *dm = ws->dm;
-    NC_K(nc_kern_scatter_add)(dS, sg, ns, d, 1, dm);
+    if (memory) {
+        NC_R(memory_store)(ws, dS, sg, ns);
+        NC_R(memory_apply)(ws, base, m);
+    } else {
+        NC_K(nc_kern_scatter_add)(dS, sg, ns, d, 1, dm);
+    }
 #pragma omp parallel for schedule(static) /* rows are distinct: no two threads share a row */
     for (int32_t r = 0; r < nr; r++)
         for (int32_t j = 0; j < d; j++)
             dm[(int64_t)rows[r] * d + j] += pc[r] * A[(int64_t)r * d + j];
-    ws->ns_used[side] = ns;
+    ws->width[side] = ns + 1.0;
     return loss;
 }

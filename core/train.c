@@ -25,6 +25,8 @@
 #include "graph.h"
 #include "kmeans.h"
 #include "ncl.h"
+#include "scale_rule.h"
+#include "ssl_strata.h"
 
 /* Per-user sorted training items, for rejecting negatives a user already has. */
 typedef struct user_items {
@@ -51,6 +53,11 @@ typedef struct trainer {
     int32_t k_user, k_item; /* clamped cluster counts */
     float *cent_user, *cent_item;
     int32_t *assign_user, *assign_item;
+    /* stratified structure term (ssl_stratum_size > 0): strata per side, from k-means of the
+     * normalised E0 rows at the start of every epoch */
+    int32_t strat_k[2];
+    float *strat_x, *strat_cent; /* max(U, I) x d rows, max k x d centroids */
+    int32_t *strat_assign[2];
     nc_rng rng;
     double t0;
 } trainer;
@@ -196,6 +203,10 @@ static void trainer_free(trainer *t) {
     free(t->cent_item);
     free(t->assign_user);
     free(t->assign_item);
+    free(t->strat_x);
+    free(t->strat_cent);
+    free(t->strat_assign[0]);
+    free(t->strat_assign[1]);
 }
 
 /* Copies the distinct training pairs (the batches are drawn from them). */
@@ -211,6 +222,34 @@ static int copy_pairs(trainer *t, nc_err *e) {
     return NC_OK;
 }
 
+/* Buffers of the stratified structure term (core/ssl_strata.h sizes the strata). */
+static int strata_setup(trainer *t, nc_err *e) {
+    const int32_t m[2] = {t->U, t->I};
+    int32_t kmax = 1;
+    for (int s = 0; s < 2; s++) {
+        t->strat_k[s] = nc_ssl_strata_count(m[s], t->hp.ssl_stratum_size);
+        if (t->strat_k[s] > kmax) kmax = t->strat_k[s];
+        t->strat_assign[s] = nc_malloc((size_t)m[s], sizeof(int32_t), e);
+        if (!t->strat_assign[s]) return NC_ENOMEM;
+    }
+    t->strat_x = nc_malloc((size_t)(t->U > t->I ? t->U : t->I) * t->dim, sizeof(float), e);
+    t->strat_cent = nc_malloc((size_t)kmax * t->dim, sizeof(float), e);
+    return t->strat_x && t->strat_cent ? NC_OK : NC_ENOMEM;
+}
+
+/* This epoch's strata, from the current E0, handed to the workspace. */
+static int strata_update(trainer *t, nc_err *e) {
+    const int32_t m[2] = {t->U, t->I};
+    for (int s = 0; s < 2; s++) {
+        const float *src = t->E0 + (s ? (size_t)t->U * t->dim : 0);
+        int rc = nc_ssl_strata_assign(src, m[s], t->dim, t->strat_k[s], &t->hp, t->strat_x,
+                                      t->strat_cent, t->strat_assign[s], e);
+        if (rc) return rc;
+    }
+    return nc_ncl_set_ssl_strata(t->ws, t->strat_assign[0], t->strat_k[0], t->strat_assign[1],
+                                 t->strat_k[1], e);
+}
+
 static int trainer_setup(trainer *t, nc_err *e) {
     const nc_hparams *hp = &t->hp;
     t->U = (int32_t)t->d->users.n;
@@ -224,7 +263,14 @@ static int trainer_setup(trainer *t, nc_err *e) {
     if ((rc = user_items_build(&t->seen, &t->pairs, t->U, e))) return rc;
     rc = nc_graph_build(t->U, t->I, t->pairs.user, t->pairs.item, t->pairs.n, &t->graph, e);
     if (rc) return rc;
+    char why[256];
+    nc_scale_rule(&t->hp, (int64_t)t->pairs.n, t->U, t->I, why, sizeof why);
+    report_note(t, "%s", why);
+    if ((hp->ssl_stratum_size > 0 || hp->ssl_memory) && hp->ssl_negatives < 1)
+        return nc_fail(e, NC_EINVAL, "ssl_stratum_size / ssl_memory need ssl_negatives > 0 "
+                       "(the sampled structure term they refine)");
     if ((rc = nc_ncl_ws_create(&t->graph, hp, &t->ws, e))) return rc;
+    if (hp->ssl_stratum_size > 0 && hp->ssl_reg > 0 && (rc = strata_setup(t, e))) return rc;
     if ((rc = nc_adam_init(&t->adam, t->n_params, hp->learning_rate, e))) return rc;
     nc_evaluator_init(&t->ev_valid);
     if (t->d->valid.n &&
@@ -430,11 +476,17 @@ static int train_loop(trainer *t, stopper *s, int32_t *epochs_run, nc_err *e) {
         double te = nc_now();
         nc_progress p = {0};
         p.valid_ndcg10 = -1;
+        if (t->strat_x) {
+            double tk = nc_now();
+            int rc = strata_update(t, e);
+            if (rc) return rc;
+            p.t_kmeans += nc_now() - tk;
+        }
         if (use_proto && epoch >= hp->warm_up_step) {
             double tk = nc_now();
             int rc = estep(t, t->E0, e);
             if (rc) return rc;
-            p.t_kmeans = nc_now() - tk;
+            p.t_kmeans += nc_now() - tk;
         }
         int on = use_proto && epoch >= hp->warm_up_step;
         int rc = run_epoch(t, epoch, on ? &protos : NULL, &p, e);

@@ -14,6 +14,11 @@
 # INGEST_CONNS, HTTP_THREADS, INGEST_HTTP_THREADS, RETRAIN_MAX_SECONDS, PROFILE=1 for a perf
 # profile of the daemon); see the script's header.
 
-.PHONY: bench-serve
+#   make bench-serve-category   step 6 alone: /recommend with a category of 1% of the catalogue
+#                        beside the unfiltered /recommend (a few minutes).
+
+.PHONY: bench-serve bench-serve-category
+bench-serve-category: all $(BUILD)/bench/ingest_loop $(BUILD)/bench/ingest_bound $(BUILD)/bench/serve_model_bytes
+	BUILD=$(BUILD) DATA_DIR=$(DATA_DIR) STEPS=category bench/bench_serve.sh
 bench-serve: all $(BUILD)/bench/ingest_loop $(BUILD)/bench/ingest_bound $(BUILD)/bench/serve_model_bytes
 	BUILD=$(BUILD) DATA_DIR=$(DATA_DIR) bench/bench_serve.sh

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "dataset.h"
+#include "item_io.h"
 #include "store.h"
 #include "synth.h"
 
@@ -121,6 +122,7 @@ static void on_rows(void *ctx, int64_t done, int64_t total) {
 
 typedef struct data_cmd {
     const char *data_dir, *file, *out;
+    int items;               /* --items: the catalogue (JSON lines, item_io.h), not interactions */
     nc_load_opts load;
 } data_cmd;
 
@@ -132,17 +134,21 @@ static int parse_data_cmd(data_cmd *c, int is_import, int argc, char **argv) {
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
             if (is_import)
                 printf("usage: nclrec import FILE [--data-dir DIR] [--min-rating R "
-                       "--rating-col N] [--ts-col N]\n\nLoads a CSV/TSV/adjacency file into "
-                       "DIR/nclrec.db (default ./var or $NCLREC_DATA_DIR).\nA bad row refuses "
-                       "the whole file; a re-run after an interruption skips\nchunks already "
+                       "--rating-col N] [--ts-col N]\n       nclrec import --items FILE [--data-dir DIR]\n\n"
+                       "Loads a CSV/TSV/adjacency file into DIR/nclrec.db (default ./var or\n"
+                       "$NCLREC_DATA_DIR); with --items, item documents as JSON lines (one object\n"
+                       "with \"id\", categories, labels, hidden, available_from per line, each a PUT).\n"
+                       "A bad row refuses the whole file; a re-run after an interruption skips\nchunks already "
                        "committed.\n");
             else
-                printf("usage: nclrec export [--data-dir DIR] [--out FILE]\n\nWrites every "
-                       "stored interaction as CSV (user,item,timestamp) to FILE or stdout.\n");
+                printf("usage: nclrec export [--items] [--data-dir DIR] [--out FILE]\n\nWrites every "
+                       "stored interaction as CSV (user,item,timestamp) to FILE or stdout;\nwith --items, "
+                       "every item document that is not deleted, as JSON lines.\n");
             return 1;
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(f, "--data-dir") && v) c->data_dir = argv[++i];
+        else if (!strcmp(f, "--items")) c->items = 1;
         else if (!is_import && !strcmp(f, "--out") && v) c->out = argv[++i];
         else if (is_import && !strcmp(f, "--min-rating") && v) c->load.min_rating = atof(argv[++i]);
         else if (is_import && !strcmp(f, "--rating-col") && v) c->load.rating_col = atoi(argv[++i]);
@@ -186,7 +192,8 @@ int cmd_import(int argc, char **argv) {
     if ((rc = open_store(c.data_dir, &s))) return rc;
     nc_err e;
     int64_t rows = 0, replayed = 0;
-    rc = store_import_file(s, c.file, &c.load, on_rows, "imported", &rows, &replayed, &e);
+    if (c.items) rc = item_io_import(s, c.file, 1000, &rows, &replayed, &e);
+    else rc = store_import_file(s, c.file, &c.load, on_rows, "imported", &rows, &replayed, &e);
     store_close(s);
     fputc('\n', stderr);
     if (rc) {
@@ -208,6 +215,7 @@ int cmd_export(int argc, char **argv) {
     nc_err e;
     int64_t rows = 0;
     if (!f) rc = nc_fail(&e, NC_EIO, "cannot write %s: %s", c.out, strerror(errno));
+    else if (c.items) rc = item_io_export(s, f, &rows, &e);
     else rc = store_export_csv(s, f, on_rows, "exported", &rows, &e);
     if (c.out && f && fclose(f) && !rc)
         rc = nc_fail(&e, NC_EIO, "writing %s: %s", c.out, strerror(errno));

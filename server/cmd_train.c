@@ -31,7 +31,7 @@ typedef struct data_args {
 
 typedef struct train_args {
     data_args data;
-    const char *out;
+    const char *out, *warm;
     const char *curve;    /* --curve FILE, or NULL */
     nc_hparams hp;
     int quiet, timings;
@@ -60,6 +60,8 @@ static void usage_train(FILE *f) {
                "                    --out MODEL [--curve FILE] [--quiet] [hyper-parameters]\n\n");
     usage_data(f);
     fprintf(f, "  --out FILE            checkpoint to write (atomically)\n"
+               "  --warm MODEL          start from MODEL's embeddings for the ids it knows (as\n"
+               "                        the daemon's retrain does)\n"
                "  --curve FILE          write one CSV line per epoch (losses, valid ndcg@10, seconds)\n"
                "  --quiet               no progress output\n"
                "  --timings             one line per epoch with seconds per part\n\nhyper-parameters (NCL.md defaults):\n");
@@ -320,6 +322,8 @@ static int parse_train_args(train_args *a, int argc, char **argv) {
             a->timings = 1;
         } else if (!strcmp(f, "--out") && i + 1 < argc) {
             a->out = argv[++i];
+        } else if (!strcmp(f, "--warm") && i + 1 < argc) {
+            a->warm = argv[++i];
         } else if (!strcmp(f, "--curve") && i + 1 < argc) {
             a->curve = argv[++i];
         } else if (!strncmp(f, "--", 2) && nc_hparam_find(f + 2)) {
@@ -356,19 +360,27 @@ int cmd_train(int argc, char **argv) {
         return rc;
     }
     progress_ctx pc = {isatty(2), a.quiet, a.timings, NULL, a.curve};
+    nc_checkpoint ck, warm;
+    nc_checkpoint_init(&warm);
+    nc_err e;
+    nc_err_clear(&e);
+    if (a.warm && nc_checkpoint_read(a.warm, &warm, &e)) {
+        fprintf(stderr, "nclrec train: --warm: %s\n", e.msg);
+        nc_dataset_free(&d);
+        return 2;
+    }
     if (a.curve && (!(pc.curve = fopen(a.curve, "w")) || train_curve_header(pc.curve) != 0)) {
         fprintf(stderr, "nclrec train: cannot write --curve %s: %s\n", a.curve, strerror(errno));
         if (pc.curve) fclose(pc.curve);
+        nc_checkpoint_free(&warm);
         nc_dataset_free(&d);
         return 1;
     }
     nc_train_opts o = {.hp = a.hp, .progress = on_progress, .progress_ctx = &pc,
-                       .progress_every_batch = pc.tty};
-    nc_checkpoint ck;
-    nc_err e;
-    nc_err_clear(&e);
+                       .progress_every_batch = pc.tty, .warm = a.warm ? &warm : NULL};
     rc = nc_train(&d, &o, &ck, &e);
     nc_dataset_free(&d);
+    nc_checkpoint_free(&warm);
     if (pc.curve && fclose(pc.curve) != 0 && !rc) {
         fprintf(stderr, "nclrec train: cannot write --curve %s: %s\n", a.curve, strerror(errno));
         nc_checkpoint_free(&ck);

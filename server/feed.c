@@ -15,7 +15,7 @@
 struct feed {
     pthread_mutex_t mu;        /* one request at a time on the connection */
     sqlite3 *db;
-    sqlite3_stmt *inter, *del, *mark;
+    sqlite3_stmt *inter, *del, *items, *mark;
     char path[1024];
 };
 
@@ -29,6 +29,7 @@ void feed_close(feed *f) {
     if (!f) return;
     sqlite3_finalize(f->inter);
     sqlite3_finalize(f->del);
+    sqlite3_finalize(f->items);
     sqlite3_finalize(f->mark);
     sqlite3_close(f->db);
     pthread_mutex_destroy(&f->mu);
@@ -45,6 +46,8 @@ feed *feed_open(const char *db_path, nc_err *e) {
         {&f->inter, "SELECT x.seq, u.ext, i.ext, x.ts FROM interactions x JOIN users u ON u.id = x.user_id "
                     "JOIN items i ON i.id = x.item_id WHERE x.seq > ?1 ORDER BY x.seq LIMIT ?2"},
         {&f->del, "SELECT seq, user FROM deletions WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
+        {&f->items, "SELECT meta_seq, ext, CASE WHEN deleted THEN NULL ELSE meta END FROM items "
+                    "WHERE meta_seq > ?1 ORDER BY meta_seq LIMIT ?2"},
         {&f->mark, "SELECT last_seq FROM counters WHERE id = 1"},
     };
     if (rc != SQLITE_OK) db_fail(f, rc, "open", e);
@@ -76,19 +79,33 @@ static json_t *deletion_json(sqlite3_stmt *st) {
                      (const char *)sqlite3_column_text(st, 1));
 }
 
-/* Merges the two range scans by seq into events (at most limit); *last is the last seq taken. */
+/* An item's latest catalogue write: its document, null once deleted. */
+static json_t *item_json(sqlite3_stmt *st) {
+    const char *doc = (const char *)sqlite3_column_text(st, 2);
+    json_t *d = doc ? json_loads(doc, 0, NULL) : json_null();
+    return d ? json_pack("{s:I, s:s, s:s, s:o}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "type", "item", "item",
+                         (const char *)sqlite3_column_text(st, 1), "doc", d)
+             : NULL;
+}
+
+/* Merges the range scans (interactions, deletions, catalogue writes) by seq into events (at
+ * most limit); *last is the last seq taken. */
 static int merge_page(feed *f, int limit, json_t *events, int64_t *last, nc_err *e) {
-    int hi = next_row(f, f->inter, e), hd = hi < 0 ? -1 : next_row(f, f->del, e);
-    while (hi >= 0 && hd >= 0 && (hi || hd) && (int)json_array_size(events) < limit) {
-        int take_inter = hi && (!hd || sqlite3_column_int64(f->inter, 0) < sqlite3_column_int64(f->del, 0));
-        sqlite3_stmt *st = take_inter ? f->inter : f->del;
-        json_t *ev = take_inter ? interaction_json(st) : deletion_json(st);
-        *last = sqlite3_column_int64(st, 0);
+    sqlite3_stmt *st[3] = {f->inter, f->del, f->items};
+    json_t *(*make[3])(sqlite3_stmt *) = {interaction_json, deletion_json, item_json};
+    int has[3];
+    for (int i = 0; i < 3; i++)
+        if ((has[i] = next_row(f, st[i], e)) < 0) return NC_EIO;
+    while ((has[0] || has[1] || has[2]) && (int)json_array_size(events) < limit) {
+        int t = -1;
+        for (int i = 0; i < 3; i++)
+            if (has[i] && (t < 0 || sqlite3_column_int64(st[i], 0) < sqlite3_column_int64(st[t], 0))) t = i;
+        json_t *ev = make[t](st[t]);
+        *last = sqlite3_column_int64(st[t], 0);
         if (!ev || json_array_append_new(events, ev) != 0) return nc_fail(e, NC_ENOMEM, "out of memory for the changefeed");
-        if (take_inter) hi = next_row(f, f->inter, e);
-        else hd = next_row(f, f->del, e);
+        if ((has[t] = next_row(f, st[t], e)) < 0) return NC_EIO;
     }
-    return hi < 0 || hd < 0 ? NC_EIO : NC_OK;
+    return NC_OK;
 }
 
 /* One read transaction: the watermark and both scans see the same snapshot. */
@@ -104,13 +121,13 @@ int feed_changes(feed *f, int64_t after, int limit, json_t **out, nc_err *e) {
         if (r == 1) mark = sqlite3_column_int64(f->mark, 0);
         else rc = r < 0 ? NC_EIO : nc_fail(e, NC_EIO, "changefeed %s: the counters row is missing", f->path);
     }
-    sqlite3_stmt *scans[2] = {f->inter, f->del};
-    for (int i = 0; i < 2; i++) {
+    sqlite3_stmt *scans[3] = {f->inter, f->del, f->items};
+    for (int i = 0; i < 3; i++) {
         sqlite3_bind_int64(scans[i], 1, after);
         sqlite3_bind_int64(scans[i], 2, limit);
     }
     if (!rc) rc = merge_page(f, limit, events, &last, e);
-    for (int i = 0; i < 2; i++) sqlite3_reset(scans[i]);
+    for (int i = 0; i < 3; i++) sqlite3_reset(scans[i]);
     sqlite3_reset(f->mark);
     sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
     pthread_mutex_unlock(&f->mu);

@@ -14,7 +14,10 @@
  *       (1..FEED_MAX_LIMIT, default FEED_DEFAULT_LIMIT) per page:
  *         {"after":SEQ, "next":M, "last_seq":L, "more":bool,
  *          "events":[{"seq":..,"type":"interaction","user":..,"item":..,"timestamp":..},
- *                    {"seq":..,"type":"deletion","user":..}, ...]}
+ *                    {"seq":..,"type":"deletion","user":..},
+                    {"seq":..,"type":"item","item":..,"doc":{...}|null}, ...]}
+ *       An item event is the item's latest catalogue write (item_doc.h; null: deleted), so an
+ *       item written several times appears once, at its last write's seq.
  *       L is the primary's watermark when the page was read, M the SEQ of the next request
  *       (the last event's seq when more is true, else L: the sequence has gaps where deleted
  *       interactions were), so following `next` until `more` is false reads everything up to L

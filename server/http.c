@@ -63,6 +63,8 @@ typedef struct req_state {
     int route;            /* -1 until matched */
     int status;           /* 0 until a response is queued */
     int too_large;        /* body exceeded max_body: answer 413 after draining */
+    size_t received;      /* body bytes received (kept or discarded) */
+    size_t target_len;    /* bytes of the request target as sent */
     const char *param;
     char *body;
     size_t len, cap;
@@ -75,7 +77,7 @@ typedef struct req_state {
 } req_state;
 
 /* Where a connection is in its current request, for the header deadline. */
-typedef enum { TRACK_HEADERS, TRACK_BODY, TRACK_HANDLING } track_phase;
+typedef enum { TRACK_HEADERS, TRACK_BODY, TRACK_DISCARD, TRACK_HANDLING } track_phase;
 
 /* One open connection. Lives from NOTIFY_CONNECTION STARTED to CLOSED (libmicrohttpd's
  * socket_context points at it); every field is read and written under conn_table.mu. */
@@ -137,9 +139,11 @@ const char *http_reason(int status) {
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Unknown";
@@ -371,12 +375,41 @@ static int target_has_nul(const char *raw) {
     return 0;
 }
 
+/* Adds one header's bytes as sent ("Name: value\r\n") to *cls (a size_t). */
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *name, const char *value) {
+    (void)kind;
+    *(size_t *)cls += strlen(name) + 4 + (value ? strlen(value) : 0);
+    return MHD_YES;
+}
+
+/* Bytes the request's headers took as sent (blank line included), counted from the parsed values. */
+static size_t header_bytes(const http_values *v) {
+    size_t n = 2;
+    if (v->conn) {
+        MHD_get_connection_values(v->conn, MHD_HEADER_KIND, add_header_bytes, &n);
+        return n;
+    }
+    for (int i = 0; i < v->n_headers; i++) add_header_bytes(&n, MHD_HEADER_KIND, v->headers[i].name, v->headers[i].value);
+    return n;
+}
+
 /* The checks that can refuse a request before its body is read. Returns 1 with the refusal
  * in *rs, 0 when the request may proceed. */
 static int early_checks(const http_core *k, req_state *st, const http_values *v, const char *url,
                         const char *method, http_resp *rs) {
     char allow[64];
     int path_known;
+    size_t line = strlen(method) + 1 + st->target_len + sizeof " HTTP/1.1\r\n" - 1;
+    if (line > k->o.max_header) {
+        http_problem(rs, 414, "the request line has %zu bytes; the limit for the request line and headers is %zu",
+                     line, k->o.max_header);
+        return 1;
+    }
+    size_t head = line + header_bytes(v);
+    if (head > k->o.max_header) {
+        http_problem(rs, 431, "the request line and headers have %zu bytes; the limit is %zu", head, k->o.max_header);
+        return 1;
+    }
     if (st->target_nul) {
         http_problem(rs, 400, "the request target holds a NUL byte (%%00), which no path or parameter may contain");
         return 1;
@@ -448,9 +481,14 @@ static int request_begin(const http_core *k, req_state *st, const http_values *v
     return st->refused;
 }
 
-/* Step 2, one piece of the body (a refused request's body is discarded). */
-static void request_body(const http_core *k, req_state *st, const char *data, size_t n) {
+/* Step 2, one piece of the body (a refused request's body is discarded). Returns 0 once more
+ * than HTTP_DISCARD_BYTES were discarded: the caller then gives up on the request. */
+static int request_body(const http_core *k, req_state *st, const char *data, size_t n) {
+    st->received += n;
     if (!st->refused) collect(k, st, data, n);
+    if (!st->refused && !st->too_large) return 1;
+    size_t kept = st->refused ? 0 : k->o.max_body;
+    return st->received <= kept || st->received - kept <= HTTP_DISCARD_BYTES;
 }
 
 /* Step 3, the whole body is in: the answer into rs (zeroed by the caller, which then owns
@@ -548,6 +586,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 static double track_deadline(const conn_track *k) {
     if (k->phase == TRACK_HEADERS) return k->since + k->grace;
     if (k->phase == TRACK_BODY) return k->since + k->grace + (double)k->body_bytes / HTTP_BODY_MIN_RATE;
+    if (k->phase == TRACK_DISCARD) return k->since + k->grace;
     return INFINITY;
 }
 
@@ -576,12 +615,16 @@ static int cut_expired(conn_table *t, prom *metrics, double now, cut_note *notes
 
 static int budget_take(log_budget *b, long *dropped);
 
+static const char *phase_name(track_phase p) {
+    return p == TRACK_BODY ? "body" : p == TRACK_DISCARD ? "discarded body" : p == TRACK_HEADERS ? "headers" : "handling";
+}
+
 /* Logs the cut connections (within the log budget). */
 static void report_cuts(http_server *s, const cut_note *notes, int n, int cap) {
     for (int i = 0; i < n && i < cap; i++) {
         long dropped = 0;
         if (!budget_take(&s->budget, &dropped)) continue;
-        slog_kv(s->lg, SLOG_WARN, "slow_client_cut", "phase", json_string(notes[i].phase == TRACK_BODY ? "body" : "headers"),
+        slog_kv(s->lg, SLOG_WARN, "slow_client_cut", "phase", json_string(phase_name(notes[i].phase)),
                 "seconds", json_real(notes[i].seconds), "header_timeout", json_real(s->header_timeout),
                 "log_lines_dropped", dropped ? json_integer(dropped) : NULL, NULL);
     }
@@ -768,10 +811,21 @@ static void dispatch_later(http_resp *rs) {
 
 /* ======================= libmicrohttpd glue ======================= */
 
+/* 1 when a refused request's answer goes out before its body: the client waits for it
+ * (Expect: 100-continue) or announced more than could be discarded. libmicrohttpd then reads
+ * nothing more and closes the connection once the answer is sent. Any other refused body is
+ * read and discarded (up to HTTP_DISCARD_BYTES, within HTTP_DISCARD_SECONDS) and answered at
+ * its end: a client that sends its whole body before reading, as most do, would otherwise
+ * have its connection reset before it reads the answer. */
+static int answer_before_body(const http_values *v) {
+    const char *expect = values_get(v, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    const char *cl = values_get(v, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (expect && !strcasecmp(expect, "100-continue")) || (cl && strtoull(cl, NULL, 10) > HTTP_DISCARD_BYTES);
+}
+
 /* First call of a request (its headers are complete): state, route, and the refusals that need
- * no body. A refusal of a request that carries a body is sent at once (libmicrohttpd then
- * closes the connection rather than read a body nobody wants); one without a body waits for
- * the final call so the connection stays open for the next request. */
+ * no body. A refusal is answered at once only when answer_before_body says so; otherwise at
+ * the final call, so the client can read it and the connection stays open for the next request. */
 static enum MHD_Result first_call(http_server *s, struct MHD_Connection *c, const char *url, const char *method,
                                   void **req_cls) {
     track_phase_set(s, c, TRACK_BODY, s->header_timeout);
@@ -782,6 +836,10 @@ static enum MHD_Result first_call(http_server *s, struct MHD_Connection *c, cons
     atomic_fetch_add(&s->inflight, 1);
     http_values v = {.conn = c};
     if (!request_begin(&s->core, st, &v, url, method) || !st->has_body) return MHD_YES;
+    if (!answer_before_body(&v)) {
+        track_phase_set(s, c, TRACK_DISCARD, HTTP_DISCARD_SECONDS);
+        return MHD_YES;
+    }
     http_resp rs = {0};
     request_finish(&s->core, st, &v, url, method, &rs);
     return queue(s, c, st, &rs);
@@ -795,10 +853,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req_state *st = *req_cls;
     if (!st || !st->begun) return first_call(s, c, url, method, req_cls);
     if (*upload_size) {
+        int was_large = st->too_large;
         track_body(s, c, *upload_size);
-        request_body(&s->core, st, upload_data, *upload_size);
+        int keep_on = request_body(&s->core, st, upload_data, *upload_size);
         *upload_size = 0;
-        return MHD_YES;
+        if (st->too_large && !was_large) track_phase_set(s, c, TRACK_DISCARD, HTTP_DISCARD_SECONDS);
+        return keep_on ? MHD_YES : MHD_NO; /* beyond the discard bound: close, unanswered */
     }
     if (st->status) return MHD_YES; /* refused early and already answered */
     if (st->later) return unpark(s, c, st);
@@ -815,7 +875,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     (void)cls, (void)c;
     req_state *st = calloc(1, sizeof *st);
-    if (st) st->target_nul = target_has_nul(uri);
+    if (st) {
+        st->target_nul = target_has_nul(uri);
+        st->target_len = strlen(uri);
+    }
     return st;
 }
 
@@ -902,7 +965,7 @@ static struct MHD_Daemon *start_daemon(http_server *s, const http_opts *o, struc
                             MHD_OPTION_ARRAY, extra,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->max_header,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->max_header * HTTP_POOL_FACTOR,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
@@ -1036,9 +1099,10 @@ void http_dispatch(const http_opts *o, const http_route *routes, int n, void *ap
     http_values v = {NULL, args, parse_query(q, args), hdrs, body_headers(headers, n_headers, body_len, hdrs, cl, sizeof cl)};
     MHD_http_unescape(path); /* after the query is split off, as libmicrohttpd does */
     req_state st = {.target_nul = target_has_nul(url)};
-    if (!request_begin(&k, &st, &v, path, method))
-        for (size_t at = 0; at < body_len; at += DISPATCH_PIECE)
-            request_body(&k, &st, body + at, body_len - at < DISPATCH_PIECE ? body_len - at : DISPATCH_PIECE);
+    st.target_len = strlen(url);
+    request_begin(&k, &st, &v, path, method);
+    for (size_t at = 0; at < body_len; at += DISPATCH_PIECE) /* the daemon would close past the bound */
+        if (!request_body(&k, &st, body + at, body_len - at < DISPATCH_PIECE ? body_len - at : DISPATCH_PIECE)) break;
     request_finish(&k, &st, &v, path, method, rs);
     if (rs->later_) dispatch_later(rs);
     request_free(&st);

@@ -5,11 +5,14 @@
  *
  * Request life cycle (libmicrohttpd calls the access handler several times per request):
  *   request line   allocate the per-request state; note whether the target as sent holds %00;
- *   1st call   match the route, and answer at once when the request can already be refused:
- *              400 the target holds %00 (decoded, it would cut an id short: /users/u1%00x would
+ *   1st call   match the route, and refuse the request when it can already be refused:
+ *              414/431 request line or headers beyond max_header, 400 the target holds %00 (decoded, it would cut an id short: /users/u1%00x would
  *              act on u1), 404 no such path, 405 wrong method (with Allow), 401 missing or wrong
- *              key, 415 body is not JSON, 413 Content-Length too large;
- *   next calls append upload data to the body until the cap (beyond it: drop and remember);
+ *              key, 415 body is not JSON, 413 Content-Length too large; a refused request
+ *              with a body is answered at once only when the client waits for it (Expect:
+ *              100-continue) or announced more than HTTP_DISCARD_BYTES, else at its last call;
+ *   next calls append upload data to the body until the cap (beyond it, or when refused:
+ *              discard, up to HTTP_DISCARD_BYTES, then close the connection);
  *   last call  (no upload data) 413 if the cap was exceeded, else run the route's handler and
  *              queue its response (or, when the handler answers later, suspend the connection
  *              until its work is done, then queue the answer: see http_answer_later);
@@ -29,8 +32,8 @@
  * header_timeout seconds of connecting, or of its previous response plus conn_timeout when kept
  * alive, and then its body at HTTP_BODY_MIN_RATE bytes/s after the same grace, else it is shut
  * down: a client trickling a byte every few seconds can no longer hold a connection forever);
- * bytes of request line + headers per connection (libmicrohttpd answers 431/414 beyond); body
- * bytes. libmicrohttpd's own diagnostics are logged at most HTTP_LOG_BURST lines a second, so
+ * bytes of request line + headers (414 or 431 problem+json beyond, see HTTP_POOL_FACTOR); body
+ * bytes (413; a refused body is discarded within HTTP_DISCARD_BYTES and HTTP_DISCARD_SECONDS). libmicrohttpd's own diagnostics are logged at most HTTP_LOG_BURST lines a second, so
  * a flood of malformed requests cannot flood the log.
  *
  * Thread-safety: handlers run concurrently on the pool's threads; the server itself is only
@@ -119,6 +122,15 @@ typedef struct http_opts {
 #define HTTP_HEADER_TIMEOUT_DEFAULT 10 /* seconds, when http_opts.header_timeout is 0 */
 #define HTTP_BODY_MIN_RATE 500          /* bytes/s a body must average after the grace */
 #define HTTP_LOG_BURST 20               /* libmicrohttpd diagnostics and cut-offs logged per second */
+/* A refused body (413, 404, 401...) not announced beyond this is read and discarded so that the
+ * client, which sends it all before reading, can read the answer; past the bound (bytes beyond
+ * max_body, or seconds from the refusal) the connection is closed unanswered. */
+#define HTTP_DISCARD_BYTES (16u << 20)
+#define HTTP_DISCARD_SECONDS 5
+/* libmicrohttpd's per-connection memory is HTTP_POOL_FACTOR x max_header: the daemon itself
+ * answers a request line or headers beyond max_header (414/431 problem+json); only a head too
+ * large for that memory gets libmicrohttpd 0.9.75's own HTML answer, which cannot be changed. */
+#define HTTP_POOL_FACTOR 4
 
 typedef struct http_server http_server;
 

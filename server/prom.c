@@ -193,6 +193,8 @@ char *prom_render(prom *p, size_t *len) {
     counter(&b, "nclrec_ingested_rows_total", "Interaction rows durably committed.", ld(&p->ingested));
     counter(&b, "nclrec_idempotent_replays_total", "Writes answered from the idempotency record.", ld(&p->idempotent_replays));
     counter(&b, "nclrec_deleted_users_total", "DELETE /users requests that removed a user.", ld(&p->deleted_users));
+    counter(&b, "nclrec_filtered_requests_total", "Rankings restricted to categories (category= on /recommend, /similar).",
+            ld(&p->filtered_requests));
     counter(&b, "nclrec_store_errors_total", "Store operations that failed.", ld(&p->store_errors));
     counter(&b, "nclrec_http_deadline_cuts_total", "Connections shut down for sending headers or body too slowly.",
             ld(&p->http_deadline_cuts));

@@ -51,6 +51,7 @@ typedef struct prom {
     atomic_uint_fast64_t ingested;        /* interaction rows committed */
     atomic_uint_fast64_t idempotent_replays;
     atomic_uint_fast64_t deleted_users;
+    atomic_uint_fast64_t filtered_requests; /* /recommend and /similar with category= */
     atomic_uint_fast64_t store_errors;
     atomic_uint_fast64_t http_deadline_cuts;  /* connections cut for slow headers or body */
     atomic_uint_fast64_t swaps;

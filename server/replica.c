@@ -15,6 +15,8 @@
 #include "checkpoint.h"
 #include "feed.h"
 #include "httpc.h"
+#include "catalogue.h"
+#include "item_routes.h"
 
 /* The daemon's checkpoint names (retrain.c writes and loads the same), so a restarted replica
  * loads the newest one it downloaded. */
@@ -96,13 +98,22 @@ static int status_error(replica *r, const char *path, const httpc_resp *resp, nc
 
 /* ======================= the changefeed ======================= */
 
-/* Turns a page's events into rstate_events (strings borrowed from the JSON). */
-static int decode_events(json_t *events, rstate_event *ev, nc_err *e) {
-    size_t i;
+/* Turns a page's events into rstate_events (strings borrowed from the JSON); catalogue
+ * writes go to the catalogue at once (item_routes.h) and leave no rstate_event (*n counts
+ * those that remain). */
+static int decode_events(replica *r, json_t *events, rstate_event *ev, size_t *n, nc_err *e) {
+    size_t k;
     json_t *o;
-    json_array_foreach(events, i, o) {
+    *n = 0;
+    json_array_foreach(events, k, o) {
         json_t *seq = json_object_get(o, "seq");
         const char *type = json_string_value(json_object_get(o, "type"));
+        if (type && !strcmp(type, "item")) {
+            int rc = item_routes_apply_event(r->app, o, e);
+            if (rc) return rc;
+            continue;
+        }
+        size_t i = (*n)++;
         ev[i].user = json_string_value(json_object_get(o, "user"));
         ev[i].item = json_string_value(json_object_get(o, "item"));
         if (!json_is_integer(seq) || !type || !ev[i].user)
@@ -125,13 +136,14 @@ static int apply_page(replica *r, json_t *page, int64_t after, int *more, nc_err
     if (json_integer_value(mark) < after) { /* a new database on the primary */
         slog_kv(&r->app->log, SLOG_WARN, "replica_reset", "cursor", json_integer(after), "primary_seq", mark, NULL);
         rstate_reset(r->state);
+        catalogue_reset(r->app->catalogue);
         count(r, &r->resets, 1);
         *more = 1;
         return NC_OK;
     }
     size_t n = json_array_size(events);
     rstate_event *ev = nc_calloc(n + 1, sizeof *ev, e);
-    int rc = ev ? decode_events(events, ev, e) : NC_ENOMEM;
+    int rc = ev ? decode_events(r, events, ev, &n, e) : NC_ENOMEM;
     if (!rc) rc = rstate_apply(r->state, ev, n, json_integer_value(next), e);
     free(ev);
     if (rc) return rc;

@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-
+#include "catalogue.h"
 #include "feed.h"
+#include "item_routes.h"
 #include "jbuf.h"
+#include "rec_filter.h"
 #include "replica.h"
 #include "rec_explain.h"
 #include "retrain.h"
@@ -144,6 +147,12 @@ static int refused_on_replica(const srv_app *a, const http_req *rq, http_resp *r
     return 1;
 }
 
+int routes_refused_on_replica(const srv_app *a, const http_req *rq, http_resp *rs) {
+    return refused_on_replica(a, rq, rs);
+}
+
+void routes_store_fault(srv_app *a, http_resp *rs, const char *what, const nc_err *e) { store_fault(a, rs, what, e); }
+
 /* ======================= recommendations ======================= */
 
 /* The user's items and latest deletion: from the store, or on a replica from the state it
@@ -197,7 +206,8 @@ static const char *const source_name[PROM_SRC_N] = {"ncl", "fold-in", "popular"}
 static void answer_open(jbuf *b, const char *user) {
     jbuf_init(b, 1024);
     jbuf_lit(b, "{\"user\":");
-    jbuf_str(b, user);
+    if (user) jbuf_str(b, user);
+    else jbuf_lit(b, "null"); /* an anonymous session (POST /recommend) */
     jbuf_lit(b, ",\"items\":[");
 }
 
@@ -300,23 +310,37 @@ int routes_warm_cache(srv_app *a, live_model *m, const live_model *old, double m
     return warmed;
 }
 
-/* Answers with the model's top k for q (u: see top_items). */
+/* The top k for q under f's categories: a scan of the categories' items alone. */
+static int top_in_categories(srv_app *a, const live_model *m, const rec_filter *f, const float *q, int32_t k,
+                             const store_ids *ex, int32_t *ids, float *sc, int32_t *got, nc_err *e) {
+    store_ids sub = {0};
+    int rc = rec_filter_subset(a->catalogue, m, f, &sub, e);
+    if (!rc) rc = rec_filter_scan(m, q, &sub, ex->ids, ex->n, k, ids, sc, got, e);
+    prom_add(&a->metrics.filtered_requests, 1);
+    free(sub.ids);
+    return rc;
+}
+
+/* Answers with the model's top k for q after f's offset (u: see top_items). */
 static void answer_ranked(srv_app *a, const live_model *m, const char *user, int32_t u, int64_t deleted_seq,
-                          const float *q, int32_t k, const store_ids *ex, size_t n_seen, prom_source src,
-                          http_resp *rs) {
-    int32_t *ids = malloc(sizeof *ids * (size_t)k), got = 0;
-    float *sc = malloc(sizeof *sc * (size_t)k);
+                          const float *q, int32_t k, const rec_filter *f, const store_ids *ex, size_t n_seen,
+                          prom_source src, http_resp *rs) {
+    int32_t kk = k + f->offset;
+    int32_t *ids = malloc(sizeof *ids * (size_t)kk), got = 0;
+    float *sc = malloc(sizeof *sc * (size_t)kk);
     nc_err e;
     e.code = NC_OK; /* not "= {0}": that clears the 1 KiB message on every request */
     e.msg[0] = '\0';
-    if (!ids || !sc) nc_fail(&e, NC_ENOMEM, "out of memory for k = %d results", k);
-    else top_items(a, m, u, deleted_seq, q, k, ex->ids, n_seen, ex->n, ids, sc, &got, &e);
+    if (!ids || !sc) nc_fail(&e, NC_ENOMEM, "out of memory for k = %d results", kk);
+    else if (f->n_cats) top_in_categories(a, m, f, q, kk, ex, ids, sc, &got, &e);
+    else top_items(a, m, u, deleted_seq, q, kk, ex->ids, n_seen, ex->n, ids, sc, &got, &e);
     if (e.code) {
         http_problem(rs, 500, "could not compute recommendations: %s", e.msg);
     } else {
         jbuf b;
         answer_open(&b, user);
-        for (int32_t i = 0; i < got; i++) answer_item(&b, (size_t)i, m->ck.items.ids[ids[i]], (double)sc[i], 1);
+        for (int32_t i = f->offset; i < got; i++)
+            answer_item(&b, (size_t)(i - f->offset), m->ck.items.ids[ids[i]], (double)sc[i], 1);
         answer_close(a, &b, m, src, rs);
     }
     free(ids);
@@ -325,18 +349,22 @@ static void answer_ranked(srv_app *a, const live_model *m, const char *user, int
 
 /* Answers with the most popular items (by users) minus the exclusions; score = number of
  * users. */
-static void answer_popular(srv_app *a, const live_model *m, const char *user, int k, const store_items *seen,
-                           char **excl, size_t n_excl, http_resp *rs) {
+static void answer_popular(srv_app *a, const live_model *m, const char *user, int k, const rec_filter *f,
+                           const store_items *seen, char **excl, size_t n_excl, http_resp *rs) {
     store_items pop = {0};
     id_set ex = {0};
     nc_err e = {0};
+    int filtered = f->n_cats || (a->catalogue && catalogue_n_restricted(a->catalogue) > 0);
+    /* with a filter, the whole kept list: how many it drops is not known ahead */
+    int want = filtered ? a->cfg.popular_n : k + f->offset + (int)n_excl + (int)seen->n;
     if (id_set_build(&ex, seen, excl, n_excl) != 0) nc_fail(&e, NC_ENOMEM, "out of memory");
-    else if (popular_list(a, k + (int)ex.n, &pop, &e) == NC_OK) {
+    else if (popular_list(a, want, &pop, &e) == NC_OK) {
         jbuf b;
         answer_open(&b, user);
-        size_t n = 0;
-        for (size_t i = 0; i < pop.n && (int)n < k; i++)
-            if (!id_set_has(&ex, pop.ids[i])) answer_item(&b, n++, pop.ids[i], (double)pop.counts[i], 0);
+        int n = 0;
+        for (size_t i = 0; i < pop.n && n < k + f->offset; i++)
+            if (!id_set_has(&ex, pop.ids[i]) && rec_filter_allows(a->catalogue, f, pop.ids[i]) && n++ >= f->offset)
+                answer_item(&b, (size_t)(n - 1 - f->offset), pop.ids[i], (double)pop.counts[i], 0);
         answer_close(a, &b, m, PROM_SRC_POPULAR, rs);
     }
     if (e.code) http_problem(rs, 500, "could not compute recommendations: %s", e.msg[0] ? e.msg : "out of memory");
@@ -362,16 +390,16 @@ static prom_source foldin_query(srv_app *a, const live_model *m, const int32_t *
  * user (and the user was not deleted after it was trained), else a fold-in from the user's
  * items. Returns 0 with rs untouched when the answer is the popular list (the caller has the
  * external ids that list is filtered by). */
-static int answer_from_model(srv_app *a, const live_model *m, const char *user, int k, const store_ids *ex,
-                             size_t n_seen, int64_t deleted_seq, http_resp *rs) {
+static int answer_from_model(srv_app *a, const live_model *m, const char *user, int k, const rec_filter *f,
+                             const store_ids *ex, size_t n_seen, int64_t deleted_seq, http_resp *rs) {
     int32_t u = live_user(m, user), d = m->ck.dim;
     if (u >= 0 && deleted_seq <= m->ck.meta.data_watermark) {
-        answer_ranked(a, m, user, u, deleted_seq, m->ck.user_emb + (size_t)u * d, k, ex, n_seen, PROM_SRC_NCL, rs);
+        answer_ranked(a, m, user, u, deleted_seq, m->ck.user_emb + (size_t)u * d, k, f, ex, n_seen, PROM_SRC_NCL, rs);
         return 1;
     }
     float *q = malloc(sizeof(float) * (size_t)d);
     prom_source src = q ? foldin_query(a, m, ex->ids, n_seen, q) : PROM_SRC_POPULAR;
-    if (src != PROM_SRC_POPULAR) answer_ranked(a, m, user, -1, deleted_seq, q, k, ex, n_seen, src, rs);
+    if (src != PROM_SRC_POPULAR) answer_ranked(a, m, user, -1, deleted_seq, q, k, f, ex, n_seen, src, rs);
     free(q);
     return src != PROM_SRC_POPULAR;
 }
@@ -393,23 +421,25 @@ static int seen_mapped(srv_app *a, const live_model *m, const char *user, store_
 /* /recommend without a database read, a string copy or a string sort: the user's items come
  * already as model ids (seen_mapped). Returns 0 with rs untouched when they are not
  * available, or when the answer would be the popular list: recommend() then answers. */
-static int recommend_fast(srv_app *a, const live_model *m, const char *user, int k, char **excl, size_t n_excl,
-                          http_resp *rs) {
+static int recommend_fast(srv_app *a, const live_model *m, const char *user, int k, const rec_filter *f, char **excl,
+                          size_t n_excl, http_resp *rs) {
     store_ids ex = {0};
     int64_t deleted_seq = 0;
     nc_err e;
     int done = 0;
     if (seen_mapped(a, m, user, &ex, &deleted_seq)) {
         size_t n_seen = ex.n;
-        if (map_items(m, excl, n_excl, &ex, &e) == NC_OK) done = answer_from_model(a, m, user, k, &ex, n_seen, deleted_seq, rs);
+        if (map_items(m, excl, n_excl, &ex, &e) == NC_OK && rec_filter_blocked(a->catalogue, m, &ex, &e) == NC_OK)
+            done = answer_from_model(a, m, user, k, f, &ex, n_seen, deleted_seq, rs);
     }
     free(ex.ids);
     return done;
 }
 
 /* The general path: the user's items from the store (or a replica's state) by external id. */
-static void recommend(srv_app *a, const live_model *m, const char *user, int k, char **excl, size_t n_excl, http_resp *rs) {
-    if (recommend_fast(a, m, user, k, excl, n_excl, rs)) return;
+static void recommend(srv_app *a, const live_model *m, const char *user, int k, const rec_filter *f, char **excl,
+                      size_t n_excl, http_resp *rs) {
+    if (recommend_fast(a, m, user, k, f, excl, n_excl, rs)) return;
     store_items seen = {0};
     int64_t deleted_seq = 0;
     nc_err e = {0};
@@ -419,9 +449,10 @@ static void recommend(srv_app *a, const live_model *m, const char *user, int k, 
     }
     store_ids ex = {0};
     size_t n_seen = 0;
-    if (map_items(m, seen.ids, seen.n, &ex, &e) == NC_OK && (n_seen = ex.n, map_items(m, excl, n_excl, &ex, &e)) == NC_OK) {
-        if (!answer_from_model(a, m, user, k, &ex, n_seen, deleted_seq, rs))
-            answer_popular(a, m, user, k, &seen, excl, n_excl, rs);
+    if (map_items(m, seen.ids, seen.n, &ex, &e) == NC_OK && (n_seen = ex.n, map_items(m, excl, n_excl, &ex, &e)) == NC_OK &&
+        rec_filter_blocked(a->catalogue, m, &ex, &e) == NC_OK) {
+        if (!answer_from_model(a, m, user, k, f, &ex, n_seen, deleted_seq, rs))
+            answer_popular(a, m, user, k, f, &seen, excl, n_excl, rs);
     } else {
         http_problem(rs, 500, "could not compute recommendations: %s", e.msg);
     }
@@ -431,14 +462,16 @@ static void recommend(srv_app *a, const live_model *m, const char *user, int k, 
 
 static void h_recommend(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
-    static const char *const allowed[] = {"user", "k", "exclude", "explain", NULL};
+    static const char *const allowed[] = {"user", "k", "exclude", "category", "offset", "explain", NULL};
     const char *explain = http_query(rq, "explain");
     int k;
     char *buf = NULL, **excl = NULL;
     size_t n_excl = 0;
     const char *user;
+    rec_filter f = {0};
     if (!params_known(rq, rs, allowed) || !(user = parse_id(rq, rs, "user")) || !parse_k(a, rq, rs, &k) ||
-        !parse_exclude(a, rq, rs, &buf, &excl, &n_excl) || !parse_flag(rs, "explain", explain)) {
+        !parse_exclude(a, rq, rs, &buf, &excl, &n_excl) || !rec_filter_parse(rq, rs, k, a->cfg.k_max, &f) ||
+        !parse_flag(rs, "explain", explain)) {
         free(buf);
         free(excl);
         return;
@@ -450,25 +483,115 @@ static void h_recommend(void *ap, const http_req *rq, http_resp *rs) {
         http_problem(rs, 503, "this replica has not caught up with the changefeed of its primary %s yet; retry once "
                      "/readyz answers 200", a->cfg.primary);
     else
-        recommend(a, m, user, k, excl, n_excl, rs);
+        recommend(a, m, user, k, &f, excl, n_excl, rs);
     if (m && explain && !strcmp(explain, "1")) explain_add(m, user, rs);
     live_release(m);
+    free(f.cats);
     free(buf);
     free(excl);
 }
 
-/* Nearest items to q by inner product, minus the exclusions, as a JSON array. */
-static json_t *search_items(const live_model *m, const float *q, int k, const int32_t *ex, size_t n_ex, nc_err *e) {
-    int32_t *ids = malloc((size_t)k * sizeof *ids);
-    float *sc = malloc((size_t)k * sizeof *sc);
+/* A session's request, decoded: the items (borrowed from the tree), k and the filter. */
+typedef struct session_req {
+    json_t *body;
+    char **items;
+    size_t n;
+    int k;
+    rec_filter f;
+} session_req;
+
+/* Decodes and checks a POST /recommend body into sr; 0, or -1 with the problem in rs. */
+static int session_decode(const srv_app *a, const http_req *rq, http_resp *rs, session_req *sr) {
+    json_error_t je;
+    nc_err e;
+    const char *key;
+    json_t *v, *items;
+    if (!(sr->body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je))) {
+        http_problem(rs, 400, "the body is not a valid JSON object: %s at line %d, column %d", je.text, je.line, je.column);
+        return -1;
+    }
+    if (!json_is_object(sr->body)) return http_problem(rs, 422, "the body must be an object with items, k, category"), -1;
+    json_object_foreach(sr->body, key, v) if (strcmp(key, "items") && strcmp(key, "k") && strcmp(key, "category") &&
+                                              strcmp(key, "offset")) {
+        http_problem(rs, 422, "unknown field '%.64s' (expected items, k, category, offset)", key);
+        return -1;
+    }
+    items = json_object_get(sr->body, "items");
+    v = json_object_get(sr->body, "k");
+    sr->k = v ? (int)json_integer_value(v) : a->cfg.k_default;
+    sr->n = json_array_size(items);
+    if (!json_is_array(items) || sr->n > (size_t)a->cfg.max_exclude)
+        return http_problem(rs, 422, "items: required, an array of at most %d item ids", a->cfg.max_exclude), -1;
+    if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > a->cfg.k_max))
+        return http_problem(rs, 422, "k: must be an integer from 1 to %d", a->cfg.k_max), -1;
+    if (sr->n && !(sr->items = calloc(sr->n, sizeof *sr->items))) return http_problem(rs, 500, "out of memory"), -1;
+    for (size_t i = 0; i < sr->n; i++) {
+        const char *id = json_string_value(json_array_get(items, i));
+        if (!id || store_check_id("item", id, &e) != NC_OK)
+            return http_problem(rs, 422, "items[%zu]: %s", i, id ? e.msg : "must be a string id"), -1;
+        sr->items[i] = (char *)id;
+    }
+    if (rec_filter_from_json(json_object_get(sr->body, "category"), json_object_get(sr->body, "offset"), sr->k,
+                             a->cfg.k_max, &sr->f, &e) != NC_OK)
+        return http_problem(rs, e.code == NC_ENOMEM ? 500 : 422, "%s", e.msg), -1;
+    return 0;
+}
+
+/* The answer to a decoded session on model m. */
+static void recommend_session(srv_app *a, const live_model *m, const session_req *sr, http_resp *rs) {
+    store_ids ex = {0};
+    nc_err e = {0};
+    size_t n_seen = 0;
+    float *q = NULL;
+    if (map_items(m, sr->items, sr->n, &ex, &e) != NC_OK || (n_seen = ex.n, rec_filter_blocked(a->catalogue, m, &ex, &e)) ||
+        !(q = malloc(sizeof(float) * (size_t)m->ck.dim))) {
+        http_problem(rs, 500, "could not compute recommendations: %s", e.msg[0] ? e.msg : "out of memory");
+    } else if (foldin_query(a, m, ex.ids, n_seen, q) == PROM_SRC_FOLDIN) {
+        answer_ranked(a, m, NULL, -1, 0, q, sr->k, &sr->f, &ex, n_seen, PROM_SRC_FOLDIN, rs);
+    } else {
+        store_items seen = {.n = sr->n, .ids = sr->items}; /* borrowed: id_set only reads ids */
+        answer_popular(a, m, NULL, sr->k, &sr->f, &seen, NULL, 0, rs);
+    }
+    free(q);
+    free(ex.ids);
+}
+
+/* Recommendations for a visitor without a user id: a fold-in from the session's items, as
+ * for a stored user the model does not know, leaving those items out; the popular list
+ * when the model knows none of them. */
+static void h_recommend_session(void *ap, const http_req *rq, http_resp *rs) {
+    srv_app *a = ap;
+    static const char *const allowed[] = {NULL};
+    session_req sr = {0};
+    if (params_known(rq, rs, allowed) && session_decode(a, rq, rs, &sr) == 0) {
+        live_model *m = live_acquire(&a->model);
+        if (!m) http_problem(rs, 503, "no model is loaded yet; retry once /readyz answers 200");
+        else recommend_session(a, m, &sr, rs);
+        live_release(m);
+    }
+    free(sr.f.cats);
+    free(sr.items);
+    json_decref(sr.body);
+}
+
+/* Nearest items to q by inner product, minus the exclusions, under f (categories, offset),
+ * as a JSON array. */
+static json_t *search_items(srv_app *a, const live_model *m, const float *q, int k, const rec_filter *f,
+                            const store_ids *ex, nc_err *e) {
+    int32_t kk = k + f->offset;
+    int32_t *ids = malloc((size_t)kk * sizeof *ids);
+    float *sc = malloc((size_t)kk * sizeof *sc);
     int32_t got = 0;
     json_t *arr = NULL;
-    if (ids && sc && nc_index_search(m->index, q, k, ex, n_ex, ids, sc, &got, e) == NC_OK) {
+    int rc = !ids || !sc ? NC_ENOMEM
+             : f->n_cats ? top_in_categories(a, m, f, q, kk, ex, ids, sc, &got, e)
+                         : nc_index_search(m->index, q, kk, ex->ids, ex->n, ids, sc, &got, e);
+    if (rc == NC_OK) {
         arr = json_array();
-        for (int32_t i = 0; arr && i < got; i++)
+        for (int32_t i = f->offset; arr && i < got; i++)
             json_array_append_new(arr, json_pack("{s:s, s:f}", "item", m->ck.items.ids[ids[i]], "score", (double)sc[i]));
     } else if (!ids || !sc) {
-        nc_fail(e, NC_ENOMEM, "out of memory for k = %d results", k);
+        nc_fail(e, NC_ENOMEM, "out of memory for k = %d results", kk);
     }
     free(ids);
     free(sc);
@@ -477,27 +600,38 @@ static json_t *search_items(const live_model *m, const float *q, int k, const in
 
 static void h_similar(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
-    static const char *const allowed[] = {"item", "k", NULL};
+    static const char *const allowed[] = {"item", "k", "category", "offset", NULL};
     int k;
     const char *item;
-    if (!params_known(rq, rs, allowed) || !(item = parse_id(rq, rs, "item")) || !parse_k(a, rq, rs, &k)) return;
+    rec_filter f = {0};
+    if (!params_known(rq, rs, allowed) || !(item = parse_id(rq, rs, "item")) || !parse_k(a, rq, rs, &k) ||
+        !rec_filter_parse(rq, rs, k, a->cfg.k_max, &f))
+        return;
     live_model *m = live_acquire(&a->model);
     if (!m) {
         http_problem(rs, 503, "no model is loaded yet; retry once /readyz answers 200");
+        free(f.cats);
         return;
     }
     int32_t it = live_item(m, item);
     nc_err e = {0};
+    store_ids ex = {0};
     if (it < 0) {
         http_problem(rs, 404, "item '%s' is not in the current model (version %llu)", item,
                      (unsigned long long)m->ck.meta.model_version);
+    } else if (rec_filter_blocked(a->catalogue, m, &ex, &e) != NC_OK ||
+               nc_reserve((void **)&ex.ids, &ex.cap, ex.n + 1, sizeof *ex.ids, 8, "exclusions", &e) != NC_OK) {
+        http_problem(rs, 500, "could not search similar items: %s", e.msg);
     } else {
-        json_t *items = search_items(m, m->ck.item_emb + (size_t)it * m->ck.dim, k, &it, 1, &e);
+        ex.ids[ex.n++] = it;
+        json_t *items = search_items(a, m, m->ck.item_emb + (size_t)it * m->ck.dim, k, &f, &ex, &e);
         if (!items)
             http_problem(rs, 500, "could not search similar items: %s", e.msg);
         else
             http_json(rs, 200, json_pack("{s:s, s:o, s:o}", "item", item, "items", items, "model", model_ref(m)));
     }
+    free(ex.ids);
+    free(f.cats);
     live_release(m);
 }
 
@@ -854,6 +988,19 @@ static void append_cache_metrics(srv_app *a, char **text, size_t *len) {
     append_text(text, len, line);
 }
 
+/* The catalogue's items by the rule that keeps them from being served. */
+static void append_catalogue_metrics(srv_app *a, char **text, size_t *len) {
+    catalogue_stats st = {0};
+    char line[512];
+    if (a->catalogue) catalogue_stats_get(a->catalogue, (int64_t)time(NULL), &st);
+    snprintf(line, sizeof line, "# HELP nclrec_catalogue_items Items never served now, by reason (and all with a catalogue write).\n"
+             "# TYPE nclrec_catalogue_items gauge\nnclrec_catalogue_items{state=\"hidden\"} %lld\n"
+             "nclrec_catalogue_items{state=\"deleted\"} %lld\nnclrec_catalogue_items{state=\"not_yet_available\"} %lld\n"
+             "nclrec_catalogue_items{state=\"written\"} %lld\n",
+             (long long)st.hidden, (long long)st.deleted, (long long)st.pending, (long long)st.items);
+    append_text(text, len, line);
+}
+
 static void h_metrics(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
     static const char *const allowed[] = {"format", NULL};
@@ -892,6 +1039,7 @@ static void h_metrics(void *ap, const http_req *rq, http_resp *rs) {
     }
     append_role_metrics(a, &text, &len);
     append_cache_metrics(a, &text, &len);
+    append_catalogue_metrics(a, &text, &len);
     if (format && !strcmp(format, "json")) {
         ui_metrics_json(text, len, rs);
         free(text);
@@ -963,9 +1111,15 @@ static void h_openapi(void *ap, const http_req *rq, http_resp *rs) {
 
 const http_route routes_table[] = {
     {"GET", "/recommend", h_recommend, HTTP_AUTH_READ},
+    {"POST", "/recommend", h_recommend_session, HTTP_AUTH_READ | HTTP_BODY_JSON},
     {"GET", "/similar", h_similar, HTTP_AUTH_READ},
     {"POST", "/interactions", h_interactions, HTTP_AUTH_WRITE | HTTP_BODY_JSON},
     {"DELETE", "/users/{id}", h_delete_user, HTTP_AUTH_WRITE},
+    {"PUT", "/items/{id}", item_h_put, HTTP_AUTH_WRITE | HTTP_BODY_JSON},
+    {"PATCH", "/items/{id}", item_h_patch, HTTP_AUTH_WRITE | HTTP_BODY_JSON},
+    {"GET", "/items/{id}", item_h_get, HTTP_AUTH_READ},
+    {"DELETE", "/items/{id}", item_h_delete, HTTP_AUTH_WRITE},
+    {"POST", "/items", item_h_batch, HTTP_AUTH_WRITE | HTTP_BODY_JSON},
     {"GET", "/model", h_model, HTTP_AUTH_READ},
     {"POST", "/admin/retrain", h_retrain, HTTP_AUTH_WRITE},
     {"GET", "/livez", h_livez, 0},

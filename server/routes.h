@@ -2,7 +2,10 @@
  * table handed to http_start.
  *
  *   GET    /recommend?user=ID&k=N&exclude=ID,...   top-k items for a user (ncl | fold-in | popular)
+ *          (&category=C... &offset=N: rec_filter.h)
+ *   POST   /recommend                              an anonymous session's top-k (fold-in from its items)
  *   GET    /similar?item=ID&k=N                    items nearest by inner product
+ *   PUT, PATCH, GET, DELETE /items/{id}; POST /items   the catalogue (item_routes.h)
  *   POST   /interactions                           ingest one event or an array (all or nothing)
  *   DELETE /users/{id}                             forget a user's interactions
  *   GET    /livez, /readyz, /metrics, /model, /openapi.yaml
@@ -33,6 +36,7 @@
 struct retrain;
 struct feed;
 struct replica;
+struct catalogue;
 
 /* Everything the request path shares. Owned by serve.c (heap-allocated: prom is large). */
 typedef struct srv_app {
@@ -44,6 +48,7 @@ typedef struct srv_app {
     struct retrain *retrain;   /* NULL until the retrain thread runs (never on a replica) */
     struct feed *feed;         /* primary only: the changefeed's read connection */
     struct replica *replica;   /* replica only: the poller and the state it keeps (then store is NULL) */
+    struct catalogue *catalogue; /* the serving copy of the catalogue (catalogue.h); owned */
     foldin_method foldin;
     atomic_int stopping;       /* set on SIGTERM: /readyz fails at once, writes get 503 */
     double started_at;         /* nc_wall_time() at start */
@@ -56,6 +61,10 @@ extern const int routes_count;
 /* 1 when every query parameter of rq is in allowed (NULL-terminated), else 0 with a 400
  * naming the first unknown one in rs: a typo would otherwise be silently ignored. */
 int routes_params_known(const http_req *rq, http_resp *rs, const char *const *allowed);
+/* On a replica: 1 with a 307 to the primary in rs (writes and admin); else 0. */
+int routes_refused_on_replica(const srv_app *a, const http_req *rq, http_resp *rs);
+/* The store failed (what: the operation): a 503 with Retry-After, counted and logged. */
+void routes_store_fault(srv_app *a, http_resp *rs, const char *what, const nc_err *e);
 
 /* Before model m is served in place of old (may be NULL): makes m's candidate lists for the
  * users whose list under old served a request (the active ones: a list this warm-up made and

@@ -27,10 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalogue.h"
 #include "commands.h"
 #include "config.h"
 #include "feed.h"
 #include "http.h"
+#include "item_routes.h"
 #include "replica.h"
 #include "retrain.h"
 #include "routes.h"
@@ -239,8 +241,9 @@ static int bootstrap_replica(srv_app *a, nc_err *e) {
 /* Everything before serving, by role: the store and a model, plus the feeds on a primary; a
  * replica's state and last model. */
 static int bootstrap(srv_app *a, const atomic_int *cancel, nc_err *e) {
-    if (a->cfg.role_id == SRV_ROLE_REPLICA) return bootstrap_replica(a, e);
+    if (a->cfg.role_id == SRV_ROLE_REPLICA) return item_routes_load(a, e) ? e->code : bootstrap_replica(a, e);
     int rc = open_store(a, e);
+    if (rc == NC_OK) rc = item_routes_load(a, e);
     if (rc == NC_OK) rc = bootstrap_model(a, cancel, e);
     if (rc == NC_OK && a->cfg.role_id == SRV_ROLE_PRIMARY) rc = open_feed(a, e);
     return rc;
@@ -273,6 +276,7 @@ static void app_free(srv_app *a) {
     replica_stop(a->replica); /* after the HTTP server: requests read its state */
     feed_close(a->feed);
     store_close(a->store);
+    catalogue_free(a->catalogue);
     live_slot_destroy(&a->model);
     slog_destroy(&a->log);
     free(a);

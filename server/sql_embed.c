@@ -87,6 +87,20 @@ const sql_migration sql_migrations[] = {
      "-- take the second for it.\n"
      "ALTER TABLE counters ADD COLUMN model_version INTEGER NOT NULL DEFAULT 0;\n"
     },
+    {3, "0003_items.sql",
+     "-- 0003_items.sql - the catalogue: what a shop says about an item beyond its id.\n"
+     "--\n"
+     "-- meta is the item's document as the API shows it, canonical JSON written by the daemon:\n"
+     "-- {\"categories\":[...],\"labels\":{...},\"hidden\":bool,\"available_from\":\"RFC 3339\"|null}.\n"
+     "-- NULL for an item seen only in interactions (no categories, shown). deleted marks an item\n"
+     "-- removed from the catalogue (DELETE /items/{id}); the row stays, as interactions refer to it.\n"
+     "-- meta_seq is the sequence number (counters.last_seq) of the item's last catalogue write, so\n"
+     "-- the changefeed carries each item's latest document once: rows with meta_seq > N.\n"
+     "ALTER TABLE items ADD COLUMN meta TEXT;\n"
+     "ALTER TABLE items ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1));\n"
+     "ALTER TABLE items ADD COLUMN meta_seq INTEGER;\n"
+     "CREATE INDEX items_meta_seq ON items (meta_seq) WHERE meta_seq IS NOT NULL;\n"
+    },
 };
 
 const int sql_n_migrations = (int)(sizeof sql_migrations / sizeof sql_migrations[0]);

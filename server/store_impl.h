@@ -11,7 +11,7 @@
 
 /* ---- writer jobs ---- */
 
-enum { JOB_APPEND, JOB_DELETE, JOB_MODEL_VERSION };
+enum { JOB_APPEND, JOB_DELETE, JOB_MODEL_VERSION, JOB_ITEMS };
 
 typedef struct st_seen st_seen; /* store_seen.c */
 
@@ -25,6 +25,7 @@ typedef struct st_job {
     uint64_t hash;           /* JOB_APPEND: hash of the events, for the key */
     const char *user;        /* JOB_DELETE (borrowed) */
     int64_t version;         /* JOB_MODEL_VERSION: at least this in, the version recorded out */
+    struct store_item_write *items; /* JOB_ITEMS: n catalogue writes (borrowed; results go in) */
     int done;                /* set by the writer under qmu */
     pthread_cond_t cv;       /* signalled with done (the caller's own; not for async jobs) */
     store_done_fn done_fn;   /* async jobs (store_append_async): called after done, no lock */
@@ -107,6 +108,24 @@ int st_writer_prepare(nc_store *s, nc_err *e);
 void st_writer_finalize(nc_store *s);
 /* Queues job and sleeps until the writer has committed or failed it. */
 int st_submit(nc_store *s, st_job *job, nc_err *e);
+/* The writer's statement steps, for the other files whose jobs it runs: st_step_done runs a
+ * statement that returns no rows and resets it; st_step_row steps a lookup (*found = 1 with
+ * the row readable, the caller resets). */
+int st_step_done(nc_store *s, sqlite3_stmt *st, const char *what, nc_err *e);
+int st_step_row(nc_store *s, sqlite3_stmt *st, int *found, const char *what, nc_err *e);
+/* The idempotency record of key: *hit = 1 with *out the original result when it is live and
+ * for the same hash; NC_EINVAL when live for another request. */
+int st_idem_lookup(nc_store *s, const char *key, uint64_t hash, int64_t now, store_append_result *out, int *hit,
+                   nc_err *e);
+int st_idem_record(nc_store *s, const char *key, uint64_t hash, int64_t now, const store_append_result *r, nc_err *e);
+
+/* store_items.c: a JOB_ITEMS job inside the writer's transaction; *seq is the last sequence
+ * number used (advanced per write), *d_items counts items created. */
+int st_items_run(nc_store *s, st_job *j, int64_t *seq, int64_t now, int64_t *d_items, nc_err *e);
+/* store_writer.c: the job queued on the heap for a *_async call (its done_fn set; *out set
+ * before queueing), and its outcome once done (frees it). */
+int st_submit_async(nc_store *s, const st_job *job, store_pending **out, nc_err *e);
+int st_pending_take_append(store_pending *p, store_append_result *out, nc_err *e);
 
 /* store_seen.c: the copy of every user's live items that store_seen_items serves. open runs
  * in store_open with the writer connection; close before that connection closes. update runs

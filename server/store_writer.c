@@ -133,9 +133,14 @@ static int update_counters(nc_store *s, const wctx *c, nc_err *e) {
 
 /* Answers a retried request from its idempotency record. *hit = 1 when the key is live. */
 static int idem_lookup(nc_store *s, st_job *j, const wctx *c, int *hit, nc_err *e) {
+    return st_idem_lookup(s, j->key, j->hash, c->now, &j->app, hit, e);
+}
+
+int st_idem_lookup(nc_store *s, const char *key, uint64_t want, int64_t now, store_append_result *out, int *hit,
+                   nc_err *e) {
     sqlite3_stmt *st = s->w.sel_idem;
     int found;
-    sqlite3_bind_text(st, 1, j->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = step_row(s, st, &found, "look up idempotency key", e);
     *hit = 0;
     if (rc || !found) return rc;
@@ -145,13 +150,13 @@ static int idem_lookup(nc_store *s, st_job *j, const wctx *c, int *hit, nc_err *
                              sqlite3_column_int64(st, 4), 1};
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (created < c->now - s->o.idem_window_s) return NC_OK; /* expired: a new request */
-    if (hash != j->hash)
+    if (created < now - s->o.idem_window_s) return NC_OK; /* expired: a new request */
+    if (hash != want)
         return nc_fail(e, NC_EINVAL, "Idempotency-Key '%s' was used within the last "
-                       "idem_window_s=%lld seconds for a different request", j->key,
+                       "idem_window_s=%lld seconds for a different request", key,
                        (long long)s->o.idem_window_s);
     *hit = 1;
-    j->app = r;
+    *out = r;
     return NC_OK;
 }
 
@@ -191,14 +196,23 @@ static int run_append(nc_store *s, st_job *j, wctx *c, nc_err *e) {
     for (size_t i = 0; i < j->n && !rc; i++) rc = append_one(s, &j->ev[i], c, e);
     j->app = (store_append_result){(int64_t)j->n, first, c->seq, 0};
     if (rc || !j->key) return rc;
+    return st_idem_record(s, j->key, j->hash, c->now, &j->app, e);
+}
+
+int st_idem_record(nc_store *s, const char *key, uint64_t hash, int64_t now, const store_append_result *r, nc_err *e) {
     sqlite3_stmt *st = s->w.put_idem;
-    sqlite3_bind_text(st, 1, j->key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)j->hash);
-    sqlite3_bind_int64(st, 3, c->now);
-    sqlite3_bind_int64(st, 4, j->app.n_accepted);
-    sqlite3_bind_int64(st, 5, j->app.first_seq);
-    sqlite3_bind_int64(st, 6, j->app.last_seq);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)hash);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, r->n_accepted);
+    sqlite3_bind_int64(st, 5, r->first_seq);
+    sqlite3_bind_int64(st, 6, r->last_seq);
     return step_done(s, st, "record idempotency key", e);
+}
+
+int st_step_done(nc_store *s, sqlite3_stmt *st, const char *what, nc_err *e) { return step_done(s, st, what, e); }
+int st_step_row(nc_store *s, sqlite3_stmt *st, int *found, const char *what, nc_err *e) {
+    return step_row(s, st, found, what, e);
 }
 
 /* A deletion job: the user's rows and id go, their items' popularity drops, a tombstone
@@ -275,6 +289,7 @@ static int run_job(nc_store *s, st_job *j, wctx *c) {
     if (!j->rc)
         j->rc = j->kind == JOB_APPEND   ? run_append(s, j, c, &j->err)
                 : j->kind == JOB_DELETE ? run_delete(s, j, c, &j->err)
+                : j->kind == JOB_ITEMS  ? st_items_run(s, j, &c->seq, c->now, &c->d_items, &j->err)
                                         : run_model_version(s, j, &j->err);
     if (!j->rc) j->rc = step_done(s, s->w.release, "release savepoint", &j->err);
     if (!j->rc) return 0;
@@ -620,6 +635,9 @@ static int pending_take(store_pending *p, store_append_result *app, store_delete
 int store_pending_finish(store_pending *p, store_append_result *out, nc_err *e) {
     return pending_take(p, out, NULL, e);
 }
+
+int st_submit_async(nc_store *s, const st_job *job, store_pending **out, nc_err *e) { return submit_async(s, job, out, e); }
+int st_pending_take_append(store_pending *p, store_append_result *out, nc_err *e) { return pending_take(p, out, NULL, e); }
 
 int store_delete_user_async(nc_store *s, const char *user, store_done_fn done, void *ctx, store_pending **out,
                             nc_err *e) {

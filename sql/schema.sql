@@ -5,7 +5,7 @@
 -- PRAGMA user_version. This file must describe the same tables and indexes as all the
 -- migrations applied to an empty database; tests/test_store.c checks that they agree.
 --
--- user_version: 2
+-- user_version: 3
 
 PRAGMA application_id = 1852009586; -- 'nclr'
 
@@ -33,9 +33,13 @@ CREATE TABLE users (
 CREATE TABLE items (
     id  INTEGER PRIMARY KEY,
     ext TEXT NOT NULL UNIQUE CHECK (length(CAST(ext AS BLOB)) BETWEEN 1 AND 256),
-    pop INTEGER NOT NULL DEFAULT 0 CHECK (pop >= 0)
+    pop INTEGER NOT NULL DEFAULT 0 CHECK (pop >= 0),
+    meta TEXT,                     -- the catalogue document (0003), NULL: seen only in interactions
+    deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),  -- removed from the catalogue
+    meta_seq INTEGER               -- sequence number of the last catalogue write
 );
 CREATE INDEX items_pop ON items (pop DESC, id);
+CREATE INDEX items_meta_seq ON items (meta_seq) WHERE meta_seq IS NOT NULL;
 
 -- The event log of accepted interactions, in acceptance order (seq). Repeated (user, item)
 -- pairs are kept: training merges them.

@@ -86,6 +86,7 @@ post_json() { local p=$1 d=$2; shift 2; req POST "$p" -H 'Content-Type: applicat
 # A JSON field of the last body: json_field NAME (first occurrence, strings or numbers).
 json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$BODY" | head -n 1; }
 items_of() { sed 's/.*"items":\[//; s/\].*//' <<<"$BODY" | grep -o '"item":"[^"]*"' | sed 's/"item":"//; s/"$//'; }
+items_all() { items_of | tr '\n' ' '; }     # the items of the last answer on one line
 
 # wait_ready [SECONDS]: until /readyz answers 200 (default at most 60 s) or the daemon dies.
 wait_ready() {

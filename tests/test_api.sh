@@ -378,6 +378,8 @@ req GET "/recommend?user=u1"; check "auth: closed reads 401 without key" problem
 req GET "/similar?item=i1"; check "auth: closed /similar 401 without key" problem 401
 req GET "/model"; check "auth: closed /model 401 without key" problem 401
 req GET "/metrics"; check "auth: closed /metrics 401 without key" problem 401
+req GET "/items/i1"; check "auth: closed /items 401 without key" problem 401
+post_json /recommend '{"items":[]}'; check "auth: closed POST /recommend 401 without key" problem 401
 req GET "/recommend?user=u1" -H 'Authorization: Bearer file-key-1'; check "auth: key from file works" is 200
 req GET /livez; check "auth: livez stays open" is 200
 req GET /readyz; check "auth: readyz stays open" is 200
@@ -422,6 +424,9 @@ for _ in $(seq 1 600); do req GET /model; has '"version":2,' && break; alive || 
 check "timer: retrained once retrain_min_new rows arrived" has '"version":2,'
 stop_server
 
+# ============================ the catalogue ============================
+. tests/api_items.sh
+
 # ============================ spec <-> server ============================
 # (METHOD PATH STATUS) triples documented in openapi.yaml ...
 spec_triples "$SPEC" >"$T/spec.triples"
@@ -429,7 +434,8 @@ spec_triples "$SPEC" >"$T/spec.triples"
 seen_triples "$T"/*.log >"$T/seen.triples"
 # Server faults this suite cannot provoke on a healthy machine (store failure, shutdown race).
 # Answers only a primary or a replica gives are checked both ways by tests/test_replica.sh.
-{ printf '%s\n' "POST /interactions 503" "DELETE /users/{id} 503" "POST /admin/retrain 503"
+{ printf '%s\n' "POST /interactions 503" "DELETE /users/{id} 503" "POST /admin/retrain 503" "PUT /items/{id} 503" \
+         "PATCH /items/{id} 503" "GET /items/{id} 503" "DELETE /items/{id} 503" "POST /items 503" "POST /recommend 503"
   grep -v '^#' tests/replica_spec_triples.txt; } | sort >"$T/unprovoked"
 undocumented=$(comm -23 "$T/seen.triples" "$T/spec.triples" | tr '\n' ';')
 unexercised=$(comm -13 "$T/seen.triples" "$T/spec.triples" | comm -23 - "$T/unprovoked" | tr '\n' ';')

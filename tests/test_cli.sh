@@ -79,6 +79,18 @@ got=$("$NCLREC" eval --model "$T/m.ncl" --train "$T/syn.csv" 2>&1 | grep '^test 
 [ -n "$want" ] && [ "$want" = "$got" ] && ok eval-reproduces-test-metrics \
     || bad eval-reproduces-test-metrics "train: '$want' eval: '$got'"
 
+# --warm: every row of the same data starts from the saved model; a missing model is refused;
+# the sampled structure term with strata and memory trains and records its settings
+expect warm-start 0 'warm start: 420 of 420 rows' -- "$NCLREC" train --train "$T/syn.csv" \
+    --out "$T/w.ncl" $FAST --warm "$T/m.ncl"
+expect warm-missing 2 "nope.ncl" -- "$NCLREC" train --train "$T/syn.csv" --out "$T/w.ncl" \
+    --warm "$T/nope.ncl"
+expect fast-structure-term 0 'ssl_negatives=64 ssl_stratum_size=40 ssl_memory=1' -- \
+    "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $FAST --ssl-negatives 64 \
+    --ssl-stratum-size 40 --ssl-memory 1
+expect memory-needs-negatives 2 'need ssl_negatives > 0' -- "$NCLREC" train \
+    --train "$T/syn.csv" --out "$T/f.ncl" $FAST --ssl-memory 1
+
 # LightGCN (no contrastive terms): trains and writes a model without clusters
 expect lightgcn-mode 0 'recall@10=' -- "$NCLREC" train --train "$T/syn.csv" --out "$T/lg.ncl" $FAST --ssl-reg 0 --proto-reg 0
 [ -s "$T/lg.ncl" ] && ok lightgcn-writes-model || bad lightgcn-writes-model "no $T/lg.ncl"

@@ -101,6 +101,12 @@ else
     errs1=$(metric nclrec_store_errors_total)
     CODE=$errs1; check "full: nclrec_store_errors_total counts it ($errs0 -> $errs1)" [ "$errs1" -gt "$errs0" ]
     req GET "/recommend?user=u1&k=5"; check "full: /recommend still 200 from the current model" ok_if 'is 200 && has "\"version\":$v0,"'
+    for _ in $(seq 1 20); do # a catalogue write on the full disk: refused as a store fault, never a 4xx
+        req PUT /items/i1 -H 'Content-Type: application/json' --data-binary '{"categories":["full"]}'
+        [ "$CODE" = 200 ] || break
+    done
+    check "full: a catalogue write is refused with 503 problem+json" problem 503
+    req GET "/items/i1"; check "full: the catalogue still reads" is 200
     # a retrain on the full disk cannot record its model's version in the store (nor write a
     # checkpoint): it fails, logged and counted, and the current model goes on serving
     f0=$(metric 'nclrec_retrain_runs_total{outcome="failed"}')
@@ -116,6 +122,8 @@ else
     check "full: writable again without any client write" wait_for writable_now
     check "full: /readyz 200 again" wait_for ready_now
     post_json /interactions '{"user":"after-full","item":"i1"}'; check "full: writes accepted again" is 200
+    req PUT /items/i1 -H 'Content-Type: application/json' --data-binary '{"categories":["after-full"]}'
+    check "full: catalogue writes accepted again" ok_if 'is 200 && has after-full'
     echo "after-full,i1" >>"$T/acked"
     check "full: a retrain after the fault" retrain_and_wait "$T/full.log"
     v1=$(model_version)

@@ -133,12 +133,59 @@ req GET /livez; check "limit: served normally afterwards" is 200
 
 # ============================ limits ============================
 hdr=$(head -c 40000 /dev/zero | tr '\0' 'h')
-req GET /livez -H "X-Big: $hdr"; check "limits: header beyond max_header 431" is 431
-req GET "/recommend?user=$hdr"; check "limits: URL beyond max_header 414" is 414
+req GET /livez -H "X-Big: $hdr"; check "limits: header beyond max_header 431 problem+json" problem 431
+req GET "/recommend?user=$hdr"; check "limits: URL beyond max_header 414 problem+json" problem 414
+long_user=$(head -c 100000 /dev/zero | tr '\0' 'u')
+req GET "/recommend?user=$long_user"; check "limits: a 100,000-byte user= 414 problem+json" problem 414
+huge=$(head -c 140000 /dev/zero | tr '\0' 'h') # beyond HTTP_POOL_FACTOR (4) x max_header (32768)
+raw "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: $huge\r\n\r\n" # too long for curl's command line
+check "limits: header beyond libmicrohttpd's memory: its own 431 (not problem+json, 0.9.75 cannot be told otherwise)" is 431
 big=$(head -c 5000 /dev/zero | tr '\0' ' ')
 post_json /interactions "{\"user\":\"w\",\"item\":\"i1\"}$big"; check "limits: body beyond max_body 413" problem 413
 raw 'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n'
 check "limits: a body announced beyond max_body is refused before it is sent (413)" is 413
+
+# send_body HEAD N [TAIL]: sends HEAD, then N body bytes and TAIL, all of it before reading (as Python's
+# http.client or a plain socket client does), then reads the answer until the server closes
+# (at most 10 s). Sets SENT (yes: every byte was written, no reset), CODE (status, "closed"
+# when none came) and RESP (the whole answer).
+send_body() {
+    CODE=closed RESP=""
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+    SENT=no
+    ( trap '' PIPE; set -o pipefail; printf '%b' "$1" && head -c "$2" /dev/zero | tr '\0' ' ' && printf '%b' "${3:-}" ) \
+        >&3 2>/dev/null && SENT=yes
+    RESP=$(timeout 10 cat <&3 2>/dev/null | tr -d '\r')
+    exec 3<&-
+    local c; c=$(sed -n '1s/^HTTP\/1\.[01] \([0-9]*\).*/\1/p' <<<"$RESP")
+    [ -n "$c" ] && CODE=$c
+}
+resp_problem() { # send_body sent everything, and its answer is a problem+json with this status
+    [ "$SENT" = yes ] && is "$1" && grep -qi '^content-type: application/problem+json' <<<"$RESP" && grep -q "\"status\":$1" <<<"$RESP"
+}
+post_head() { # post_head PATH LENGTH: a JSON POST that closes after its answer (escaped for %b)
+    printf 'POST %s HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\nConnection: close\\r\\n\\r\\n' "$1" "$2"
+}
+send_body "$(post_head /interactions 5000000)" 5000000
+check "limits: a 5 MB body sent whole before reading gets a readable 413 problem+json ($CODE)" resp_problem 413
+send_body "$(post_head /nope 300000)" 300000
+check "limits: a body sent to no route gets a readable 404 problem+json ($CODE)" resp_problem 404
+send_body 'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n'"$(printf '%x' 200000)"'\r\n' 200000 '\r\n0\r\n\r\n'
+check "limits: a chunked body beyond max_body gets a readable 413 problem+json ($CODE)" resp_problem 413
+# beyond the discard bound (16 MiB past the limit) the connection is closed, unanswered or 413
+send_body "$(post_head /interactions 16000000)" 20000000
+check "limits: a body beyond the discard bound is closed or refused ($CODE)" ok_if 'is closed || is 413'
+# a refused body that stops coming: cut after the discard time (5 s), long before the body grace
+( trap '' PIPE; exec 3<>"/dev/tcp/127.0.0.1/$PORT" || exit
+  printf '%b' "$(post_head /interactions 5000000)" >&3; head -c 100000 /dev/zero >&3
+  s0=$SECONDS; r=open; if timeout 30 cat <&3 >/dev/null; then r=closed; fi
+  echo "$r $((SECONDS - s0))" >"$T/stall" ) 2>/dev/null
+read -r stall_r stall_s <"$T/stall"
+echo "# a refused body stalled after 100 KB: $stall_r after $stall_s s"
+check "limits: a refused body that stalls is closed ($stall_r after $stall_s s; body grace alone: 200 s)" \
+    ok_if '[ "$stall_r" = closed ] && [ "$stall_s" -lt 30 ]'
+req GET /livez; check "limits: served normally after the refused bodies" is 200
+
 req GET "/recommend?user=u1&k=51"; check "limits: k over k_max 400" problem 400
 req GET "/recommend?user=u1&k=-1"; check "limits: negative k 400" problem 400
 req GET "/recommend?user=u1&k=99999999999999999999"; check "limits: k beyond long 400" problem 400

@@ -192,6 +192,28 @@ check "feed: fold-in excludes the new user's items" ok_if '! items_of | grep -qx
 req DELETE "$BP/users/u2" "${AUTH[@]}"
 check "feed: a user deleted on the primary is served as unknown" wait_for 10 'req GET "$BR1/recommend?user=u2&k=3"; has "\"source\":\"popular\""'
 
+# ---- catalogue writes reach the replica through the changefeed ----
+req GET "$BR1/recommend?user=u4&k=5"; top=$(items_of | head -n 1)
+req PUT "$BP/items/$top" -H 'Content-Type: application/json' --data-binary '{"categories":["feat"],"hidden":true}' "${AUTH[@]}"
+check "items: a PUT on the primary 200" is 200
+check "items: an item hidden on the primary is never recommended by the replica" \
+    wait_for 10 'req GET "$BR1/recommend?user=u4&k=5"; is 200 && ! items_of | grep -qx "$top"'
+req GET "$BR1/items/$top"; check "items: the replica answers GET /items from the changefeed" ok_if 'is 200 && has "\"hidden\":true" && has feat'
+req GET "$BR1/items/i0"; check "items: an item the replica's model has exists there" ok_if 'is 200 && has "\"categories\":\[\]"'
+req GET "$BR1/items/never-seen"; check "items: the replica answers 404 for an unknown item" problem 404
+req PATCH "$BP/items/$top" -H 'Content-Type: application/json' --data-binary '{"hidden":false}' "${AUTH[@]}"
+check "items: shown again on the replica once the primary un-hides it" \
+    wait_for 10 'req GET "$BR1/recommend?user=u4&k=5"; is 200 && items_of | grep -qx "$top"'
+req GET "$BR1/recommend?user=u4&k=5&category=feat"; check "items: category= on the replica" ok_if 'is 200 && [ "$(items_all)" = "$top " ]'
+req DELETE "$BP/items/$top" "${AUTH[@]}"
+check "items: an item deleted on the primary is never recommended by the replica" \
+    wait_for 10 'req GET "$BR1/recommend?user=u4&k=5"; is 200 && ! items_of | grep -qx "$top"'
+req PUT "$BR1/items/i1" -H 'Content-Type: application/json' --data-binary '{}' "${AUTH[@]}"
+check "items: PUT on the replica 307 to the primary" ok_if 'problem 307 && [ "$(header location)" = "$BP/items/i1" ]'
+req PATCH "$BR1/items/i1" -H 'Content-Type: application/json' --data-binary '{}' "${AUTH[@]}"; check "items: PATCH on the replica 307" problem 307
+req DELETE "$BR1/items/i1" "${AUTH[@]}"; check "items: DELETE on the replica 307" problem 307
+post_json "$BR1/items" '[{"id":"i1"}]' "${AUTH[@]}"; check "items: POST /items on the replica 307" problem 307
+
 # ---- a new model reaches the replica ----
 req POST "$BP/admin/retrain" "${AUTH[@]}"; check "model: retrain on the primary 202" is 202
 check "model: version 2 reaches the replica" wait_for 60 'req GET "$BR1/recommend?user=u1&k=3"; has "\"version\":2,"'

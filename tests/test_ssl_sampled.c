@@ -10,7 +10,14 @@
  *              is right (a wrong weight or a non-uniform draw is off by > 8% here);
  *   flops      the step's FLOP count uses the sample's width instead of the catalogue's;
  *   contract   bad fixed samples are refused with a message, and two workspaces with one
- *              seed draw the same samples. */
+ *              seed draw the same samples;
+ *   strata     the stratified term (nc_ncl_set_ssl_strata): with a fixed sample, loss and
+ *              gradient against a literal per-row statement and its finite differences; with
+ *              N >= M it is the exact term; over draws its denominator is unbiased for every
+ *              anchor; bad strata are refused;
+ *   memory     the gradient memory (ssl_memory): N >= M is exact; a first step's gradient is
+ *              the literal loss's with each sampled row's part divided by its weight K,
+ *              against finite differences. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +36,7 @@ typedef struct problem {
     int32_t pu[24], pi[24];
     int32_t bu[NB], bp[NB], bn[NB];
     int32_t su[NS], si[NS]; /* the fixed samples: side-local ids */
+    int32_t ku, ki, stu[PU], sti[PI]; /* strata (0 strata: the uniform sample alone) */
     double E0[PN * PD];
     nc_hparams hp;
     nc_graph g;
@@ -50,6 +58,10 @@ static void make_problem(problem *p, uint64_t seed) {
     int32_t su[NS] = {0, 2, 5}, si[NS] = {p->pi[0], (p->pi[0] + 3) % PI, PI - 1};
     memcpy(p->su, su, sizeof su);
     memcpy(p->si, si, sizeof si);
+    /* 2 user strata: sample rows 0, 2 in user 0's, 5 in the other; 3 item strata */
+    int32_t stu[PU] = {0, 1, 0, 1, 1, 1};
+    memcpy(p->stu, stu, sizeof stu);
+    for (int i = 0; i < PI; i++) p->sti[i] = i % 3;
     for (int k = 0; k < PN * PD; k++) p->E0[k] = (nc_rng_uniform(&r) - 0.5) * 1.5;
     nc_hparams_default(&p->hp);
     p->hp.embedding_size = PD;
@@ -77,25 +89,60 @@ static void unit(const double *x, double *z) {
 }
 
 /* The sampled loss as ssl_sampled_tmpl.h states it, for one anchor a with own row t among M
- * rows Mn, and sample S (ns rows): log(e^(a.m_t/tau) + (M-1)/|S \ t| sum_{S \ t} e^(a.m_v/tau))
- * - a.m_t/tau. */
-static double sampled_nce(const double *a, const double *Mn, int m, int t, const int32_t *S,
-                          int ns, double tau) {
+ * rows, and sample S (ns rows): log(e^(a.m_t/tau) + (M-1)/|S \ t| sum_{S \ t} e^(a.m_v/tau))
+ * - a.m_t/tau. The positive's rows come from Mn, the sampled ones from Ms (the same table but
+ * in the gradient-memory check, which perturbs them apart); *K receives the weight. */
+static double sampled_nce(const double *a, const double *Mn, const double *Ms, int m, int t,
+                          const int32_t *S, int ns, double tau, double *K) {
     double neg = 0;
     int k = 0;
     for (int q = 0; q < ns; q++)
         if (S[q] != t) {
-            neg += exp(dot(a, Mn + S[q] * PD) / tau);
+            neg += exp(dot(a, Ms + S[q] * PD) / tau);
             k++;
         }
     double xt = dot(a, Mn + t * PD) / tau;
-    return log(exp(xt) + (k ? (double)(m - 1) / k * neg : 0)) - xt;
+    *K = k ? (double)(m - 1) / k : 1;
+    return log(exp(xt) + (k ? *K * neg : 0)) - xt;
+}
+
+/* The stratified loss as ssl_strata_tmpl.h states it: the anchor's own stratum (of t, in of)
+ * exactly, from Mn; the sample's rows of other strata, from Ms, each standing for
+ * K = (M - n_g) / |S_g| rows. */
+static double strata_nce(const double *a, const double *Mn, const double *Ms, int m, int t,
+                         const int32_t *S, int ns, const int32_t *of, double tau, double *K) {
+    double own = 0, other = 0;
+    int n_g = 0, k = 0;
+    for (int v = 0; v < m; v++)
+        if (of[v] == of[t]) {
+            own += exp(dot(a, Mn + v * PD) / tau);
+            n_g++;
+        }
+    for (int q = 0; q < ns; q++)
+        if (of[S[q]] != of[t]) {
+            other += exp(dot(a, Ms + S[q] * PD) / tau);
+            k++;
+        }
+    *K = k ? (double)(m - n_g) / k : 1;
+    return log(own + (k ? *K * other : 0)) - dot(a, Mn + t * PD) / tau;
+}
+
+/* One anchor's loss: stratified when the problem has strata for that side, else sampled. */
+static double anchor_nce(const problem *p, const double *a, const double *Mn, const double *Ms,
+                         int side, int t, double *K) {
+    const double tau = p->hp.ssl_temp;
+    if (side == 0)
+        return p->ku ? strata_nce(a, Mn, Ms, PU, t, p->su, NS, p->stu, tau, K)
+                     : sampled_nce(a, Mn, Ms, PU, t, p->su, NS, tau, K);
+    return p->ki ? strata_nce(a, Mn, Ms, PI, t, p->si, NS, p->sti, tau, K)
+                 : sampled_nce(a, Mn, Ms, PI, t, p->si, NS, tau, K);
 }
 
 /* ssl_reg sum_b l~(users) + ssl_reg alpha sum_b l~(items), per batch row, with the context
  * layer C = Â^2 E0 from a dense Â (values rounded to float once, as the library stores
- * them). */
-static double reference(const problem *p, const double *E0) {
+ * them); the sampled rows' normalised rows from E0s. per_k: each anchor's loss divided by its
+ * weight K (the gradient memory's rate, see test_memory_gradient). */
+static double reference_split(const problem *p, const double *E0, const double *E0s, int per_k) {
     static double A[PN][PN], E1[PN * PD], C[PN * PD];
     int deg[PN] = {0};
     memset(A, 0, sizeof A);
@@ -117,16 +164,24 @@ static double reference(const problem *p, const double *E0) {
                 out[r * PD + j] = s;
             }
     }
-    double Mn[PN * PD], a[PD], lu = 0, li = 0;
-    for (int r = 0; r < PN; r++) unit(E0 + r * PD, Mn + r * PD);
-    const double tau = p->hp.ssl_temp;
+    double Mn[PN * PD], Ms[PN * PD], a[PD], lu = 0, li = 0, K;
+    for (int r = 0; r < PN; r++) {
+        unit(E0 + r * PD, Mn + r * PD);
+        unit(E0s + r * PD, Ms + r * PD);
+    }
     for (int b = 0; b < NB; b++) {
         unit(C + p->bu[b] * PD, a);
-        lu += sampled_nce(a, Mn, PU, p->bu[b], p->su, NS, tau);
+        double l = anchor_nce(p, a, Mn, Ms, 0, p->bu[b], &K);
+        lu += per_k ? l / K : l;
         unit(C + (PU + p->bp[b]) * PD, a);
-        li += sampled_nce(a, Mn + PU * PD, PI, p->bp[b], p->si, NS, tau);
+        l = anchor_nce(p, a, Mn + PU * PD, Ms + PU * PD, 1, p->bp[b], &K);
+        li += per_k ? l / K : l;
     }
     return (double)p->hp.ssl_reg * lu + (double)p->hp.ssl_reg * p->hp.alpha * li;
+}
+
+static double reference(const problem *p, const double *E0) {
+    return reference_split(p, E0, E0, 0);
 }
 
 /* The library in double with hp; fixed samples when fixed != 0. */
@@ -139,6 +194,8 @@ static int lib(const problem *p, const nc_hparams *hp, int fixed, double *grad, 
     }
     nc_ncl_set_block_rows(ws, 2); /* several softmax blocks */
     int rc = fixed ? nc_ncl_fix_ssl_sample(ws, p->su, NS, p->si, NS, &e) : NC_OK;
+    if (!rc && hp->ssl_negatives > 0 && (p->ku || p->ki))
+        rc = nc_ncl_set_ssl_strata(ws, p->stu, p->ku, p->sti, p->ki, &e);
     nc_batch b = {NB, p->bu, p->bp, p->bn};
     if (!rc) rc = nc_ncl_loss_grad_d(ws, p->E0, &b, NULL, grad, l, &e);
     if (rc) fprintf(stderr, "library: %s\n", e.msg);
@@ -165,10 +222,10 @@ static void check_against(const char *what, const double *g, const double *fd, i
 }
 
 /* The structure term's gradient alone (a run with it minus one without: the loss is a sum)
- * against finite differences of the literal sampled loss, and its reported value. */
-static void test_gradient_fixed_sample(void) {
-    problem p;
-    make_problem(&p, 11);
+ * against finite differences of the literal loss of p (sampled or stratified), and its
+ * reported value; the exact term must be a different number. */
+static void check_fixed_sample_gradient(const problem *src, const char *what) {
+    problem p = *src; /* E0 is perturbed in the copy; the graph is shared, not freed here */
     nc_hparams off = p.hp;
     off.ssl_reg = 0;
     double g_on[PN * PD], g_off[PN * PD], fd[PN * PD];
@@ -186,23 +243,45 @@ static void test_gradient_fixed_sample(void) {
         p.E0[k] = x0;
         fd[k] = (fp - fm) / (2 * FD_H);
     }
-    check_against("sampled structure term", g_on, fd, PN * PD);
+    check_against(what, g_on, fd, PN * PD);
     /* the sample matters: the exact term is a different number */
     nc_hparams exact = p.hp;
     exact.ssl_negatives = 0;
     nc_loss le;
     CHECK(lib(&p, &exact, 0, g_off, &le) == 0, "library failed (exact)");
-    CHECK(fabs(le.ssl - l.ssl) > 1e-3 * fabs(le.ssl), "sampled %.10g equals exact %.10g", l.ssl,
-          le.ssl);
+    CHECK(fabs(le.ssl - l.ssl) > 1e-3 * fabs(le.ssl), "%s %.10g equals exact %.10g", what,
+          l.ssl, le.ssl);
+}
+
+static void test_gradient_fixed_sample(void) {
+    problem p;
+    make_problem(&p, 11);
+    check_fixed_sample_gradient(&p, "sampled structure term");
     nc_graph_free(&p.g);
 }
 
-/* N >= M: every row is drawn, each negative weighs (M - 1) / (M - 1) = 1: the exact term. */
-static void test_full_sample_is_exact(void) {
+/* Both sides stratified, then users alone (items on the uniform sample). */
+static void test_strata_gradient(void) {
     problem p;
-    make_problem(&p, 12);
+    make_problem(&p, 16);
+    p.ku = 2;
+    p.ki = 3;
+    check_fixed_sample_gradient(&p, "stratified structure term");
+    p.ki = 0;
+    check_fixed_sample_gradient(&p, "stratified users, sampled items");
+    nc_graph_free(&p.g);
+}
+
+/* N >= M: every row is drawn, each negative weighs (M - 1) / (M - 1) = 1: the exact term.
+ * With strata (ku, ki) the own stratum is exact and every other row weighs 1: exact too. */
+static void check_full_sample_is_exact(uint64_t seed, int32_t ku, int32_t ki, int memory) {
+    problem p;
+    make_problem(&p, seed);
+    p.ku = ku;
+    p.ki = ki;
     nc_hparams all = p.hp, exact = p.hp;
     all.ssl_negatives = 64;
+    all.ssl_memory = memory;
     exact.ssl_negatives = 0;
     double ga[PN * PD], ge[PN * PD];
     nc_loss la, le;
@@ -218,16 +297,67 @@ static void test_full_sample_is_exact(void) {
     nc_graph_free(&p.g);
 }
 
+static void test_full_sample_is_exact(void) { check_full_sample_is_exact(12, 0, 0, 0); }
+static void test_strata_full_sample_is_exact(void) { check_full_sample_is_exact(17, 2, 3, 0); }
+
+/* With the gradient memory every row is drawn every step at N >= M: exact again. */
+static void test_memory_full_sample_is_exact(void) {
+    check_full_sample_is_exact(19, 0, 0, 1);
+    check_full_sample_is_exact(20, 2, 3, 1);
+}
+
+/* The memory's first step from a fresh workspace (nothing stored yet) with a fixed sample:
+ * the anchors, positives and own strata get the literal loss's gradient, each sampled row
+ * its gradient divided by the anchor's weight K. The reference perturbs the sampled rows
+ * (E0s) apart from the rest (E0): fd = dR/dE0 + d(sum_b l_b / K_b)/dE0s. */
+static void check_memory_gradient(int32_t ku, int32_t ki, const char *what) {
+    problem p;
+    make_problem(&p, 21);
+    p.ku = ku;
+    p.ki = ki;
+    nc_hparams on = p.hp, off = p.hp;
+    on.ssl_memory = 1;
+    off.ssl_reg = 0;
+    double g_on[PN * PD], g_off[PN * PD], fd[PN * PD], Es[PN * PD];
+    nc_loss l;
+    CHECK(lib(&p, &off, 0, g_off, &l) == 0 && lib(&p, &on, 1, g_on, &l) == 0, "library failed");
+    CHECK_CLOSE(l.ssl, reference(&p, p.E0), 1e-14, 1e-12);
+    memcpy(Es, p.E0, sizeof Es);
+    for (int k = 0; k < PN * PD; k++) {
+        g_on[k] -= g_off[k];
+        double x0 = p.E0[k];
+        p.E0[k] = x0 + FD_H;
+        double fp = reference_split(&p, p.E0, Es, 0);
+        p.E0[k] = x0 - FD_H;
+        double fm = reference_split(&p, p.E0, Es, 0);
+        p.E0[k] = x0;
+        Es[k] = x0 + FD_H;
+        double sp = reference_split(&p, p.E0, Es, 1);
+        Es[k] = x0 - FD_H;
+        double sm = reference_split(&p, p.E0, Es, 1);
+        Es[k] = x0;
+        fd[k] = (fp - fm + sp - sm) / (2 * FD_H);
+    }
+    check_against(what, g_on, fd, PN * PD);
+    nc_graph_free(&p.g);
+}
+
+static void test_memory_gradient(void) {
+    check_memory_gradient(0, 0, "memory, uniform sample");
+    check_memory_gradient(2, 3, "memory, strata");
+}
+
 /* One anchor (user 1, item side off, ssl_reg 1): exp(l~) - 1 = K sum_{S\t} e^(x_v - x_t), so
  * its mean over draws estimates exp(l) - 1 of the exact term. 12 users, 3 drawn: the weight
  * 11/3 against a wrong 12/3 or 11/2 is 9% or more apart; the estimate's spread over 4000
- * draws is under 2%. */
-static void test_estimator_unbiased(void) {
+ * draws is under 2%. With strata (k > 0, user 1 in a stratum of 4), the own stratum is exact
+ * and the others' weight is 8 / |S_g|: a wrong 12 / |S_g| or 11 / |S_g| is 20% or more off. */
+static void check_unbiased(const int32_t *strata, int32_t k, const char *what) {
     enum { U = 12, I = 5 };
     int32_t pu[U * 2], pi[U * 2];
-    for (int k = 0; k < U * 2; k++) {
-        pu[k] = k % U;
-        pi[k] = (k + k / U) % I;
+    for (int q = 0; q < U * 2; q++) {
+        pu[q] = q % U;
+        pi[q] = (q + q / U) % I;
     }
     nc_graph g;
     nc_err e;
@@ -243,7 +373,7 @@ static void test_estimator_unbiased(void) {
     double E0[(U + I) * PD], grad[(U + I) * PD];
     nc_rng r;
     nc_rng_seed(&r, 13);
-    for (int k = 0; k < (U + I) * PD; k++) E0[k] = nc_rng_uniform(&r) - 0.5;
+    for (int q = 0; q < (U + I) * PD; q++) E0[q] = nc_rng_uniform(&r) - 0.5;
     int32_t bu[1] = {1}, bp[1] = {pi[1]}, bn[1] = {0};
     nc_batch b = {1, bu, bp, bn};
     nc_ncl_ws *ws;
@@ -254,18 +384,50 @@ static void test_estimator_unbiased(void) {
     const double exact = exp(l.ssl) - 1;
     hp.ssl_negatives = 3;
     CHECK(nc_ncl_ws_create_d(&g, &hp, &ws, &e) == 0, "%s", e.msg);
+    CHECK(!k || nc_ncl_set_ssl_strata(ws, strata, k, NULL, 0, &e) == 0, "%s", e.msg);
     double sum = 0, lo = INFINITY, hi = -INFINITY;
     const int draws = 4000;
-    for (int k = 0; k < draws; k++) {
+    for (int q = 0; q < draws; q++) {
         CHECK(nc_ncl_loss_grad_d(ws, E0, &b, NULL, grad, &l, &e) == 0, "%s", e.msg);
         sum += exp(l.ssl) - 1;
         lo = fmin(lo, l.ssl);
         hi = fmax(hi, l.ssl);
     }
     nc_ncl_ws_free(ws);
-    CHECK(hi - lo > 1e-3, "every draw gave the same loss (%g..%g): no sampling", lo, hi);
+    CHECK(hi - lo > 1e-3, "%s: every draw gave the same loss (%g..%g): no sampling", what, lo,
+          hi);
     CHECK_CLOSE(sum / draws, exact, 0, 0.03);
     nc_graph_free(&g);
+}
+
+static void test_estimator_unbiased(void) { check_unbiased(NULL, 0, "uniform"); }
+
+static void test_strata_unbiased(void) {
+    const int32_t strata[12] = {2, 0, 1, 2, 0, 1, 2, 0, 1, 0, 2, 1}; /* user 1 in stratum 0 */
+    check_unbiased(strata, 3, "stratified");
+}
+
+/* Strata are checked before anything changes; the exact term refuses them. */
+static void test_strata_contract(void) {
+    problem p;
+    make_problem(&p, 18);
+    nc_ncl_ws *ws;
+    nc_err e;
+    CHECK(nc_ncl_ws_create_d(&p.g, &p.hp, &ws, &e) == 0, "%s", e.msg);
+    int32_t bad[PU] = {0, 1, 2, 0, 1, 0};
+    CHECK(nc_ncl_set_ssl_strata(ws, bad, 2, NULL, 0, &e) == NC_EINVAL &&
+              strstr(e.msg, "stratum 2 of 2"), "id out of range: %s", e.msg);
+    CHECK(nc_ncl_set_ssl_strata(ws, p.stu, PU + 1, NULL, 0, &e) == NC_EINVAL &&
+              strstr(e.msg, "need 1.."), "too many strata: %s", e.msg);
+    CHECK(nc_ncl_set_ssl_strata(ws, NULL, 2, NULL, 0, &e) == NC_EINVAL, "no assignments");
+    CHECK(nc_ncl_set_ssl_strata(ws, p.stu, 2, p.sti, 3, &e) == NC_OK, "%s", e.msg);
+    nc_ncl_ws_free(ws);
+    nc_hparams exact = p.hp;
+    exact.ssl_negatives = 0;
+    CHECK(nc_ncl_ws_create_d(&p.g, &exact, &ws, &e) == 0, "%s", e.msg);
+    CHECK(nc_ncl_set_ssl_strata(ws, p.stu, 2, p.sti, 3, &e) == NC_EINVAL, "exact mode");
+    nc_ncl_ws_free(ws);
+    nc_graph_free(&p.g);
 }
 
 /* Distinct users / items of the batch, as the step counts them. */
@@ -346,5 +508,11 @@ int main(void) {
     RUN(test_estimator_unbiased);
     RUN(test_flops);
     RUN(test_contract);
+    RUN(test_strata_gradient);
+    RUN(test_strata_full_sample_is_exact);
+    RUN(test_strata_unbiased);
+    RUN(test_strata_contract);
+    RUN(test_memory_full_sample_is_exact);
+    RUN(test_memory_gradient);
     return TEST_REPORT();
 }

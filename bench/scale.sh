@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# make bench-scale: NCL at a real shop's size (docs/scaling.md, sections 7-8). Figures of each
+# run go to bench/RESULTS.md by hand, with the load average printed before and after it.
+#
+# Parts (PARTS, default "estimator ml1m ml100k ml100k_warm ml1m_warm shop warm big"):
+#   estimator  bench/ssl_estimator on ML-1M: bias and per-draw error of the structure term's
+#              estimators against the exact term, on the initial and on a trained model's E0
+#              (the model: the exact ml1m run below, trained first if missing)
+#   ml1m       the leaderboard setting of bench/RESULTS.md (all.txt re-split 80/10/10, seed
+#              2020), 45 epochs without early stop, for each structure term in ML1M_TERMS
+#   ml100k     bench_quality's ML-100K setting (early stopping), for each term in ML100K_TERMS
+#   ml100k_warm, ml1m_warm  epochs to plateau of a warm retrain after 1% and 10% new rows
+#   shop       100,000 users x 50,000 items (`nclrec synth`, ~3.2 M training pairs): a fixed
+#              split, 1% of the rows held back as "new", a cold training on the rest to its
+#              early-stopping plateau (the size rule picks the structure term)
+#   warm       then a warm-started retrain on all rows from that model (--warm)
+#   big        1,000,000 users x 500,000 items (~32 M training pairs): one epoch, s/epoch by
+#              part (stop it after its `timing` line) and peak RSS
+# A term is "exact" or a list of flags joined by '+', e.g. "--ssl-negatives=1024+--ssl-memory=1".
+# Every run: `nice -n NICE` (5), THREADS threads (2 for the shop runs; QTHREADS = 1 for the
+# quality runs and the 1M epoch, which then run side by side), GNU time's peak RSS, load average before and after; logs in
+# OUT (default $BUILD/scale). Runs with a log that ends in a metrics line are kept unless
+# FORCE=1.
+set -euo pipefail
+BUILD=${BUILD:-build}
+OUT=${OUT:-$BUILD/scale}
+PARTS=${PARTS:-estimator ml1m ml100k ml100k_warm ml1m_warm shop warm big}
+NICE=${NICE:-5}
+THREADS=${THREADS:-2}
+QTHREADS=${QTHREADS:-1}
+DATA=${DATA:-$BUILD/data}
+FORCE=${FORCE:-0}
+ML1M_TERMS=${ML1M_TERMS:-exact --ssl-negatives=1024 --ssl-negatives=1024+--ssl-memory=1 \
+--ssl-negatives=1024+--ssl-stratum-size=512+--ssl-memory=1}
+ML100K_TERMS=${ML100K_TERMS:-exact --ssl-negatives=1024 --ssl-negatives=128 \
+--ssl-negatives=128+--ssl-memory=1 --ssl-negatives=128+--ssl-stratum-size=64+--ssl-memory=1}
+NCLREC=$BUILD/nclrec
+mkdir -p "$OUT"
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# run TAG ARGS...: `nclrec train ARGS --out OUT/TAG.ncl` under GNU time, everything in
+# OUT/TAG.log; kept when the log already has the final metrics line.
+run() {
+    local tag=$1 log="$OUT/$1.log"
+    shift
+    if [ "$FORCE" != 1 ] && grep -q '^best_epoch=' "$log" 2>/dev/null; then
+        echo "bench-scale: $tag kept ($log)"
+        return 0
+    fi
+    { echo "cmd: nclrec train $* --out $OUT/$tag.ncl"; echo "date: $(date -u)"
+      echo "load_before: $(load)"; } > "$log"
+    local rc=0
+    /usr/bin/time -v nice -n "$NICE" "$NCLREC" train "$@" --out "$OUT/$tag.ncl" >> "$log" 2>&1 ||
+        rc=$?
+    { echo "rc: $rc"; echo "load_after: $(load)"; echo "date_end: $(date -u)"; } >> "$log"
+    echo "bench-scale: $tag: $(grep '^best_epoch=' "$log" || echo "failed (exit $rc)")"
+}
+
+# The flags of a term ("exact" has none).
+flags() { [ "$1" = exact ] || echo "$1" | tr '+=' '  '; }
+name() { echo "$1" | tr -d '-' | tr '+=' '_-'; }
+
+LB="--split 0.8,0.1,0.1 --learning-rate 2e-3 --ssl-reg 1e-6 --alpha 1.5 --epochs 45 \
+--min-epochs 45 --seed 2020 --timings"
+
+part_ml1m() {
+    for t in $ML1M_TERMS; do
+        # shellcheck disable=SC2046
+        run "ml1m-lb-$(name "$t")" --train "$DATA/ml1m/all.txt" $LB --threads "$QTHREADS" $(flags "$t")
+    done
+}
+
+part_estimator() {
+    [ -s "$OUT/ml1m-lb-exact.ncl" ] || ML1M_TERMS=exact part_ml1m
+    { echo "date: $(date -u)"; echo "load_before: $(load)"
+      nice -n "$NICE" "$BUILD/bench/ssl_estimator" "$DATA/ml1m/all.txt" "$OUT/ml1m-lb-exact.ncl" 3 8
+      echo "load_after: $(load)"; } | tee "$OUT/estimator.log"
+}
+
+part_ml100k() {
+    for t in $ML100K_TERMS; do
+        # shellcheck disable=SC2046
+        run "ml100k-$(name "$t")" --train "$DATA/ml100k.csv" --split 0.8,0.1,0.1 \
+            --num-clusters 100 --seed 2020 --threads "$QTHREADS" --timings $(flags "$t")
+    done
+}
+
+# 100,000 x 50,000 generated, split once per row (awk, seed 2020) into train / valid / test
+# 80 / 10 / 10, and train99: train without 1% of all rows (1.25% of train, seed 14), the "new
+# interactions" of the warm retrain. A fixed split: a warm retrain whose data is re-split would
+# have seen some of its own valid / test rows in training.
+shop_data() {
+    local c=$OUT/u100k.csv
+    [ -s "$c" ] || "$NCLREC" synth --users 100000 --items 50000 --mean-per-user 40 --out "$c"
+    [ -s "$OUT/s100k-train99.csv" ] && return 0
+    awk -F, -v o="$OUT/s100k" 'BEGIN { srand(2020) }
+        NR == 1 { for (f = 0; f < 4; f++) print > (o "-" (f == 0 ? "valid" : f == 1 ? "test" : f == 2 ? "train" : "train99") ".csv"); next }
+        { r = rand(); if (r < 0.1) print > (o "-valid.csv"); else if (r < 0.2) print > (o "-test.csv")
+          else { print > (o "-train.csv"); if (rand() >= 0.0125) print > (o "-train99.csv") } }' "$c"
+}
+
+# The shop runs' batch: 8 x 4096 (propagation is most of a 4096-row epoch at this size, section
+# 8), learning rate x sqrt(8), structure and prototype weights / 8 (they are sums over the
+# batch's rows while BPR is a mean).
+SHOP="--valid $OUT/s100k-valid.csv --test $OUT/s100k-test.csv --min-epochs 0 \
+--train-batch-size 32768 --learning-rate 2.83e-3 --ssl-reg 1.25e-8 --proto-reg 1e-8 --timings"
+
+part_shop() {
+    shop_data
+    # shellcheck disable=SC2086
+    run u100k-cold99-b32k --train "$OUT/s100k-train99.csv" $SHOP --threads "$THREADS"
+}
+
+part_warm() {
+    shop_data
+    [ -s "$OUT/u100k-cold99-b32k.ncl" ] || part_shop
+    # shellcheck disable=SC2086
+    run u100k-warm-b32k --train "$OUT/s100k-train.csv" $SHOP --threads "$THREADS" \
+        --warm "$OUT/u100k-cold99-b32k.ncl"
+}
+
+# Warm start on ML-1M's given split: train.txt without 1% / 10% of its pairs (seed 14), a
+# 45-epoch cold training on that, then a warm retrain on all of train.txt, early stopping from
+# epoch 0. (ML-100K likewise in part_ml100k_warm.)
+part_ml1m_warm() {
+    local M=$DATA/ml1m f
+    local S="--valid $M/valid.txt --test $M/test.txt --learning-rate 2e-3 --ssl-reg 1e-6 --alpha 1.5 \
+--seed 2020 --threads $QTHREADS --timings"
+    for f in 99 90; do
+        awk -v f="$f" 'BEGIN { srand(14); p = (100 - f) / 100 } { printf "%s", $1
+            for (i = 2; i <= NF; i++) if (rand() >= p) printf " %s", $i; printf "\n" }' \
+            "$M/train.txt" > "$OUT/m1m-train$f.txt"
+        # shellcheck disable=SC2086
+        run "m1m-cold$f" --train "$OUT/m1m-train$f.txt" $S --epochs 45 --min-epochs 45
+        # shellcheck disable=SC2086
+        run "m1m-warm$f" --train "$M/train.txt" $S --min-epochs 0 --warm "$OUT/m1m-cold$f.ncl"
+    done
+}
+
+# ML-100K: one fixed per-row split (seed 2020), 300-epoch cold trainings on all of train and on
+# train without 1% / 10% of all rows, warm retrains on all of train from those.
+part_ml100k_warm() {
+    local o=$OUT/m100k f
+    awk -F, -v o="$o" 'BEGIN { srand(2020) } { r = rand()
+        print > (o (r < 0.1 ? "-valid" : r < 0.2 ? "-test" : "-train") ".csv") }' "$DATA/ml100k.csv"
+    awk 'BEGIN { srand(14) } rand() >= 0.0125' "$o-train.csv" > "$o-train99.csv"
+    awk 'BEGIN { srand(14) } rand() >= 0.125' "$o-train.csv" > "$o-train90.csv"
+    local S="--valid $o-valid.csv --test $o-test.csv --num-clusters 100 --seed 2020 \
+--threads $QTHREADS --timings"
+    # shellcheck disable=SC2086
+    run m100k-cold-all --train "$o-train.csv" $S --epochs 300 --min-epochs 300
+    for f in 99 90; do
+        # shellcheck disable=SC2086
+        run "m100k-cold$f" --train "$o-train$f.csv" $S --epochs 300 --min-epochs 300
+        # shellcheck disable=SC2086
+        run "m100k-warm$f" --train "$o-train.csv" $S --min-epochs 0 --warm "$OUT/m100k-cold$f.ncl"
+    done
+}
+
+# 1,000,000 x 500,000: one epoch with a batch of 32 x 4096 (scaled as SHOP), 256 sampled rows
+# per side, no validation ranking inside the epoch (--eval-step 2): the epoch's timing line is
+# printed before the final rankings of valid and test, which take longer than the epoch.
+part_big() {
+    [ -s "$OUT/u1m.csv" ] ||
+        "$NCLREC" synth --users 1000000 --items 500000 --mean-per-user 40 --out "$OUT/u1m.csv"
+    run u1m-e1 --train "$OUT/u1m.csv" --split 0.8,0.1,0.1 --epochs 1 --eval-step 2 --min-epochs 0 \
+        --train-batch-size 131072 --learning-rate 5.66e-3 --ssl-reg 3.1e-9 --proto-reg 2.5e-9 \
+        --ssl-negatives 256 --threads "$QTHREADS" --timings
+}
+
+for p in $PARTS; do
+    case $p in
+    estimator|ml1m|ml100k|shop|warm|big|ml1m_warm|ml100k_warm) "part_$p" ;;
+    *) echo "bench-scale: unknown part '$p'"; exit 2 ;;
+    esac
+done

@@ -1,0 +1,29 @@
+/* scale_rule.h - the size rule: which structure term a training of a given size runs.
+ *
+ * The exact structure term costs about 6 d R (U + I) flops per epoch (docs/scaling.md,
+ * section 1): cheap at MovieLens sizes, a day per retrain at 100,000 users. When the caller
+ * chose no approximation (ssl_negatives, ssl_stratum_size and ssl_memory all 0) and
+ * R x (U + I) > exact_limit (default 1e10: ML-1M is 6e9, 20,000 users x 10,000 items 2e10),
+ * the rule picks the fast path: the sampled structure term with NC_FAST_NEGATIVES uniform rows
+ * per side. Of the estimators measured on ML-1M at 1024 rows (docs/scaling.md, section 3) it
+ * lost the least test quality at 45 epochs; the strata (ssl_stratum_size) and the gradient
+ * memory (ssl_memory) estimate each step's gradient better but ended lower. Anything the caller
+ * set wins: an explicit --ssl-negatives / --ssl-stratum-size / --ssl-memory is used as given, and exact_limit 0 keeps the exact
+ * term at any size. The resolved settings are what the model records. */
+#ifndef NCLREC_SCALE_RULE_H
+#define NCLREC_SCALE_RULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hparams.h"
+
+#define NC_FAST_NEGATIVES 1024
+
+/* Applies the rule to hp for n_pairs distinct training pairs, n_users and n_items. Returns 1
+ * when it switched hp to the fast path, else 0 (hp unchanged). why (cap bytes, may be NULL)
+ * receives one line saying what was chosen and why, for the training log. */
+int nc_scale_rule(nc_hparams *hp, int64_t n_pairs, int32_t n_users, int32_t n_items, char *why,
+                  size_t cap);
+
+#endif

@@ -1,0 +1,121 @@
+/* test_scale_rule.c - the size rule (core/scale_rule.h): which structure term a training of a
+ * given size runs, that flags override it, and that the trainer records the choice.
+ *
+ *   sizes     ML-1M's size keeps the exact term; 100,000 x 50,000 x 3.2 M takes the fast path
+ *             (the documented settings); the boundary is strict (work == limit stays exact);
+ *   overrides an explicit ssl_negatives / ssl_stratum_size / ssl_memory is used as given at
+ *             any size, and exact_limit 0 keeps the exact term at any size;
+ *   trainer   nc_train on a small generated set with a limit below its size logs the rule's
+ *             line and writes the fast path's settings into the checkpoint's hyper-parameters;
+ *             with the default limit the same set trains exactly and records that. */
+#include <string.h>
+
+#include "scale_rule.h"
+#include "synth.h"
+#include "testhelp.h"
+#include "train.h"
+
+static void test_sizes(void) {
+    nc_hparams hp, ml;
+    nc_hparams_default(&hp);
+    ml = hp;
+    char why[256];
+    CHECK(nc_scale_rule(&ml, 590733, 6039, 3628, why, sizeof why) == 0, "ML-1M: %s", why);
+    CHECK(memcmp(&ml, &hp, sizeof hp) == 0, "ML-1M: the settings changed");
+    CHECK(strstr(why, "exact structure term") != NULL, "ML-1M: %s", why);
+    nc_hparams big = hp;
+    CHECK(nc_scale_rule(&big, 3273700, 100000, 50000, why, sizeof why) == 1, "100k: %s", why);
+    CHECK(big.ssl_negatives == NC_FAST_NEGATIVES && big.ssl_stratum_size == 0 &&
+              big.ssl_memory == 0, "100k: %d %d %d", big.ssl_negatives, big.ssl_stratum_size,
+          big.ssl_memory);
+    CHECK(strstr(why, "fast path") && strstr(why, "ssl_negatives=1024"), "100k: %s", why);
+    nc_hparams edge = hp;
+    edge.exact_limit = 1000.0f * (10 + 20);
+    CHECK(nc_scale_rule(&edge, 1000, 10, 20, NULL, 0) == 0, "work == limit must stay exact");
+    CHECK(nc_scale_rule(&edge, 1001, 10, 20, NULL, 0) == 1, "work > limit must be fast");
+}
+
+static void test_overrides(void) {
+    nc_hparams hp;
+    nc_hparams_default(&hp);
+    char why[256];
+    nc_hparams a = hp;
+    a.ssl_negatives = 256;
+    CHECK(nc_scale_rule(&a, 3273700, 100000, 50000, why, sizeof why) == 0, "%s", why);
+    CHECK(a.ssl_negatives == 256 && a.ssl_stratum_size == 0 && a.ssl_memory == 0,
+          "explicit negatives changed: %d %d %d", a.ssl_negatives, a.ssl_stratum_size,
+          a.ssl_memory);
+    CHECK(strstr(why, "as set") != NULL, "%s", why);
+    nc_hparams b = hp;
+    b.ssl_memory = 1; /* set without negatives: left for the trainer to refuse or use */
+    CHECK(nc_scale_rule(&b, 3273700, 100000, 50000, NULL, 0) == 0, "explicit memory");
+    nc_hparams c = hp;
+    c.exact_limit = 0;
+    CHECK(nc_scale_rule(&c, 32000000, 1000000, 500000, why, sizeof why) == 0, "%s", why);
+    CHECK(c.ssl_negatives == 0 && c.ssl_stratum_size == 0, "exact_limit 0 picked the fast path");
+}
+
+typedef struct notes {
+    char text[512];
+} notes;
+
+static int keep_notes(const nc_progress *p, void *ctx) {
+    notes *n = ctx;
+    if (p->phase == NC_PHASE_LOG && p->message && strstr(p->message, "size rule"))
+        snprintf(n->text, sizeof n->text, "%s", p->message);
+    return 0;
+}
+
+/* Trains 2 epochs of a 600 x 300 generated set with exact_limit `limit`; fills *ck. */
+static int train_small(float limit, nc_checkpoint *ck, notes *n) {
+    nc_synth_opts so;
+    nc_synth_default(&so);
+    so.n_users = 600;
+    so.n_items = 300;
+    so.mean_per_user = 12;
+    nc_dataset d;
+    nc_dataset_init(&d);
+    nc_err e;
+    const double ratios[3] = {0.8, 0.1, 0.1};
+    int rc = nc_synth_dataset(&so, ratios, 2020, &d, &e);
+    nc_train_opts o;
+    memset(&o, 0, sizeof o);
+    nc_hparams_default(&o.hp);
+    o.hp.epochs = 2;
+    o.hp.min_epochs = 0;
+    o.hp.num_clusters = 10;
+    o.hp.embedding_size = 16;
+    o.hp.threads = 2;
+    o.hp.exact_limit = limit;
+    o.progress = keep_notes;
+    o.progress_ctx = n;
+    if (!rc) rc = nc_train(&d, &o, ck, &e);
+    if (rc) fprintf(stderr, "train: %s\n", e.msg);
+    nc_dataset_free(&d);
+    return rc;
+}
+
+static void test_trainer_records_choice(void) {
+    nc_checkpoint ck;
+    notes n = {{0}};
+    CHECK(train_small(1e5f, &ck, &n) == 0, "training failed");
+    CHECK(strstr(n.text, "fast path") != NULL, "no fast-path line: '%s'", n.text);
+    CHECK(ck.hp.ssl_negatives == NC_FAST_NEGATIVES && ck.hp.ssl_stratum_size == 0 &&
+              ck.hp.ssl_memory == 0, "checkpoint records %d %d %d", ck.hp.ssl_negatives,
+          ck.hp.ssl_stratum_size, ck.hp.ssl_memory);
+    nc_checkpoint_free(&ck);
+    notes x = {{0}};
+    CHECK(train_small(1e10f, &ck, &x) == 0, "training failed");
+    CHECK(strstr(x.text, "exact structure term") != NULL, "no exact line: '%s'", x.text);
+    CHECK(ck.hp.ssl_negatives == 0 && ck.hp.ssl_stratum_size == 0 && ck.hp.ssl_memory == 0,
+          "exact run records %d %d %d", ck.hp.ssl_negatives, ck.hp.ssl_stratum_size,
+          ck.hp.ssl_memory);
+    nc_checkpoint_free(&ck);
+}
+
+int main(void) {
+    RUN(test_sizes);
+    RUN(test_overrides);
+    RUN(test_trainer_records_choice);
+    return TEST_REPORT();
+}
