@@ -74,6 +74,9 @@ function chart(c, series, xlabel) {
   }
 }
 
+// The served model's own held-out figures, for the history chart when no retrain here made it.
+let served = null;
+
 function showRetrain(r) {
   if (!r) { $("retrain").textContent = "no retraining in this process"; return; }
   const ep = r.epochs || [];
@@ -84,6 +87,8 @@ function showRetrain(r) {
   chart($("curve"), [{ name: "valid ndcg@10", color: "#1e88e5", pts: ep.filter((e) => e.valid_ndcg10 >= 0).map((e) => [e.epoch, e.valid_ndcg10]) },
     { name: "bpr", color: "#e53935", pts: ep.map((e) => [e.epoch, e.bpr]) }], "epoch");
   const hist = (r.history || []).filter((h) => h.recall20 >= 0);
+  if (served && !hist.some((h) => h.version === served.version)) hist.push(served);
+  hist.sort((a, b) => a.version - b.version);
   chart($("history"), [{ name: "recall@20", color: "#43a047", pts: hist.map((h) => [h.version, h.recall20]) },
     { name: "ndcg@20", color: "#8e24aa", pts: hist.map((h) => [h.version, h.ndcg20]) }], "version");
   const tb = $("runs").tBodies[0];
@@ -147,6 +152,7 @@ async function poll() {
   try {
     const [model, metrics] = await Promise.all([get("/model"), get("/metrics?format=json")]);
     showModel(model);
+    served = { version: model.version, recall20: model.metrics.test["recall@20"], ndcg20: model.metrics.test["ndcg@20"] };
     showRetrain(model.retrain);
     showTraffic(metrics, Date.now());
     $("status").textContent = "model " + model.version;
