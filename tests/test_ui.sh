@@ -2,7 +2,7 @@
 # test_ui.sh - the page at /ui in a real browser: Debian's headless Chromium against a real
 # daemon on 127.0.0.1 with --auth-reads. The page is loaded with --dump-dom (no driver, no
 # network beyond 127.0.0.1) and must log nothing to the console, show the model version /model
-# reports and, for ?user=U, the items /recommend gives U. Without Chromium the browser checks
+# reports and, for ?user=U, the items /recommend gives U; a replica's page names its primary. Without Chromium the browser checks
 # are skipped with a "skip" line that tests/run.sh counts.
 set -u
 cd "$(dirname "$0")/.."
@@ -18,7 +18,8 @@ SEED=(--seed-synthetic --synth-users 120 --synth-items 80 --synth-per-user 12)
 KEY=ui-test-key
 AUTH=(-H "Authorization: Bearer $KEY")
 
-check "daemon starts" start_server "$T/log" --data-dir "$T/d" --api-key "$KEY" --auth-reads "${TRAIN[@]}" "${SEED[@]}"
+check "daemon starts (a primary)" start_server "$T/log" --data-dir "$T/d" --role primary --api-key "$KEY" --auth-reads \
+    "${TRAIN[@]}" "${SEED[@]}"
 check "daemon ready" wait_ready 120
 
 # ---- the routes the page uses, without a browser ----
@@ -82,6 +83,16 @@ else
     dump "$B/ui" "$T/nokey"
     check "without the key the page says what the daemon refused" \
         ok_if 'grep -q "id=\"status\" class=\"err\">/model: " "$T/nokey"'
+    # a replica of it: the page names the primary and the lag
+    P=$PID; BP=$B
+    check "a replica starts" start_server "$T/rlog" --data-dir "$T/r" --role replica --primary "$BP" --replica-poll 0.2 \
+        --api-key "$KEY" --auth-reads --http-threads 2 --shutdown-deadline 20
+    check "the replica is ready" wait_ready 60
+    dump "$B/ui#key=$KEY" "$T/rpage"
+    check "the replica's page names its primary and the lag" \
+        ok_if 'grep -q "replica of $BP, lag [0-9]* events, last contact [0-9.]* s ago" "$T/rpage"'
+    stop_server
+    PID=$P; B=$BP
 fi
 
 stop_server
