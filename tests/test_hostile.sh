@@ -312,6 +312,33 @@ check "flood: every malformed request was refused" [ "$((b1 + b2))" = "$((s1 + s
 check "flood: library diagnostics within the log budget (20 a second)" [ "$((lib1 - lib0))" -le $((20 * (f1 - f0 + 2))) ]
 req GET /livez; check "flood: daemon still serving" ok_if 'is 200 && alive'
 
+# ============================ oversized bodies ============================
+# bodies ID: 1 MB bodies (256 x max_body) on fresh connections, each written whole before the
+# answer is read, until 100 were sent, 60 s passed or $T/bodies.stop exists; writes "SENT
+# ANSWERED" to $T/bodies.ID, answered meaning every byte went out and a 413 problem+json came.
+bodies() {
+    local n=0 ok=0 end=$((SECONDS + 60))
+    while [ "$n" -lt 100 ] && [ "$SECONDS" -lt "$end" ] && [ ! -e "$T/bodies.stop" ]; do
+        send_body "$(post_head /interactions 1000000)" 1000000
+        resp_problem 413 && ok=$((ok + 1))
+        n=$((n + 1))
+    done
+    echo "$n $ok" >"$T/bodies.$1"
+}
+b0=$SECONDS
+bodies 1 & G1=$!; bodies 2 & G2=$!; LOOPS+=("$G1" "$G2")
+sleep 0.5
+lat "$T/lat.bodies"
+touch "$T/bodies.stop"
+wait "$G1" "$G2"
+read -r n1 a1 <"$T/bodies.1"; read -r n2 a2 <"$T/bodies.2"
+ok_bodies=$(grep -c '^200 ' "$T/lat.bodies")
+echo "# good requests during oversized bodies: $ok_bodies/200 ok, p50 $(pct "$T/lat.bodies" 0.5) ms, p99 $(pct "$T/lat.bodies" 0.99) ms;" \
+     "$((n1 + n2)) bodies of 1 MB in $((SECONDS - b0)) s from 2 loops, $((a1 + a2)) answered 413"
+check "bodies: the loops sent oversized bodies" [ "$((n1 + n2))" -gt 4 ]
+check "bodies: every oversized body was read whole and answered 413 problem+json" [ "$((a1 + a2))" = "$((n1 + n2))" ]
+check "bodies: every good request meanwhile got 200" [ "$ok_bodies" = 200 ]
+
 kill -TERM "$PID" 2>/dev/null
 for _ in $(seq 1 300); do alive || break; sleep 0.1; done
 check "daemon stops on SIGTERM" ok_if '! alive'
