@@ -935,35 +935,27 @@ static void make_closed_store(tdir *t) {
               "could not set up: chown to uid %d: %s", NOBODY, strerror(errno));
 }
 
-/* The database file may not be written (as root: by the user the daemon would run as). */
-static void test_read_only_file_clear_error(void) {
+/* Opens a closed store whose file has mode file_mode in a directory of mode dir_mode, as
+ * opener_uid(): it must fail saying the store is not writable, with cause in the message. */
+static void check_unwritable(mode_t file_mode, mode_t dir_mode, const char *cause) {
     tdir t;
     make_closed_store(&t);
-    chmod(t.dir, 0755);
-    chmod(t.db, 0444);
+    chmod(t.db, file_mode);
+    chmod(t.dir, dir_mode);
     char msg[1024];
-    CHECK(open_fails_unwritable(t.db, msg, sizeof msg), "open of a read-only file fails as uid %u: %s",
-          (unsigned)opener_uid(), msg);
-    CHECK(strstr(msg, "not writable") && strstr(msg, "nclrec.db may not be written") && strstr(msg, t.db),
-          "message says the store is not writable and why: %s", msg);
+    CHECK(open_fails_unwritable(t.db, msg, sizeof msg), "open fails as uid %u: %s", (unsigned)opener_uid(), msg);
+    CHECK(strstr(msg, "not writable") && strstr(msg, cause) && strstr(msg, t.db),
+          "message says the store is not writable and why (%s): %s", cause, msg);
+    chmod(t.dir, 0755);
     tdir_free(&t);
 }
 
+/* The database file may not be written (as root: by the user the daemon would run as). */
+static void test_read_only_file_clear_error(void) { check_unwritable(0444, 0755, "nclrec.db may not be written"); }
+
 /* The file may be written but its directory not: SQLite cannot create the -wal and -shm files
  * (what root in a chroot saw, where the message said only "unable to open database file"). */
-static void test_unwritable_directory_clear_error(void) {
-    tdir t;
-    make_closed_store(&t);
-    chmod(t.db, 0644);
-    chmod(t.dir, 0555);
-    char msg[1024];
-    CHECK(open_fails_unwritable(t.db, msg, sizeof msg), "open in a read-only directory fails as uid %u: %s",
-          (unsigned)opener_uid(), msg);
-    CHECK(strstr(msg, "not writable") && strstr(msg, "directory") && strstr(msg, t.db),
-          "message says the store is not writable and why: %s", msg);
-    chmod(t.dir, 0755);
-    tdir_free(&t);
-}
+static void test_unwritable_directory_clear_error(void) { check_unwritable(0644, 0555, "directory"); }
 
 /* ==== import / export =================================================================== */
 
