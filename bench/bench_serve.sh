@@ -41,8 +41,8 @@
 #   5. A read replica (--role replica, 1 HTTP thread) that follows the daemon restarted as
 #      --role primary: /recommend on the primary, then on the replica, same wrk settings.
 #   6. /recommend?category=C where C holds 1% of the catalogue (every 100th item, written with
-#      POST /items), beside the unfiltered /recommend, alternating twice (A B A B) on the same
-#      daemon; p99 of each and their ratio. STEPS=category runs only this step (after the
+#      POST /items), and one of 30% (every third item), beside the unfiltered /recommend,
+#      alternating twice (A B C A B C) on the same daemon; p99 of each and their ratios. STEPS=category runs only this step (after the
 #      import and the start-up training): make bench-serve-category.
 #
 # CPU split (2 cores): wrk gets 1 thread, the daemon HTTP_THREADS=1 HTTP thread, nginx 1
@@ -684,21 +684,33 @@ profile() {
 # Step 6: a category of 1% of the catalogue, filtered /recommend beside unfiltered, A B A B.
 recommend_category() {
     say "step 6: /recommend with category= of 1% of the catalogue; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    local body n
+    local body n n30 at
     body=$(awk 'NR % 100 == 1 { printf "%s{\"id\":\"%s\",\"categories\":[\"c1pct\"]}", (n++ ? "," : ""), $1 }' "$W/items.txt")
     n=$(awk 'NR % 100 == 1' "$W/items.txt" | wc -l)
     show "curl -X POST $B/items (the $n items of category c1pct)"
     curl -s --max-time 30 -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $KEY" \
         --data-binary "[$body]" "$B/items" | grep -q "\"accepted\":$n" || error "POST /items did not accept the $n items"
-    result category_items items="$n" catalogue="$(wc -l <"$W/items.txt")"
+    # a large category for the bound: every third item (c30pct), in batches of 1000
+    n30=$(awk 'NR % 3 == 2' "$W/items.txt" | wc -l)
+    show "curl -X POST $B/items (the $n30 items of category c30pct, in batches of 1000)"
+    for at in $(seq 0 1000 $((n30 - 1))); do
+        body=$(awk 'NR % 3 == 2' "$W/items.txt" | tail -n +$((at + 1)) | head -n 1000 |
+               awk '{ printf "%s{\"id\":\"%s\",\"categories\":[\"c30pct\"]}", (k++ ? "," : ""), $1 }')
+        curl -s --max-time 30 -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $KEY" \
+            --data-binary "[$body]" "$B/items" | grep -q '"accepted":' || error "POST /items refused a c30pct batch"
+    done
+    result category_items items="$n" items_30pct="$n30" catalogue="$(wc -l <"$W/items.txt")"
     wrk_run warm_unfiltered "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 >/dev/null
     wrk_run warm_category "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 category=c1pct >/dev/null
     local round
     for round in 1 2; do
         wrk_run "recommend_unfiltered_$round" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
         wrk_run "recommend_category_$round" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 category=c1pct
+        wrk_run "recommend_category30_$round" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 category=c30pct
         result "category_ratio_$round" p99_filtered_over_unfiltered="$(calc "$(fld "recommend_category_$round" p99_ms) / $(fld "recommend_unfiltered_$round" p99_ms)")" \
-            rps_filtered_over_unfiltered="$(calc "$(fld "recommend_category_$round" rps) / $(fld "recommend_unfiltered_$round" rps)")"
+            rps_filtered_over_unfiltered="$(calc "$(fld "recommend_category_$round" rps) / $(fld "recommend_unfiltered_$round" rps)")" \
+            p99_30pct_over_unfiltered="$(calc "$(fld "recommend_category30_$round" p99_ms) / $(fld "recommend_unfiltered_$round" p99_ms)")" \
+            rps_30pct_over_unfiltered="$(calc "$(fld "recommend_category30_$round" rps) / $(fld "recommend_unfiltered_$round" rps)")"
     done
     local sample
     sample=$(curl -s --max-time 5 "$B/recommend?user=$(head -n 1 "$W/users.txt")&k=10&category=c1pct")
