@@ -1,7 +1,8 @@
 # nclrec - build, test and run. `make run` and `make test` work on a fresh Debian 12 machine:
 # the `deps` step installs the Debian packages below when they are missing (as root), or prints
-# the exact apt-get line to run. Node.js's npx (from the machine, else Debian's nodejs and npm)
-# runs the OpenAPI linter of the tests; Debian's chromium runs the page's test (tests/test_ui.sh).
+# the exact apt-get line to run. Node.js's npm (from the machine, else Debian's nodejs and npm)
+# installs the OpenAPI linter of the tests once into $(BUILD)/redocly (tools/redocly.sh).
+# Debian's chromium runs the page's test (tests/test_ui.sh).
 
 CC      ?= cc
 CXX     ?= g++
@@ -33,7 +34,7 @@ all: deps $(BUILD)/nclrec $(TEST_BIN)
 # Every compile waits for deps (an order-only prerequisite: it never makes a file out of date),
 # so `make -j2 all` on a machine still missing the packages does not compile before they are in.
 deps:
-	@sh tools/debs.sh "make test and make run" $(DEB_PACKAGES) $$(command -v npx >/dev/null 2>&1 || echo nodejs npm)
+	@sh tools/debs.sh "make test and make run" $(DEB_PACKAGES) $$(command -v npm >/dev/null 2>&1 || echo nodejs npm)
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h server/*.h) | deps
 	@mkdir -p $(dir $@)

@@ -31,14 +31,18 @@
 #      checkpoint, with INGEST_HTTP_THREADS. A request waiting for its commit holds no HTTP
 #      thread (its connection is suspended), so one thread can have every connection's request
 #      in the same group commit.
+#      Step 3c: PostgreSQL (Debian's package, a cluster initdb'd for the run in a temporary
+#      directory under $BUILD/bench-serve, fsync=on, synchronous_commit=on, 127.0.0.1 on a free
+#      port): one single-row INSERT per transaction from the same INGEST_CONNS clients with
+#      pgbench, right after the daemon's single-event POSTs; both rates and the ratio.
 #   4. Memory: VmRSS/VmHWM of the serving process at each stage, of an idle daemon without a
 #      model, and of a daemon restarted from the checkpoint (serving only, no training in the
 #      process), against the bytes the model needs (bench/serve_model_bytes.c).
 #   5. A read replica (--role replica, 1 HTTP thread) that follows the daemon restarted as
 #      --role primary: /recommend on the primary, then on the replica, same wrk settings.
 #   6. /recommend?category=C where C holds 1% of the catalogue (every 100th item, written with
-#      POST /items), beside the unfiltered /recommend, alternating twice (A B A B) on the same
-#      daemon; p99 of each and their ratio. STEPS=category runs only this step (after the
+#      POST /items), and one of 30% (every third item), beside the unfiltered /recommend,
+#      alternating twice (A B C A B C) on the same daemon; p99 of each and their ratios. STEPS=category runs only this step (after the
 #      import and the start-up training): make bench-serve-category.
 #
 # CPU split (2 cores): wrk gets 1 thread, the daemon HTTP_THREADS=1 HTTP thread, nginx 1
@@ -53,7 +57,7 @@
 # WARM_SECONDS (3), EPOCHS (1, for the start-up training and the retrain), REC_CONNS (64),
 # INGEST_CONNS (32), HTTP_THREADS (1), INGEST_HTTP_THREADS (32), RETRAIN_MAX_SECONDS (480),
 # PROFILE (0; 1 = `perf record` the daemon during an extra /recommend and ingest run and print
-# the top symbols). Installs wrk and nginx with apt-get when missing and run as root.
+# the top symbols). Installs wrk, nginx and postgresql with apt-get when missing and run as root.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -81,6 +85,7 @@ cleanup() {
     [ -n "${RPID:-}" ] && kill -KILL "$RPID" 2>/dev/null
     [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
     stop_nginx
+    stop_postgres
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -101,8 +106,12 @@ fld() { tr ' ' '\n' <<<"${RES[$1]:-}" | sed -n "s/^$2=//p" | head -n 1; }
 # calc EXPR: floating-point arithmetic, 3 decimals.
 calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 
-# Installs wrk and nginx like the Makefile's deps (tools/debs.sh).
-deps() { sh tools/debs.sh bench-serve wrk nginx || exit 1; }
+# Installs wrk, nginx and PostgreSQL (server and pgbench) like the Makefile's deps
+# (tools/debs.sh); when it cannot (not root), debs.sh prints the apt-get line and the run stops.
+deps() {
+    sh tools/debs.sh bench-serve wrk nginx postgresql ||
+        die "the packages above are needed (PostgreSQL for step 3c's pgbench); install them and rerun"
+}
 
 # ============================ the daemon ============================
 
@@ -452,6 +461,86 @@ ingest_vs_loop() {
     rm -f "$W/$name-loop.db"*
 }
 
+# ============================ PostgreSQL ============================
+
+PGPID=""; PGD=""; PGPORT=""
+# The newest PostgreSQL server binaries of Debian's packages.
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+# start_postgres: a cluster of its own in a temporary directory under $W (the disk of the
+# daemon's data directory), durable as the daemon is (fsync=on, synchronous_commit=on,
+# full_page_writes=on), on 127.0.0.1 and a free port, as user nobody when run as root
+# (PostgreSQL refuses root). Sets PGPID, PGD, PGPORT and AS_PG.
+start_postgres() {
+    local bin; bin=$(pg_bindir)
+    [ -x "$bin/initdb" ] && [ -x "$bin/pgbench" ] ||
+        die "PostgreSQL's initdb and pgbench are not under /usr/lib/postgresql/*/bin (package postgresql; see tools/debs.sh)"
+    PGD=$(mktemp -d "$(cd "$W" && pwd)/pg.XXXXXX") || die "cannot make a directory for PostgreSQL under $W"
+    AS_PG=()
+    if [ "$(id -u)" = 0 ]; then
+        chown nobody:nogroup "$PGD"
+        setpriv --reuid=nobody --regid=nogroup --clear-groups test -w "$PGD" ||
+            die "user nobody cannot write $PGD (PostgreSQL does not run as root): make $W reachable by nobody"
+        AS_PG=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    fi
+    PGPORT=$(free_port) || die "no free port for PostgreSQL"
+    show "${AS_PG[*]} $bin/initdb -D $PGD/data -U bench --auth=trust --no-locale -E UTF8"
+    "${AS_PG[@]}" "$bin/initdb" -D "$PGD/data" -U bench --auth=trust --no-locale -E UTF8 >"$W/pg-initdb.log" 2>&1 ||
+        die "initdb failed: $(tail -n 5 "$W/pg-initdb.log")"
+    local opts=(-D "$PGD/data" -c listen_addresses=127.0.0.1 -p "$PGPORT" -c unix_socket_directories="$PGD"
+                -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=$((INGEST_CONNS + 10)))
+    show "${AS_PG[*]} $bin/postgres ${opts[*]} 2>$W/pg.log &"
+    "${AS_PG[@]}" "$bin/postgres" "${opts[@]}" 2>"$W/pg.log" &
+    PGPID=$!
+    for _ in $(seq 1 300); do
+        "$bin/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && return 0
+        kill -0 "$PGPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    die "PostgreSQL did not start: $(tail -n 5 "$W/pg.log")"
+}
+
+stop_postgres() {
+    [ -n "$PGPID" ] || return 0
+    kill -INT "$PGPID" 2>/dev/null # fast shutdown
+    for _ in $(seq 1 300); do kill -0 "$PGPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$PGPID" 2>/dev/null
+    wait "$PGPID" 2>/dev/null
+    PGPID=""
+    rm -rf "$PGD"
+}
+
+# Step 3c: the store a user would otherwise put behind such a service: PostgreSQL, one
+# single-row INSERT per transaction (a durable commit each) from the same INGEST_CONNS
+# clients as the daemon's single-event POSTs of step 3 (NAME, run just before), into a
+# table like ingest_loop's (text user and item, an index on them). pgbench, 1 thread as wrk.
+ingest_vs_postgres() {
+    local name=$1 bin; bin=$(pg_bindir)
+    say "step 3c: PostgreSQL single-row INSERT transactions from $INGEST_CONNS clients; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    start_postgres
+    local psql=("$bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U bench -d postgres)
+    "${psql[@]}" -c "CREATE TABLE interactions (seq bigserial PRIMARY KEY, \"user\" text NOT NULL, item text NOT NULL, ts bigint NOT NULL);
+                     CREATE INDEX interactions_user_item ON interactions (\"user\", item);" >"$W/pg-schema.log" 2>&1 ||
+        { error "PostgreSQL schema: $(cat "$W/pg-schema.log")"; stop_postgres; return; }
+    cat >"$W/pg-insert.sql" <<'SQL'
+\set u random(1, 1000000000)
+INSERT INTO interactions ("user", item, ts) VALUES ('u' || :client_id || '-' || :u, 'i' || :u, 1700000000);
+SQL
+    show "$bin/pgbench -n -h 127.0.0.1 -p $PGPORT -U bench -c $INGEST_CONNS -j 1 -T $RUN_SECONDS -f $W/pg-insert.sql postgres"
+    "$bin/pgbench" -n -h 127.0.0.1 -p "$PGPORT" -U bench -c "$INGEST_CONNS" -j 1 -T "$RUN_SECONDS" \
+        -f "$W/pg-insert.sql" postgres >"$W/pgbench.out" 2>&1 || error "pgbench failed: $(tail -n 5 "$W/pgbench.out")"
+    local tps rows lat
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$W/pgbench.out")
+    lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$W/pgbench.out")
+    rows=$("${psql[@]}" -At -c "SELECT count(*) FROM interactions" 2>/dev/null)
+    stop_postgres
+    [ -n "$tps" ] || { error "pgbench printed no tps: $(tail -n 5 "$W/pgbench.out")"; return; }
+    result postgres_insert tps="$tps" rows="$rows" latency_avg_ms="$lat" clients="$INGEST_CONNS" \
+        version="$("$bin/postgres" --version | awk '{ print $3 }')"
+    result "${name}_postgres_compare" daemon_rows_per_s="$(fld "$name" rps)" postgres_tps="$tps" \
+        ratio="$(calc "$(fld "$name" rps) / $tps")" load="$(cut -d' ' -f1 /proc/loadavg)"
+}
+
 # Step 3b: what step 3 can reach at most here, whatever the store does: the daemon's own HTTP
 # layer (bench/ingest_bound.c: server/http.c, a jansson parse, the same parking and answer) with the
 # store replaced by a writer thread that answers each group at once (mode none) or after one
@@ -595,21 +684,33 @@ profile() {
 # Step 6: a category of 1% of the catalogue, filtered /recommend beside unfiltered, A B A B.
 recommend_category() {
     say "step 6: /recommend with category= of 1% of the catalogue; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    local body n
+    local body n n30 at
     body=$(awk 'NR % 100 == 1 { printf "%s{\"id\":\"%s\",\"categories\":[\"c1pct\"]}", (n++ ? "," : ""), $1 }' "$W/items.txt")
     n=$(awk 'NR % 100 == 1' "$W/items.txt" | wc -l)
     show "curl -X POST $B/items (the $n items of category c1pct)"
     curl -s --max-time 30 -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $KEY" \
         --data-binary "[$body]" "$B/items" | grep -q "\"accepted\":$n" || error "POST /items did not accept the $n items"
-    result category_items items="$n" catalogue="$(wc -l <"$W/items.txt")"
+    # a large category for the bound: every third item (c30pct), in batches of 1000
+    n30=$(awk 'NR % 3 == 2' "$W/items.txt" | wc -l)
+    show "curl -X POST $B/items (the $n30 items of category c30pct, in batches of 1000)"
+    for at in $(seq 0 1000 $((n30 - 1))); do
+        body=$(awk 'NR % 3 == 2' "$W/items.txt" | tail -n +$((at + 1)) | head -n 1000 |
+               awk '{ printf "%s{\"id\":\"%s\",\"categories\":[\"c30pct\"]}", (k++ ? "," : ""), $1 }')
+        curl -s --max-time 30 -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $KEY" \
+            --data-binary "[$body]" "$B/items" | grep -q '"accepted":' || error "POST /items refused a c30pct batch"
+    done
+    result category_items items="$n" items_30pct="$n30" catalogue="$(wc -l <"$W/items.txt")"
     wrk_run warm_unfiltered "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 >/dev/null
     wrk_run warm_category "$REC_CONNS" "$WARM_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 category=c1pct >/dev/null
     local round
     for round in 1 2; do
         wrk_run "recommend_unfiltered_$round" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
         wrk_run "recommend_category_$round" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 category=c1pct
+        wrk_run "recommend_category30_$round" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10 category=c30pct
         result "category_ratio_$round" p99_filtered_over_unfiltered="$(calc "$(fld "recommend_category_$round" p99_ms) / $(fld "recommend_unfiltered_$round" p99_ms)")" \
-            rps_filtered_over_unfiltered="$(calc "$(fld "recommend_category_$round" rps) / $(fld "recommend_unfiltered_$round" rps)")"
+            rps_filtered_over_unfiltered="$(calc "$(fld "recommend_category_$round" rps) / $(fld "recommend_unfiltered_$round" rps)")" \
+            p99_30pct_over_unfiltered="$(calc "$(fld "recommend_category30_$round" p99_ms) / $(fld "recommend_unfiltered_$round" p99_ms)")" \
+            rps_30pct_over_unfiltered="$(calc "$(fld "recommend_category30_$round" rps) / $(fld "recommend_unfiltered_$round" rps)")"
     done
     local sample
     sample=$(curl -s --max-time 5 "$B/recommend?user=$(head -n 1 "$W/users.txt")&k=10&category=c1pct")
@@ -649,6 +750,7 @@ recommend_without_cache
 serving_only_memory
 wrk_run "recommend_nclrec_http$INGEST_HTTP_THREADS" "$REC_CONNS" "$RUN_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
 ingest_vs_loop "ingest_http$INGEST_HTTP_THREADS"
+ingest_vs_postgres "ingest_http$INGEST_HTTP_THREADS"
 replica_vs_primary
 profile
 stop_daemon

@@ -145,6 +145,7 @@ const char *http_reason(int status) {
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     default: return "Unknown";
     }
@@ -322,6 +323,11 @@ static int path_match(const char *pattern, const char *path, const char **param)
     return 1;
 }
 
+/* HEAD is answered as GET (libmicrohttpd leaves the body out), as RFC 9110 asks of a server. */
+static int method_matches(const char *route_method, const char *method) {
+    return !strcmp(route_method, method) || (!strcmp(method, "HEAD") && !strcmp(route_method, "GET"));
+}
+
 /* Finds the route for method + path. Returns its index, or -1 with *path_known set when the
  * path exists under another method (405) and allow[] listing those methods. */
 static int find_route(const http_core *k, const char *method, const char *path, const char **param,
@@ -331,7 +337,7 @@ static int find_route(const http_core *k, const char *method, const char *path, 
     for (int i = 0; i < k->n_routes; i++) {
         const char *p = NULL;
         if (!path_match(k->routes[i].pattern, path, &p)) continue;
-        if (!strcmp(k->routes[i].method, method)) {
+        if (method_matches(k->routes[i].method, method)) {
             *param = p;
             return i;
         }
@@ -393,6 +399,30 @@ static size_t header_bytes(const http_values *v) {
     return n;
 }
 
+/* Collects the first Content-Length and notes whether a later one differs from it. */
+typedef struct length_seen {
+    const char *first;
+    int differ;
+} length_seen;
+
+static enum MHD_Result see_length(void *cls, enum MHD_ValueKind kind, const char *name, const char *value) {
+    (void)kind;
+    length_seen *ls = cls;
+    if (!name_equal(name, MHD_HTTP_HEADER_CONTENT_LENGTH) || !value) return MHD_YES;
+    if (!ls->first) ls->first = value;
+    else if (strcmp(ls->first, value) != 0) ls->differ = 1;
+    return MHD_YES;
+}
+
+/* 1 when Content-Length is sent more than once with different values (libmicrohttpd would use
+ * the first: a proxy in front using another would see another request, RFC 9112 6.3). */
+static int lengths_differ(const http_values *v) {
+    length_seen ls = {NULL, 0};
+    if (v->conn) MHD_get_connection_values(v->conn, MHD_HEADER_KIND, see_length, &ls);
+    for (int i = 0; !v->conn && i < v->n_headers; i++) see_length(&ls, MHD_HEADER_KIND, v->headers[i].name, v->headers[i].value);
+    return ls.differ;
+}
+
 /* The checks that can refuse a request before its body is read. Returns 1 with the refusal
  * in *rs, 0 when the request may proceed. */
 static int early_checks(const http_core *k, req_state *st, const http_values *v, const char *url,
@@ -408,6 +438,15 @@ static int early_checks(const http_core *k, req_state *st, const http_values *v,
     size_t head = line + header_bytes(v);
     if (head > k->o.max_header) {
         http_problem(rs, 431, "the request line and headers have %zu bytes; the limit is %zu", head, k->o.max_header);
+        return 1;
+    }
+    const char *te = values_get(v, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (te && strcasecmp(te, "chunked") != 0) {
+        http_problem(rs, 501, "Transfer-Encoding '%.100s' is not supported; send the body chunked or with a Content-Length", te);
+        return 1;
+    }
+    if (lengths_differ(v)) {
+        http_problem(rs, 400, "the request has Content-Length headers that differ; its body's length is unknown");
         return 1;
     }
     if (st->target_nul) {
@@ -820,7 +859,9 @@ static void dispatch_later(http_resp *rs) {
 static int answer_before_body(const http_values *v) {
     const char *expect = values_get(v, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
     const char *cl = values_get(v, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return (expect && !strcasecmp(expect, "100-continue")) || (cl && strtoull(cl, NULL, 10) > HTTP_DISCARD_BYTES);
+    const char *te = values_get(v, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return (expect && !strcasecmp(expect, "100-continue")) || (cl && strtoull(cl, NULL, 10) > HTTP_DISCARD_BYTES) ||
+           (te && strcasecmp(te, "chunked") != 0) || lengths_differ(v);
 }
 
 /* First call of a request (its headers are complete): state, route, and the refusals that need

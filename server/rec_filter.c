@@ -48,12 +48,25 @@ int rec_filter_subset(catalogue *c, const live_model *m, const rec_filter *f, st
     out->n = 0;
     if (c) catalogue_in_categories(c, f->cats, f->n_cats, push_mapped, &x);
     if (x.oom) return nc_fail(e, NC_ENOMEM, "out of memory for the items of the categories");
+    if (f->n_cats < 2) return NC_OK; /* one category lists each item once */
     if (out->n) qsort(out->ids, out->n, sizeof *out->ids, cmp_i32);
     size_t w = 0;
     for (size_t i = 0; i < out->n; i++)
         if (!w || out->ids[w - 1] != out->ids[i]) out->ids[w++] = out->ids[i];
     out->n = w;
     return NC_OK;
+}
+
+/* q . row over d floats in 8 independent partial sums (combined in a fixed order), which the
+ * compiler turns into vector code without reordering a single running sum. */
+static float dot(const float *q, const float *row, int32_t d) {
+    float acc[8] = {0};
+    int32_t j = 0;
+    for (; j + 8 <= d; j += 8)
+        for (int l = 0; l < 8; l++) acc[l] += q[j + l] * row[j + l];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < d; j++) s += q[j] * row[j];
+    return s;
 }
 
 /* a ranks before b: higher score, then lower id. */
@@ -72,8 +85,7 @@ int rec_filter_scan(const live_model *m, const float *q, const store_ids *subset
         int32_t it = subset->ids[i];
         const float *row = nc_index_row(m->index, it);
         if (!row || (n_excl && bsearch(&it, ex, n_excl, sizeof *ex, cmp_i32))) continue;
-        float s = 0;
-        for (int32_t j = 0; j < d; j++) s += q[j] * row[j];
+        float s = dot(q, row, d);
         if (n == k && !before(s, it, sc[n - 1], ids[n - 1])) continue;
         int32_t at = n < k ? n++ : k - 1; /* insertion into the sorted top k */
         while (at > 0 && before(s, it, sc[at - 1], ids[at - 1])) {

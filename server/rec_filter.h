@@ -27,8 +27,8 @@ typedef struct rec_filter {
 /* Appends the model ids of the items c blocks now (wall clock) to out. */
 int rec_filter_blocked(catalogue *c, const live_model *m, store_ids *out, nc_err *e);
 
-/* The model ids of the items in any of f's categories, sorted and without repeats, into out
- * (emptied first). */
+/* The model ids of the items in any of f's categories, without repeats, into out (emptied
+ * first; in no particular order). */
 int rec_filter_subset(catalogue *c, const live_model *m, const rec_filter *f, store_ids *out, nc_err *e);
 
 /* The exact top k rows of subset by inner product with q, skipping excl[0..n_excl) (any

@@ -57,25 +57,47 @@ static int check_opts(const store_opts *o, nc_err *e) {
 
 /* ==== shared helpers ==================================================================== */
 
-/* SQLite reports a refused write as a bare "disk I/O error" (the errno behind it is often
- * gone by the time it returns), so the files themselves are asked: which one may not be
- * written (an immutable file, a read-only mount), or whether the file system is full. access()
- * rather than open(): closing any descriptor of a database file would drop the POSIX locks
- * this process's connections hold on it. Writes "" to out when nothing is found. */
-static void diagnose_io(const char *path, char *out, size_t cap) {
+/* Why this process may not write the store's files, into out ("" when nothing is found). SQLite
+ * reports it as "unable to open database file" or a bare "disk I/O error" (the errno behind it
+ * is often gone by then), and root passes every permission check, so the files are asked as
+ * the running user: the file system (mounted read-only), each of nclrec.db, -wal and -shm
+ * (read-only or immutable), and, for a -wal or -shm that must be created, the directory.
+ * access() rather than open(): closing any descriptor of a database file would drop the POSIX
+ * locks this process's connections hold on it. */
+static void diagnose_unwritable(const char *path, char *out, size_t cap) {
     static const char *const suffix[] = {"", "-wal", "-shm"};
-    char f[4096];
+    char f[4096], dir[4096];
+    int missing = 0;
     out[0] = '\0';
+    struct statvfs sv;
+    if (statvfs(path, &sv) == 0 && (sv.f_flag & ST_RDONLY)) {
+        snprintf(out, cap, ": the store is not writable: its file system is mounted read-only");
+        return;
+    }
     for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
         int n = snprintf(f, sizeof f, "%s%s", path, suffix[i]);
         if (n < 0 || (size_t)n >= sizeof f) return;
-        if (access(f, W_OK) == 0 || errno == ENOENT) continue;
-        snprintf(out, cap, ": %s may not be written (%s): the file is read-only or "
-                 "immutable, or its file system is mounted read-only", basename(f), strerror(errno));
+        if (access(f, W_OK) == 0) continue;
+        if (errno == ENOENT) {
+            missing = 1;
+            continue;
+        }
+        snprintf(out, cap, ": the store is not writable: %s may not be written by uid %u (%s): the file is "
+                 "read-only or immutable, or its file system is mounted read-only", basename(f), (unsigned)geteuid(),
+                 strerror(errno));
         return;
     }
+    snprintf(dir, sizeof dir, "%s", path);
+    if (missing && access(dirname(dir), W_OK | X_OK) != 0)
+        snprintf(out, cap, ": the store is not writable: its directory does not let uid %u create files (%s); "
+                 "SQLite creates nclrec.db-wal and -shm beside the database", (unsigned)geteuid(), strerror(errno));
+}
+
+/* diagnose_unwritable, or else whether the file system is full. */
+static void diagnose_io(const char *path, char *out, size_t cap) {
+    diagnose_unwritable(path, out, cap);
     struct statvfs sv;
-    if (statvfs(path, &sv) == 0 && sv.f_bavail == 0)
+    if (!out[0] && statvfs(path, &sv) == 0 && sv.f_bavail == 0)
         snprintf(out, cap, ": the file system holding it is full");
 }
 
@@ -90,9 +112,13 @@ int st_sql_fail(const nc_store *s, sqlite3 *db, int rc, const char *what, nc_err
             return nc_fail(e, NC_EIO, "store %s: %s: disk full or size quota max_db_bytes=%lld "
                            "reached: %s", path, what, (long long)s->o.max_db_bytes, msg);
         return nc_fail(e, NC_EIO, "store %s: %s: disk full: %s", path, what, msg);
-    case SQLITE_READONLY:
+    case SQLITE_READONLY: {
+        char why[700];
+        diagnose_unwritable(path, why, sizeof why);
         return nc_fail(e, NC_EIO, "store %s: %s: the database is read-only (file or directory "
-                       "permissions, or a read-only file system): %s", path, what, msg);
+                       "permissions, or a read-only file system): %s%s", path, what, msg,
+                       why[0] ? why : ": the store is not writable");
+    }
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return nc_fail(e, NC_EIO, "store %s: %s: locked by another connection for longer than "
@@ -321,14 +347,19 @@ static int open_writer_db(nc_store *s, nc_err *e) {
     int rc = sqlite3_open_v2(s->path, &s->wdb, flags, NULL);
     if (rc != SQLITE_OK) {
         int sys = s->wdb ? sqlite3_system_errno(s->wdb) : 0;
-        return nc_fail(e, NC_EIO, "store %s: cannot open: %s%s%s", s->path,
+        char why[700];
+        diagnose_io(s->path, why, sizeof why);
+        return nc_fail(e, NC_EIO, "store %s: cannot open: %s%s%s%s", s->path,
                        s->wdb ? sqlite3_errmsg(s->wdb) : sqlite3_errstr(rc), sys ? ": " : "",
-                       sys ? strerror(sys) : "");
+                       sys ? strerror(sys) : "", why);
     }
     sqlite3_extended_result_codes(s->wdb, 1);
-    if (sqlite3_db_readonly(s->wdb, "main") == 1)
-        return nc_fail(e, NC_EIO, "store %s: the database file is read-only (check its "
-                       "permissions and the file system); the store must be writable", s->path);
+    if (sqlite3_db_readonly(s->wdb, "main") == 1) {
+        char why[700];
+        diagnose_unwritable(s->path, why, sizeof why);
+        return nc_fail(e, NC_EIO, "store %s: the database file is read-only (check its permissions "
+                       "and the file system)%s", s->path, why[0] ? why : ": the store is not writable");
+    }
     sqlite3_busy_timeout(s->wdb, s->o.busy_timeout_ms);
     rc = set_wal(s, e);
     if (!rc) rc = st_exec(s, s->wdb, s->o.sync_full ? "PRAGMA synchronous = FULL"

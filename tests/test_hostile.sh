@@ -10,6 +10,11 @@
 #     exclude too long (400), batch too big (422), JSON nested 3000 deep (400), malformed request
 #     lines and headers (400, or closed unanswered): each the right 4xx, and the daemon keeps
 #     serving;
+#   - refused bodies (413, 404) sent whole before reading still get a readable answer; a body
+#     past the discard bound or stalling is closed;
+#   - every path where libmicrohttpd answers on its own (version, Content-Length, chunks, Host,
+#     HTTP/1.0, folding, HEAD, OPTIONS, unknown methods, transfer codings, pipelining), each with
+#     what the daemon now answers;
 #   - a flood of malformed requests from two loops (bounded in count and time): every good
 #     request in the meantime gets 200, the daemon's own diagnostics stay within their log
 #     budget, and the p50/p99 latency of good requests with and without the flood is printed
@@ -206,6 +211,49 @@ raw 'GET /livez HTTP/1.1\r\nno colon here\r\n\r\n'; check "limits: header line w
 raw 'GET /livez HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n'; check "limits: negative Content-Length 400" is 400
 req GET /livez; check "limits: daemon still serving" ok_if 'is 200 && alive'
 
+# ============================ what libmicrohttpd answers on its own ============================
+# Every request the HTTP library refuses or shapes before the daemon's code sees it, with what
+# the daemon now answers. "own" marks libmicrohttpd 0.9.75's fixed answers (an HTML body or
+# none): it offers no way to replace them; they come only for requests no client library sends.
+html_or_empty() { ! grep -qi '^content-type: application/problem+json' <<<"$RESP"; }
+ask() { send_body "$1" 0; } # one request, whole answer in RESP, connection closed after it
+CLOSE='Connection: close\r\n'
+ask 'GET /livez HTTP/2.0\r\nHost: x\r\n\r\n'
+check "own: HTTP version 2.0 in a request line: 505, libmicrohttpd's HTML ($CODE)" ok_if 'is 505 && html_or_empty'
+ask 'GET /livez HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n'"$CLOSE"'\r\n'
+check "own: Content-Length not a number: 400, libmicrohttpd's ($CODE)" ok_if 'is 400 && html_or_empty'
+ask 'GET /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n'"$CLOSE"'\r\n'
+check "own: Content-Length beyond 64 bits: 413, libmicrohttpd's ($CODE)" ok_if 'is 413 && html_or_empty'
+ask 'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n'"$CLOSE"'\r\nzz\r\n'
+check "own: malformed chunk size: 400, libmicrohttpd's ($CODE)" ok_if 'is 400 && html_or_empty'
+ask 'GET /livez HTTP/1.1\r\n'"$CLOSE"'\r\n'
+check "HTTP/1.1 without Host: served (libmicrohttpd does not insist) ($CODE)" is 200
+ask 'GET /livez HTTP/1.0\r\n\r\n'
+check "HTTP/1.0: served and closed ($CODE)" ok_if 'is 200 && grep -qi "^connection: close" <<<"$RESP"'
+ask 'GET /livez HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n'"$CLOSE"'\r\n'
+check "a folded header line (obs-fold): accepted, served ($CODE)" is 200
+ask 'HEAD /livez HTTP/1.1\r\nHost: x\r\n'"$CLOSE"'\r\n'
+check "HEAD on a GET route: answered as GET without a body ($CODE)" \
+    ok_if 'is 200 && ! grep -q "\"status\":\"alive\"" <<<"$RESP"'
+ask 'OPTIONS /recommend HTTP/1.1\r\nHost: x\r\n'"$CLOSE"'\r\n'
+check "OPTIONS on a route: 405 problem+json with Allow ($CODE)" \
+    ok_if 'resp_problem 405 && grep -qi "^allow: GET" <<<"$RESP"'
+ask 'OPTIONS * HTTP/1.1\r\nHost: x\r\n'"$CLOSE"'\r\n'
+check "OPTIONS *: 404 problem+json ($CODE)" resp_problem 404
+ask 'BREW /livez HTTP/1.1\r\nHost: x\r\n'"$CLOSE"'\r\n'
+check "an unknown method: 405 problem+json ($CODE)" resp_problem 405
+ask 'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n'"$CLOSE"'\r\n'
+check "Transfer-Encoding other than chunked: 501 problem+json (libmicrohttpd would wait) ($CODE)" resp_problem 501
+ask 'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nContent-Length: 7\r\n'"$CLOSE"'\r\n12345'
+check "two different Content-Length: 400 problem+json (libmicrohttpd would take the first) ($CODE)" resp_problem 400
+ask 'POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n'"$CLOSE"'\r\n'
+check "Expect: 100-continue beyond max_body: 413 at once, no 100 Continue ($CODE)" \
+    ok_if 'resp_problem 413 && ! grep -q "^HTTP/1.1 100" <<<"$RESP"'
+ask 'GET /livez HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n'"$CLOSE"'\r\n'
+check "pipelining: two requests in one write, both answered in order ($CODE)" \
+    ok_if '[ "$(grep -o "HTTP/1.1 [0-9]*" <<<"$RESP" | tr "\n" " ")" = "HTTP/1.1 200 HTTP/1.1 404 " ]'
+req GET /livez; check "own: daemon still serving" ok_if 'is 200 && alive'
+
 # ============================ flood ============================
 # flood ID: malformed requests on fresh connections until 50000 were sent, 60 s passed or
 # $T/flood.stop exists; writes "SENT REFUSED" to $T/flood.ID, refused meaning answered with a
@@ -263,6 +311,33 @@ check "flood: the loops sent malformed requests" [ "$((s1 + s2))" -gt 100 ]
 check "flood: every malformed request was refused" [ "$((b1 + b2))" = "$((s1 + s2))" ]
 check "flood: library diagnostics within the log budget (20 a second)" [ "$((lib1 - lib0))" -le $((20 * (f1 - f0 + 2))) ]
 req GET /livez; check "flood: daemon still serving" ok_if 'is 200 && alive'
+
+# ============================ oversized bodies ============================
+# bodies ID: 1 MB bodies (256 x max_body) on fresh connections, each written whole before the
+# answer is read, until 100 were sent, 60 s passed or $T/bodies.stop exists; writes "SENT
+# ANSWERED" to $T/bodies.ID, answered meaning every byte went out and a 413 problem+json came.
+bodies() {
+    local n=0 ok=0 end=$((SECONDS + 60))
+    while [ "$n" -lt 100 ] && [ "$SECONDS" -lt "$end" ] && [ ! -e "$T/bodies.stop" ]; do
+        send_body "$(post_head /interactions 1000000)" 1000000
+        resp_problem 413 && ok=$((ok + 1))
+        n=$((n + 1))
+    done
+    echo "$n $ok" >"$T/bodies.$1"
+}
+b0=$SECONDS
+bodies 1 & G1=$!; bodies 2 & G2=$!; LOOPS+=("$G1" "$G2")
+sleep 0.5
+lat "$T/lat.bodies"
+touch "$T/bodies.stop"
+wait "$G1" "$G2"
+read -r n1 a1 <"$T/bodies.1"; read -r n2 a2 <"$T/bodies.2"
+ok_bodies=$(grep -c '^200 ' "$T/lat.bodies")
+echo "# good requests during oversized bodies: $ok_bodies/200 ok, p50 $(pct "$T/lat.bodies" 0.5) ms, p99 $(pct "$T/lat.bodies" 0.99) ms;" \
+     "$((n1 + n2)) bodies of 1 MB in $((SECONDS - b0)) s from 2 loops, $((a1 + a2)) answered 413"
+check "bodies: the loops sent oversized bodies" [ "$((n1 + n2))" -gt 4 ]
+check "bodies: every oversized body was read whole and answered 413 problem+json" [ "$((a1 + a2))" = "$((n1 + n2))" ]
+check "bodies: every good request meanwhile got 200" [ "$ok_bodies" = 200 ]
 
 kill -TERM "$PID" 2>/dev/null
 for _ in $(seq 1 300); do alive || break; sleep 0.1; done

@@ -1,24 +1,50 @@
 #!/usr/bin/env bash
 # test_openapi.sh - openapi.yaml passes a real OpenAPI 3.1 linter: Redocly CLI (npm package
 # @redocly/cli, version pinned) with the recommended rules (tests/redocly.yaml), with no error
-# and no warning. tests/test_api.sh checks the other half: that the spec and the running server
-# agree on every route and status.
+# and no warning. The linter is installed once into $BUILD/redocly (tools/redocly.sh) and run
+# from there; the test checks that a run needs no network once it is installed (npm pointed at
+# a closed port), and that a failed install says what failed and which npm registry and
+# certificate settings it used (an install into a scratch directory from that closed port).
+# tests/test_api.sh checks the other half: that the spec and the running server agree on every
+# route and status.
 set -u
 cd "$(dirname "$0")/.."
-REDOCLY=@redocly/cli@2.77.0
+BUILD=${BUILD:-build}
+VERSION=2.77.0
 pass=0; fail=0
-out=$(mktemp); trap 'rm -f "$out"' EXIT
-if ! command -v npx >/dev/null 2>&1; then
-    echo "not ok lint: npx (Node.js with npm) is needed to run $REDOCLY" >&2
-    fail=1
+T=$(mktemp -d /tmp/nclrec-openapi.XXXXXX); trap 'rm -rf "$T"' EXIT
+ok() { pass=$((pass + 1)); echo "ok $1"; }
+bad() { fail=$((fail + 1)); echo "not ok $1" >&2; }
+# No npm can reach this registry: a closed port on this machine.
+OFFLINE=(env npm_config_registry=http://127.0.0.1:9/ npm_config_cache="$T/npm-cache" npm_config_fetch_retries=0)
+
+sh tools/redocly.sh "$BUILD/redocly" "$VERSION" --version >"$T/install.out" 2>&1
+rc=$?
+if [ $rc = 0 ]; then
+    ok "lint: @redocly/cli@$VERSION installed in $BUILD/redocly"
 else
-    timeout 600 npx -y "$REDOCLY" lint --config tests/redocly.yaml openapi.yaml >"$out" 2>&1
-    rc=$?
-    if [ $rc = 0 ] && grep -q 'Your API description is valid' "$out" && ! grep -qE 'You have [0-9]+ warning' "$out"; then
-        pass=1; echo "ok lint: openapi.yaml is valid OpenAPI with no warnings"
+    bad "lint: @redocly/cli@$VERSION could not be installed in $BUILD/redocly (exit $rc):"
+    cat "$T/install.out" >&2
+fi
+if [ $rc = 0 ]; then
+    "${OFFLINE[@]}" timeout 600 sh tools/redocly.sh "$BUILD/redocly" "$VERSION" lint --config tests/redocly.yaml \
+        openapi.yaml >"$T/lint.out" 2>&1
+    lrc=$?
+    if [ $lrc = 0 ] && grep -q 'Your API description is valid' "$T/lint.out" &&
+        ! grep -qE 'You have [0-9]+ warning' "$T/lint.out"; then
+        ok "lint: openapi.yaml is valid OpenAPI with no warnings (run with npm's registry unreachable)"
     else
-        fail=1; echo "not ok lint: $REDOCLY lint exited $rc" >&2; tail -n 40 "$out" >&2
+        bad "lint: @redocly/cli@$VERSION lint exited $lrc"; tail -n 40 "$T/lint.out" >&2
     fi
+fi
+
+"${OFFLINE[@]}" sh tools/redocly.sh "$T/fresh" "$VERSION" --version >"$T/fail.out" 2>&1
+frc=$?
+if [ $frc = 2 ] && grep -q "failed" "$T/fail.out" && grep -q 'registry: *http://127.0.0.1:9/' "$T/fail.out" &&
+    grep -q 'cafile:' "$T/fail.out" && grep -q 'strict-ssl:' "$T/fail.out" && grep -q 'NODE_EXTRA_CA_CERTS' "$T/fail.out"; then
+    ok "lint: a failed install says what failed, the registry and certificate settings and how to fix them"
+else
+    bad "lint: a failed install (registry unreachable) exited $frc and said:"; cat "$T/fail.out" >&2
 fi
 echo "test_openapi.sh: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -8,6 +8,7 @@
 #include "tmpdir.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -869,8 +870,16 @@ static void test_full_database_clear_error(void) {
     tdir_free(&t);
 }
 
-/* Opens the store as an unprivileged user when running as root (root may write any file). */
-static int open_fails_read_only(const char *path, char *msg, size_t cap) {
+#define NOBODY 65534 /* the user the store is opened as when the test runs as root */
+
+/* The uid store_open runs as in open_fails_unwritable: root passes every permission check, so
+ * as root the store is opened by NOBODY in a child process. */
+static uid_t opener_uid(void) { return geteuid() == 0 ? NOBODY : geteuid(); }
+
+/* Opens the store at path as opener_uid(); returns 1 when the open fails with NC_EIO, the
+ * message in msg. When the test cannot become NOBODY it says so in msg and returns 0, so the
+ * check fails naming what could not be set up. */
+static int open_fails_unwritable(const char *path, char *msg, size_t cap) {
     nc_store *s = NULL;
     nc_err e = {0};
     if (geteuid() != 0) {
@@ -880,14 +889,20 @@ static int open_fails_read_only(const char *path, char *msg, size_t cap) {
         return rc == NC_EIO;
     }
     int fd[2];
-    if (pipe(fd)) return 0;
+    if (pipe(fd)) {
+        snprintf(msg, cap, "could not set up: pipe: %s", strerror(errno));
+        return 0;
+    }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        if (setgid(65534) || setuid(65534)) _exit(3);
-        int rc = store_open(path, NULL, &s, &e);
+        int rc = NC_OK;
+        if (setgid(NOBODY) || setuid(NOBODY))
+            snprintf(e.msg, sizeof e.msg, "could not set up: running as uid %d failed: %s", NOBODY, strerror(errno));
+        else
+            rc = store_open(path, NULL, &s, &e);
         ssize_t w = write(fd[1], e.msg, strlen(e.msg) + 1);
         (void)w;
         _exit(rc == NC_EIO ? 0 : 1);
@@ -901,21 +916,46 @@ static int open_fails_read_only(const char *path, char *msg, size_t cap) {
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-static void test_read_only_file_clear_error(void) {
-    tdir t;
-    tdir_make(&t, "store");
-    nc_store *s = open_or_die(t.db, NULL);
+/* A store with one event at t.db, closed, without its -wal and -shm files, owned by the
+ * opener (the chown matters only as root). */
+static void make_closed_store(tdir *t) {
+    tdir_make(t, "store");
+    nc_store *s = open_or_die(t->db, NULL);
     store_event ev = {"u", "i", 1};
     nc_err e;
     CHECK(store_append(s, &ev, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     store_close(s);
-    chmod(t.dir, 0755);
-    chmod(t.db, 0444);
+    char f[sizeof t->db + 8];
+    snprintf(f, sizeof f, "%s-wal", t->db);
+    unlink(f);
+    snprintf(f, sizeof f, "%s-shm", t->db);
+    unlink(f);
+    if (geteuid() == 0)
+        CHECK(chown(t->dir, NOBODY, NOBODY) == 0 && chown(t->db, NOBODY, NOBODY) == 0,
+              "could not set up: chown to uid %d: %s", NOBODY, strerror(errno));
+}
+
+/* Opens a closed store whose file has mode file_mode in a directory of mode dir_mode, as
+ * opener_uid(): it must fail saying the store is not writable, with cause in the message. */
+static void check_unwritable(mode_t file_mode, mode_t dir_mode, const char *cause) {
+    tdir t;
+    make_closed_store(&t);
+    chmod(t.db, file_mode);
+    chmod(t.dir, dir_mode);
     char msg[1024];
-    CHECK(open_fails_read_only(t.db, msg, sizeof msg), "open of a read-only file fails: %s", msg);
-    CHECK(strstr(msg, "read-only") && strstr(msg, t.db), "message names it: %s", msg);
+    CHECK(open_fails_unwritable(t.db, msg, sizeof msg), "open fails as uid %u: %s", (unsigned)opener_uid(), msg);
+    CHECK(strstr(msg, "not writable") && strstr(msg, cause) && strstr(msg, t.db),
+          "message says the store is not writable and why (%s): %s", cause, msg);
+    chmod(t.dir, 0755);
     tdir_free(&t);
 }
+
+/* The database file may not be written (as root: by the user the daemon would run as). */
+static void test_read_only_file_clear_error(void) { check_unwritable(0444, 0755, "nclrec.db may not be written"); }
+
+/* The file may be written but its directory not: SQLite cannot create the -wal and -shm files
+ * (what root in a chroot saw, where the message said only "unable to open database file"). */
+static void test_unwritable_directory_clear_error(void) { check_unwritable(0644, 0555, "directory"); }
 
 /* ==== import / export =================================================================== */
 
@@ -1099,6 +1139,7 @@ int main(void) {
     RUN(test_group_counters_match_tables);
     RUN(test_full_database_clear_error);
     RUN(test_read_only_file_clear_error);
+    RUN(test_unwritable_directory_clear_error);
     RUN(test_import_export_round_trip);
     RUN(test_popular_order);
     RUN(test_wal_stays_bounded);
