@@ -355,10 +355,15 @@ static int train_and_decide(srv_app *a, train_log *log, const nc_dataset *d, liv
     return publish(a, &ck, rep, e);
 }
 
-static void log_report(srv_app *a, const retrain_report *rep, int rc, const nc_err *e) {
+/* A run's outcome as /model, the log and the page name it. */
+static const char *outcome_name(prom_outcome o) {
     static const char *const names[PROM_RETRAIN_N] = {"swapped", "rejected", "failed", "cancelled", "skipped"};
+    return names[o];
+}
+
+static void log_report(srv_app *a, const retrain_report *rep, int rc, const nc_err *e) {
     slog_kv(&a->log, rc == NC_OK || rc == NC_ECANCEL ? SLOG_INFO : SLOG_ERROR, "retrain_end", "outcome",
-            json_string(names[rep->outcome]), "seconds", json_real(rep->seconds), "version",
+            json_string(outcome_name(rep->outcome)), "seconds", json_real(rep->seconds), "version",
             json_integer((json_int_t)rep->version), "rows", json_integer(rep->rows), "watermark",
             json_integer(rep->watermark), "new_recall20", json_real(rep->new_recall20), "old_recall20",
             json_real(rep->old_recall20), "detail", json_string(rc == NC_OK ? rep->detail : e->msg), NULL);
@@ -405,8 +410,7 @@ int retrain_run_once(srv_app *a, const atomic_int *cancel, int threads, retrain_
 
 /* The run's line in the page's history. */
 static void log_run(train_log *log, const retrain_report *rep, double at) {
-    static const char *const names[PROM_RETRAIN_N] = {"swapped", "rejected", "failed", "cancelled", "skipped"};
-    train_run run = {.outcome = names[rep->outcome], .version = rep->version, .recall20 = rep->new_recall20,
+    train_run run = {.outcome = outcome_name(rep->outcome), .version = rep->version, .recall20 = rep->new_recall20,
                      .ndcg20 = rep->new_ndcg20};
     time_t t = (time_t)at;
     struct tm tm;
@@ -550,7 +554,6 @@ void retrain_stop(retrain *r) {
 }
 
 json_t *retrain_status(retrain *r) {
-    static const char *const names[PROM_RETRAIN_N] = {"swapped", "rejected", "failed", "cancelled", "skipped"};
     char ended[40];
     pthread_mutex_lock(&r->mu);
     time_t t = (time_t)r->last_at;
@@ -560,7 +563,7 @@ json_t *retrain_status(retrain *r) {
     json_t *o = json_pack("{s:b, s:b, s:I}", "running", r->running, "requested", r->requested, "runs", (json_int_t)r->runs);
     if (o && r->runs)
         json_object_set_new(o, "last", json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:f, s:f, s:s}", "outcome",
-                                                 names[r->last.outcome], "ended_at", ended, "seconds", r->last.seconds,
+                                                 outcome_name(r->last.outcome), "ended_at", ended, "seconds", r->last.seconds,
                                                  "version", (json_int_t)r->last.version, "watermark",
                                                  (json_int_t)r->last.watermark, "rows", (json_int_t)r->last.rows,
                                                  "new_recall20", r->last.new_recall20, "old_recall20",
