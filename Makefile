@@ -1,7 +1,8 @@
 # nclrec - build, test and run. `make run` and `make test` work on a fresh Debian 12 machine:
 # the `deps` step installs the Debian packages below when they are missing (as root), or prints
 # the exact apt-get line to run. Node.js's npm (from the machine, else Debian's nodejs and npm)
-# installs the OpenAPI linter of the tests once into $(BUILD)/redocly (tools/redocly.sh).
+# installs the OpenAPI linter of the tests once into $(BUILD)/redocly (tools/redocly.sh);
+# Debian's chromium runs the page's test (tests/test_ui.sh).
 
 CC      ?= cc
 CXX     ?= g++
@@ -13,7 +14,8 @@ LDLIBS  = -lmicrohttpd -ljansson -lsqlite3 -lfaiss -lopenblas -lgomp -lstdc++ -l
 BUILD   ?= build
 
 DEB_PACKAGES = build-essential pkg-config xz-utils libfaiss-dev libopenblas-dev \
-               libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 curl strace
+               libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 curl strace \
+               chromium chromium-driver
 
 CORE_C   = $(wildcard core/*.c)
 CORE_CXX = $(wildcard core/*.cpp)
@@ -48,6 +50,8 @@ server/sql_embed.c: tools/embed_sql.sh $(wildcard sql/migrations/*.sql)
 
 # The OpenAPI spec is compiled into the binary (served at /openapi.yaml).
 $(BUILD)/server/spec.o: openapi.yaml
+# So is the operator's page (served at /ui/).
+$(BUILD)/server/ui.o: $(wildcard server/ui/*)
 
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@rm -f $@; ar rcs $@ $^

@@ -18,6 +18,7 @@
 #include "hparams.h"
 #include "metrics.h"
 #include "train.h"
+#include "train_curve.h"
 
 /* Where the data comes from: a pre-split set of files, or one file split per user. */
 typedef struct data_args {
@@ -31,6 +32,7 @@ typedef struct data_args {
 typedef struct train_args {
     data_args data;
     const char *out, *warm;
+    const char *curve;    /* --curve FILE, or NULL */
     nc_hparams hp;
     int quiet, timings;
 } train_args;
@@ -55,11 +57,12 @@ static void usage_data(FILE *f) {
 
 static void usage_train(FILE *f) {
     fprintf(f, "usage: nclrec train --train FILE [--valid FILE --test FILE | --split A,B,C]\n"
-               "                    --out MODEL [--quiet] [hyper-parameters]\n\n");
+               "                    --out MODEL [--curve FILE] [--quiet] [hyper-parameters]\n\n");
     usage_data(f);
     fprintf(f, "  --out FILE            checkpoint to write (atomically)\n"
                "  --warm MODEL          start from MODEL's embeddings for the ids it knows (as\n"
                "                        the daemon's retrain does)\n"
+               "  --curve FILE          write one CSV line per epoch (losses, valid ndcg@10, seconds)\n"
                "  --quiet               no progress output\n"
                "  --timings             one line per epoch with seconds per part\n\nhyper-parameters (NCL.md defaults):\n");
     nc_hparams hp;
@@ -257,6 +260,8 @@ static void print_metrics_line(const char *prefix, const nc_metrics *m) {
 
 typedef struct progress_ctx {
     int tty, quiet, timings;
+    FILE *curve;        /* --curve's file, or NULL */
+    const char *curve_path;
 } progress_ctx;
 
 /* A bar on a terminal, one line per epoch elsewhere; notes always get a line. */
@@ -265,6 +270,10 @@ static int on_progress(const nc_progress *p, void *vctx) {
     if (p->phase == NC_PHASE_LOG) {
         if (!c->quiet) fprintf(stderr, "%snote: %s\n", c->tty ? "\r\033[K" : "", p->message);
         return 0;
+    }
+    if (p->phase == NC_PHASE_EPOCH_END && c->curve && train_curve_row(c->curve, p) != 0) {
+        fprintf(stderr, "nclrec train: cannot write --curve %s: %s\n", c->curve_path, strerror(errno));
+        return 1; /* stops training: the caller asked for the curve */
     }
     if (c->quiet) return 0;
     if (p->phase == NC_PHASE_BATCH) {
@@ -315,6 +324,8 @@ static int parse_train_args(train_args *a, int argc, char **argv) {
             a->out = argv[++i];
         } else if (!strcmp(f, "--warm") && i + 1 < argc) {
             a->warm = argv[++i];
+        } else if (!strcmp(f, "--curve") && i + 1 < argc) {
+            a->curve = argv[++i];
         } else if (!strncmp(f, "--", 2) && nc_hparam_find(f + 2)) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "nclrec train: %s needs a value\n", f);
@@ -348,7 +359,7 @@ int cmd_train(int argc, char **argv) {
         nc_dataset_free(&d);
         return rc;
     }
-    progress_ctx pc = {isatty(2), a.quiet, a.timings};
+    progress_ctx pc = {isatty(2), a.quiet, a.timings, NULL, a.curve};
     nc_checkpoint ck, warm;
     nc_checkpoint_init(&warm);
     nc_err e;
@@ -358,11 +369,23 @@ int cmd_train(int argc, char **argv) {
         nc_dataset_free(&d);
         return 2;
     }
+    if (a.curve && (!(pc.curve = fopen(a.curve, "w")) || train_curve_header(pc.curve) != 0)) {
+        fprintf(stderr, "nclrec train: cannot write --curve %s: %s\n", a.curve, strerror(errno));
+        if (pc.curve) fclose(pc.curve);
+        nc_checkpoint_free(&warm);
+        nc_dataset_free(&d);
+        return 1;
+    }
     nc_train_opts o = {.hp = a.hp, .progress = on_progress, .progress_ctx = &pc,
                        .progress_every_batch = pc.tty, .warm = a.warm ? &warm : NULL};
     rc = nc_train(&d, &o, &ck, &e);
     nc_dataset_free(&d);
     nc_checkpoint_free(&warm);
+    if (pc.curve && fclose(pc.curve) != 0 && !rc) {
+        fprintf(stderr, "nclrec train: cannot write --curve %s: %s\n", a.curve, strerror(errno));
+        nc_checkpoint_free(&ck);
+        return 1;
+    }
     if (rc) {
         fprintf(stderr, "nclrec train: %s\n", e.msg);
         return rc == NC_EINVAL ? 2 : 1;

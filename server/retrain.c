@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "train.h"
+#include "train_log.h"
 
 #define CKPT_PREFIX "model-"
 #define CKPT_SUFFIX ".nclrec"
@@ -32,6 +33,7 @@ struct retrain {
     uint64_t runs;         /* under mu */
     double last_at;        /* under mu: wall time the last run ended, 0 = never */
     retrain_report last;   /* under mu */
+    train_log log;         /* the page's curve and history (its own lock) */
 };
 
 /* ======================= checkpoint files ======================= */
@@ -251,9 +253,18 @@ static double old_recall20(const live_model *m, const nc_dataset *d, nc_err *e) 
     return r;
 }
 
-/* Logs every epoch at debug level, so a long retrain can be followed. */
+/* on_progress's context: the log to draw the curve into (NULL: not kept). */
+typedef struct progress_to {
+    srv_app *a;
+    train_log *log;
+} progress_to;
+
+/* Logs every epoch at debug level, so a long retrain can be followed, and keeps its curve. */
 static int on_progress(const nc_progress *p, void *ctx) {
-    srv_app *a = ctx;
+    progress_to *to = ctx;
+    srv_app *a = to->a;
+    if (p->phase == NC_PHASE_EPOCH_END && to->log)
+        train_log_epoch(to->log, &(train_epoch){p->epoch, p->bpr, p->reg, p->ssl, p->proto, p->valid_ndcg10, p->seconds});
     if (p->phase == NC_PHASE_LOG && p->message)
         slog_kv(&a->log, SLOG_INFO, "retrain_note", "msg", json_string(p->message), NULL);
     else if (p->phase == NC_PHASE_EPOCH_END)
@@ -311,19 +322,21 @@ static int publish(srv_app *a, nc_checkpoint *ck, retrain_report *rep, nc_err *e
 }
 
 /* Trains on d, compares with cur on the same held-out rows and publishes when not worse. */
-static int train_and_decide(srv_app *a, const nc_dataset *d, live_model *cur, const atomic_int *cancel,
-                            int threads, retrain_report *rep, nc_err *e) {
+static int train_and_decide(srv_app *a, train_log *log, const nc_dataset *d, live_model *cur,
+                            const atomic_int *cancel, int threads, retrain_report *rep, nc_err *e) {
     nc_train_opts o = {0};
+    progress_to to = {a, log};
     o.hp = a->cfg.hp;
     o.hp.threads = threads;
     o.progress = on_progress;
-    o.progress_ctx = a;
+    o.progress_ctx = &to;
     o.cancel = cancel;
     o.warm = cur ? &cur->ck : NULL;
     nc_checkpoint ck;
     int rc = nc_train(d, &o, &ck, e);
     if (rc != NC_OK) return rc;
     rep->new_recall20 = d->test.n ? ck.test.recall[1] : -1;
+    rep->new_ndcg20 = d->test.n ? ck.test.ndcg[1] : -1;
     rep->old_recall20 = cur && d->test.n ? old_recall20(cur, d, e) : -1;
     if (rep->old_recall20 >= 0 && rep->new_recall20 < rep->old_recall20 - a->cfg.retrain_margin) {
         rep->outcome = PROM_RETRAIN_REJECTED;
@@ -351,10 +364,12 @@ static void log_report(srv_app *a, const retrain_report *rep, int rc, const nc_e
             json_real(rep->old_recall20), "detail", json_string(rc == NC_OK ? rep->detail : e->msg), NULL);
 }
 
-int retrain_run_once(srv_app *a, const atomic_int *cancel, int threads, retrain_report *rep, nc_err *e) {
+/* retrain_run_once, keeping the curve in log (may be NULL). */
+static int run_logged(srv_app *a, train_log *log, const atomic_int *cancel, int threads, retrain_report *rep, nc_err *e) {
     if (threads <= 0) threads = training_threads(&a->cfg);
     memset(rep, 0, sizeof *rep);
-    rep->new_recall20 = rep->old_recall20 = -1;
+    rep->new_recall20 = rep->old_recall20 = rep->new_ndcg20 = -1;
+    if (log) train_log_begin(log);
     double t0 = nc_now();
     atomic_store(&a->metrics.retraining, 1);
     slog_kv(&a->log, SLOG_INFO, "retrain_start", "threads", json_integer(threads), NULL);
@@ -367,7 +382,7 @@ int retrain_run_once(srv_app *a, const atomic_int *cancel, int threads, retrain_
         rep->outcome = PROM_RETRAIN_SKIPPED;
         snprintf(rep->detail, sizeof rep->detail, "the store has no interactions to train on");
     } else if (rc == NC_OK) {
-        rc = train_and_decide(a, &d, cur, cancel, threads, rep, e);
+        rc = train_and_decide(a, log, &d, cur, cancel, threads, rep, e);
     }
     live_release(cur);
     nc_dataset_free(&d);
@@ -382,6 +397,23 @@ int retrain_run_once(srv_app *a, const atomic_int *cancel, int threads, retrain_
     atomic_store(&a->metrics.retraining, 0);
     log_report(a, rep, rc, e);
     return rc;
+}
+
+int retrain_run_once(srv_app *a, const atomic_int *cancel, int threads, retrain_report *rep, nc_err *e) {
+    return run_logged(a, NULL, cancel, threads, rep, e);
+}
+
+/* The run's line in the page's history. */
+static void log_run(train_log *log, const retrain_report *rep, double at) {
+    static const char *const names[PROM_RETRAIN_N] = {"swapped", "rejected", "failed", "cancelled", "skipped"};
+    train_run run = {.outcome = names[rep->outcome], .version = rep->version, .recall20 = rep->new_recall20,
+                     .ndcg20 = rep->new_ndcg20};
+    time_t t = (time_t)at;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(run.ended_at, sizeof run.ended_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(run.detail, sizeof run.detail, "%.255s", rep->detail);
+    train_log_end(log, &run);
 }
 
 /* ======================= the background thread ======================= */
@@ -443,7 +475,8 @@ static void *thread_main(void *arg) {
         pthread_mutex_unlock(&r->mu);
         retrain_report rep;
         nc_err e = {0};
-        retrain_run_once(r->app, &r->cancel, 0, &rep, &e);
+        run_logged(r->app, &r->log, &r->cancel, 0, &rep, &e);
+        log_run(&r->log, &rep, nc_wall_time());
         pthread_mutex_lock(&r->mu);
         r->running = 0;
         r->runs++;
@@ -462,6 +495,11 @@ retrain *retrain_start(srv_app *a, nc_err *e) {
         return NULL;
     }
     r->app = a;
+    if (train_log_init(&r->log) != 0) {
+        free(r);
+        nc_fail(e, NC_ENOMEM, "cannot make the retrain log's lock");
+        return NULL;
+    }
     pthread_mutex_init(&r->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -472,6 +510,7 @@ retrain *retrain_start(srv_app *a, nc_err *e) {
         nc_fail(e, NC_EIO, "cannot start the retrain thread: %s", strerror(err));
         pthread_cond_destroy(&r->cv);
         pthread_mutex_destroy(&r->mu);
+        train_log_destroy(&r->log);
         free(r);
         return NULL;
     }
@@ -506,6 +545,7 @@ void retrain_stop(retrain *r) {
     pthread_join(r->thread, NULL);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
+    train_log_destroy(&r->log);
     free(r);
 }
 
@@ -526,5 +566,6 @@ json_t *retrain_status(retrain *r) {
                                                  "new_recall20", r->last.new_recall20, "old_recall20",
                                                  r->last.old_recall20, "detail", r->last.detail));
     pthread_mutex_unlock(&r->mu);
+    if (o) train_log_json(&r->log, o);
     return o;
 }

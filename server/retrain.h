@@ -37,6 +37,7 @@ typedef struct retrain_report {
     int64_t rows;            /* interactions in the snapshot */
     double new_recall20;     /* held-out Recall@20 of the new model, -1 if not evaluated */
     double old_recall20;     /* of the served model on the same rows, -1 without one */
+    double new_ndcg20;       /* held-out NDCG@20 of the new model, -1 if not evaluated */
     char detail[1024];       /* why it was rejected, failed or skipped */
 } retrain_report;
 

@@ -13,7 +13,9 @@
 #include "jbuf.h"
 #include "rec_filter.h"
 #include "replica.h"
+#include "rec_explain.h"
 #include "retrain.h"
+#include "ui.h"
 
 /* ======================= request parsing helpers ======================= */
 
@@ -59,6 +61,13 @@ static int parse_k(const srv_app *a, const http_req *rq, http_resp *rs, int *k) 
     }
     *k = (int)x;
     return 1;
+}
+
+/* An optional 0/1 flag parameter (v NULL when absent). */
+static int parse_flag(http_resp *rs, const char *name, const char *v) {
+    if (!v || !strcmp(v, "0") || !strcmp(v, "1")) return 1;
+    http_problem(rs, 400, "query parameter '%s' must be 0 or 1, got '%.32s'", name, v);
+    return 0;
 }
 
 /* A required id parameter, checked against the store's id rules. */
@@ -453,14 +462,16 @@ static void recommend(srv_app *a, const live_model *m, const char *user, int k, 
 
 static void h_recommend(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
-    static const char *const allowed[] = {"user", "k", "exclude", "category", "offset", NULL};
+    static const char *const allowed[] = {"user", "k", "exclude", "category", "offset", "explain", NULL};
+    const char *explain = http_query(rq, "explain");
     int k;
     char *buf = NULL, **excl = NULL;
     size_t n_excl = 0;
     const char *user;
     rec_filter f = {0};
     if (!params_known(rq, rs, allowed) || !(user = parse_id(rq, rs, "user")) || !parse_k(a, rq, rs, &k) ||
-        !parse_exclude(a, rq, rs, &buf, &excl, &n_excl) || !rec_filter_parse(rq, rs, k, a->cfg.k_max, &f)) {
+        !parse_exclude(a, rq, rs, &buf, &excl, &n_excl) || !rec_filter_parse(rq, rs, k, a->cfg.k_max, &f) ||
+        !parse_flag(rs, "explain", explain)) {
         free(buf);
         free(excl);
         return;
@@ -473,6 +484,7 @@ static void h_recommend(void *ap, const http_req *rq, http_resp *rs) {
                      "/readyz answers 200", a->cfg.primary);
     else
         recommend(a, m, user, k, &f, excl, n_excl, rs);
+    if (m && explain && !strcmp(explain, "1")) explain_add(m, user, rs);
     live_release(m);
     free(f.cats);
     free(buf);
@@ -991,7 +1003,13 @@ static void append_catalogue_metrics(srv_app *a, char **text, size_t *len) {
 
 static void h_metrics(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
-    (void)rq;
+    static const char *const allowed[] = {"format", NULL};
+    const char *format = http_query(rq, "format");
+    if (!params_known(rq, rs, allowed)) return;
+    if (format && strcmp(format, "json") && strcmp(format, "text")) {
+        http_problem(rs, 400, "query parameter 'format' must be 'text' or 'json', got '%.32s'", format);
+        return;
+    }
     size_t len = 0;
     char *text = prom_render(&a->metrics, &len);
     store_stats st;
@@ -1022,6 +1040,11 @@ static void h_metrics(void *ap, const http_req *rq, http_resp *rs) {
     append_role_metrics(a, &text, &len);
     append_cache_metrics(a, &text, &len);
     append_catalogue_metrics(a, &text, &len);
+    if (format && !strcmp(format, "json")) {
+        ui_metrics_json(text, len, rs);
+        free(text);
+        return;
+    }
     rs->status = 200;
     rs->ctype = "text/plain; version=0.0.4; charset=utf-8";
     rs->body = text;
@@ -1103,6 +1126,8 @@ const http_route routes_table[] = {
     {"GET", "/readyz", h_readyz, 0},
     {"GET", "/metrics", h_metrics, HTTP_AUTH_READ},
     {"GET", "/openapi.yaml", h_openapi, 0},
+    {"GET", "/ui", ui_h_index, 0},
+    {"GET", "/ui/{file}", ui_h_file, 0},
     {"GET", "/replication/checkpoint", feed_h_checkpoint, HTTP_AUTH_WRITE},
     {"GET", "/replication/changes", feed_h_changes, HTTP_AUTH_WRITE},
 };

@@ -192,6 +192,14 @@ req GET /users/u1; check "routing: GET on /users/{id} 405" problem 405
 req GET /model
 check "model: 200" is 200
 check "model: has version, watermark, hparams and metrics" ok_if 'has "\"version\":1," && has "\"data_watermark\":" && has "\"hparams\":" && has "\"recall@20\""'
+req GET /ui
+check "GET /ui serves the page" ok_if 'is 200 && has "<title>nclrec</title>"'
+req GET /ui/style.css
+check "GET /ui/style.css" is 200
+req GET /ui/none.css
+check "GET /ui/none.css is 404" problem 404
+req GET '/metrics?format=nope'
+check "GET /metrics?format=nope is refused" problem 400
 req GET /openapi.yaml
 check "openapi: served" ok_if 'is 200 && head -n 1 "$T/body" | grep -q "^openapi: 3.1"'
 check "openapi: identical to the file" cmp -s "$T/body" "$SPEC"

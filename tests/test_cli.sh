@@ -52,7 +52,7 @@ expect directory 2 "$T" -- "$NCLREC" train --train "$T" --out "$T/m.ncl"
     && ok synth-writes-csv || bad synth-writes-csv "nclrec synth failed"
 expect synth-bad-flag 2 "'--nope'" -- "$NCLREC" synth --nope 3
 FAST="--epochs 4 --min-epochs 0 --warm-up-step 1 --num-clusters 10 --train-batch-size 512 --threads 2"
-out=$(timeout 300 "$NCLREC" train --train "$T/syn.csv" --out "$T/m.ncl" $FAST 2>"$T/train.err")
+out=$(timeout 300 "$NCLREC" train --train "$T/syn.csv" --out "$T/m.ncl" --curve "$T/curve.csv" $FAST 2>"$T/train.err")
 rc=$?
 if [ $rc -eq 0 ] && echo "$out" | grep -qE 'recall@10=0\.[0-9]{4} .*ndcg@50=0\.[0-9]{4}'; then
     ok train-prints-metrics
@@ -60,6 +60,17 @@ else
     bad train-prints-metrics "exit $rc: $out $(tail -n 3 "$T/train.err")"
 fi
 grep -q '^epoch   3' "$T/train.err" && ok train-logs-epochs || bad train-logs-epochs "$(head -n 5 "$T/train.err")"
+# --curve: a header and one row per epoch run, numbered 0.., with the losses of the log line
+hdr='epoch,bpr,reg,ssl,proto,valid_ndcg10,best_ndcg10,best_epoch,epoch_seconds,seconds'
+if [ "$(head -n 1 "$T/curve.csv" 2>/dev/null)" = "$hdr" ] && [ "$(tail -n +2 "$T/curve.csv" | cut -d, -f1 | tr '\n' ' ')" = "0 1 2 3 " ] &&
+   [ "$(sed -n 's/^epoch   3  bpr \([0-9.]*\) .*/\1/p' "$T/train.err" | awk '{printf "%.4f", $1}')" = \
+     "$(tail -n 1 "$T/curve.csv" | cut -d, -f2 | awk '{printf "%.4f", $1}')" ]; then
+    ok train-curve-csv
+else
+    bad train-curve-csv "$(cat "$T/curve.csv" 2>&1 | head -n 6)"
+fi
+expect train-curve-unwritable 1 "cannot write --curve $T/no/such/dir.csv" -- \
+    "$NCLREC" train --train "$T/syn.csv" --out "$T/m2.ncl" --curve "$T/no/such/dir.csv" $FAST
 [ -s "$T/m.ncl" ] && ok train-writes-model || bad train-writes-model "no $T/m.ncl"
 
 # eval of the saved model on the same data and split reproduces the test metrics
