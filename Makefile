@@ -1,7 +1,7 @@
 # nclrec - build, test and run. `make run` and `make test` work on a fresh Debian 12 machine:
 # the `deps` step installs the Debian packages below when they are missing (as root), or prints
 # the exact apt-get line to run. Node.js's npm (from the machine, else Debian's nodejs and npm)
-# installs the OpenAPI linter of the tests once into $(BUILD)/redocly (tools/redocly.sh).
+# installs the OpenAPI linter of the tests once into $(BUILD)/redocly (tools/redocly.sh);
 # Debian's chromium runs the page's test (tests/test_ui.sh).
 
 CC      ?= cc

@@ -72,7 +72,8 @@ RETRAIN_MAX_SECONDS=${RETRAIN_MAX_SECONDS:-480}
 PROFILE=${PROFILE:-0}
 STEPS=${STEPS:-all}
 BIN=$BUILD/nclrec
-W=$BUILD/bench-serve
+# Absolute: nginx is started with -p and takes relative paths from there.
+mkdir -p "$BUILD/bench-serve" && W=$(cd "$BUILD/bench-serve" && pwd) || exit 1
 export BENCH_LUA_DIR=$PWD/bench
 
 DPID=""; DPORT=""; NPID=""; WPID=""; ERRORS=0
@@ -475,7 +476,7 @@ start_postgres() {
     local bin; bin=$(pg_bindir)
     [ -x "$bin/initdb" ] && [ -x "$bin/pgbench" ] ||
         die "PostgreSQL's initdb and pgbench are not under /usr/lib/postgresql/*/bin (package postgresql; see tools/debs.sh)"
-    PGD=$(mktemp -d "$(cd "$W" && pwd)/pg.XXXXXX") || die "cannot make a directory for PostgreSQL under $W"
+    PGD=$(mktemp -d "$W/pg.XXXXXX") || die "cannot make a directory for PostgreSQL under $W"
     AS_PG=()
     if [ "$(id -u)" = 0 ]; then
         chown nobody:nogroup "$PGD"
