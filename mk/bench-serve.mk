@@ -3,10 +3,11 @@
 #   make bench-serve     /recommend throughput and p50/p99 next to nginx serving a static body
 #                        of the same size, /recommend p99 during a retrain and swap, durable
 #                        single-event ingest next to a one-row-per-transaction SQLite loop
-#                        (bench/ingest_loop.c) and to its bounds here (bench/ingest_bound.c),
+#                        (bench/ingest_loop.c), to its bounds here (bench/ingest_bound.c) and
+#                        to PostgreSQL single-row INSERT transactions (pgbench, same clients),
 #                        and the daemon's resident set next to the model's bytes
 #                        (bench/serve_model_bytes.c); on a model trained on ML-1M
-#                        from $(DATA_DIR). Installs wrk and nginx when missing and run as root.
+#                        from $(DATA_DIR). Installs wrk, nginx and postgresql when missing and run as root.
 #                        About 6-12 minutes on 2 cores; one "result name=... key=value" line per
 #                        measurement, also in $(BUILD)/bench-serve/summary.txt.
 #

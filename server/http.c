@@ -654,6 +654,7 @@ static int cut_expired(conn_table *t, prom *metrics, double now, cut_note *notes
 
 static int budget_take(log_budget *b, long *dropped);
 
+/* The phase as the log names it, for whoever reads why a connection was cut. */
 static const char *phase_name(track_phase p) {
     return p == TRACK_BODY ? "body" : p == TRACK_DISCARD ? "discarded body" : p == TRACK_HEADERS ? "headers" : "handling";
 }
