@@ -80,7 +80,12 @@ else
     [ "$got" = "$want" ] || echo "page items: '$got', /recommend: '$want'" >&2
     check "the user lookup lists /recommend's items in order" ok_if '[ -n "$want" ] && [ "$got" = "$want" ]'
     check "the lookup explains with the user's prototype" ok_if 'grep -q "users like u3 cluster around " "$T/page"'
-    dump "$B/ui" "$T/nokey"
+    # --dump-dom may end its virtual time before the refused fetch is answered on a busy
+    # machine (seen: 1 run in 3): up to 3 loads, the refusal must show in one of them
+    for _ in 1 2 3; do
+        dump "$B/ui" "$T/nokey"
+        grep -q 'id="status" class="err">/model: ' "$T/nokey" && break
+    done
     check "without the key the page says what the daemon refused" \
         ok_if 'grep -q "id=\"status\" class=\"err\">/model: " "$T/nokey"'
     # a replica of it: the page names the primary and the lag
