@@ -65,6 +65,7 @@ typedef struct req_state {
     int too_large;        /* body exceeded max_body: answer 413 after draining */
     size_t received;      /* body bytes received (kept or discarded) */
     size_t target_len;    /* bytes of the request target as sent */
+    int lengths_differ;   /* Content-Length sent twice with different values (early_checks) */
     const char *param;
     char *body;
     size_t len, cap;
@@ -381,46 +382,31 @@ static int target_has_nul(const char *raw) {
     return 0;
 }
 
-/* Adds one header's bytes as sent ("Name: value\r\n") to *cls (a size_t). */
-static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *name, const char *value) {
+/* What one walk over the request's headers tells the early checks: the bytes they took as
+ * sent ("Name: value\r\n" each, blank line included) and whether Content-Length is sent more
+ * than once with different values (libmicrohttpd would use the first: a proxy in front using
+ * another would see another request, RFC 9112 6.3). */
+typedef struct head_scan {
+    size_t bytes;
+    const char *first_length;
+    int lengths_differ;
+} head_scan;
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *name, const char *value) {
     (void)kind;
-    *(size_t *)cls += strlen(name) + 4 + (value ? strlen(value) : 0);
+    head_scan *h = cls;
+    h->bytes += strlen(name) + 4 + (value ? strlen(value) : 0);
+    if (!value || !name_equal(name, MHD_HTTP_HEADER_CONTENT_LENGTH)) return MHD_YES;
+    if (!h->first_length) h->first_length = value;
+    else if (strcmp(h->first_length, value) != 0) h->lengths_differ = 1;
     return MHD_YES;
 }
 
-/* Bytes the request's headers took as sent (blank line included), counted from the parsed values. */
-static size_t header_bytes(const http_values *v) {
-    size_t n = 2;
-    if (v->conn) {
-        MHD_get_connection_values(v->conn, MHD_HEADER_KIND, add_header_bytes, &n);
-        return n;
-    }
-    for (int i = 0; i < v->n_headers; i++) add_header_bytes(&n, MHD_HEADER_KIND, v->headers[i].name, v->headers[i].value);
-    return n;
-}
-
-/* Collects the first Content-Length and notes whether a later one differs from it. */
-typedef struct length_seen {
-    const char *first;
-    int differ;
-} length_seen;
-
-static enum MHD_Result see_length(void *cls, enum MHD_ValueKind kind, const char *name, const char *value) {
-    (void)kind;
-    length_seen *ls = cls;
-    if (!name_equal(name, MHD_HTTP_HEADER_CONTENT_LENGTH) || !value) return MHD_YES;
-    if (!ls->first) ls->first = value;
-    else if (strcmp(ls->first, value) != 0) ls->differ = 1;
-    return MHD_YES;
-}
-
-/* 1 when Content-Length is sent more than once with different values (libmicrohttpd would use
- * the first: a proxy in front using another would see another request, RFC 9112 6.3). */
-static int lengths_differ(const http_values *v) {
-    length_seen ls = {NULL, 0};
-    if (v->conn) MHD_get_connection_values(v->conn, MHD_HEADER_KIND, see_length, &ls);
-    for (int i = 0; !v->conn && i < v->n_headers; i++) see_length(&ls, MHD_HEADER_KIND, v->headers[i].name, v->headers[i].value);
-    return ls.differ;
+static head_scan scan_headers(const http_values *v) {
+    head_scan h = {2, NULL, 0};
+    if (v->conn) MHD_get_connection_values(v->conn, MHD_HEADER_KIND, scan_header, &h);
+    for (int i = 0; !v->conn && i < v->n_headers; i++) scan_header(&h, MHD_HEADER_KIND, v->headers[i].name, v->headers[i].value);
+    return h;
 }
 
 /* The checks that can refuse a request before its body is read. Returns 1 with the refusal
@@ -430,12 +416,14 @@ static int early_checks(const http_core *k, req_state *st, const http_values *v,
     char allow[64];
     int path_known;
     size_t line = strlen(method) + 1 + st->target_len + sizeof " HTTP/1.1\r\n" - 1;
+    head_scan h = scan_headers(v);
+    st->lengths_differ = h.lengths_differ; /* answer_before_body reads it whatever the refusal */
     if (line > k->o.max_header) {
         http_problem(rs, 414, "the request line has %zu bytes; the limit for the request line and headers is %zu",
                      line, k->o.max_header);
         return 1;
     }
-    size_t head = line + header_bytes(v);
+    size_t head = line + h.bytes;
     if (head > k->o.max_header) {
         http_problem(rs, 431, "the request line and headers have %zu bytes; the limit is %zu", head, k->o.max_header);
         return 1;
@@ -445,7 +433,7 @@ static int early_checks(const http_core *k, req_state *st, const http_values *v,
         http_problem(rs, 501, "Transfer-Encoding '%.100s' is not supported; send the body chunked or with a Content-Length", te);
         return 1;
     }
-    if (lengths_differ(v)) {
+    if (h.lengths_differ) {
         http_problem(rs, 400, "the request has Content-Length headers that differ; its body's length is unknown");
         return 1;
     }
@@ -857,12 +845,12 @@ static void dispatch_later(http_resp *rs) {
  * read and discarded (up to HTTP_DISCARD_BYTES, within HTTP_DISCARD_SECONDS) and answered at
  * its end: a client that sends its whole body before reading, as most do, would otherwise
  * have its connection reset before it reads the answer. */
-static int answer_before_body(const http_values *v) {
+static int answer_before_body(const req_state *st, const http_values *v) {
     const char *expect = values_get(v, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
     const char *cl = values_get(v, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *te = values_get(v, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     return (expect && !strcasecmp(expect, "100-continue")) || (cl && strtoull(cl, NULL, 10) > HTTP_DISCARD_BYTES) ||
-           (te && strcasecmp(te, "chunked") != 0) || lengths_differ(v);
+           (te && strcasecmp(te, "chunked") != 0) || st->lengths_differ;
 }
 
 /* First call of a request (its headers are complete): state, route, and the refusals that need
@@ -878,7 +866,7 @@ static enum MHD_Result first_call(http_server *s, struct MHD_Connection *c, cons
     atomic_fetch_add(&s->inflight, 1);
     http_values v = {.conn = c};
     if (!request_begin(&s->core, st, &v, url, method) || !st->has_body) return MHD_YES;
-    if (!answer_before_body(&v)) {
+    if (!answer_before_body(st, &v)) {
         track_phase_set(s, c, TRACK_DISCARD, HTTP_DISCARD_SECONDS);
         return MHD_YES;
     }
