@@ -786,6 +786,8 @@ void http_later_done(http_later *l) {
     pthread_mutex_unlock(&l->mu);
 }
 
+void http_later_wake(void *l) { http_later_done(l); }
+
 /* A handler asked to answer later: suspends the connection, then starts the work (in this
  * order, so the work can never resume a connection that is not suspended yet). */
 static enum MHD_Result park(http_server *s, struct MHD_Connection *c, req_state *st, http_resp *rs) {

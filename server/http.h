@@ -214,6 +214,8 @@ typedef void (*http_later_finish)(void *ctx, http_resp *rs);
  * memory): then nothing was parked and the handler answers itself. */
 int http_answer_later(http_resp *rs, http_later_start start, http_later_finish finish, void *ctx);
 void http_later_done(http_later *l);
+/* http_later_done for a callback that takes a void * (the store's done callbacks). */
+void http_later_wake(void *l);
 
 /* Reason phrase of a status ("Not Found"); "Unknown" for codes not in the table. */
 const char *http_reason(int status);

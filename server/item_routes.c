@@ -93,12 +93,10 @@ static items_wait *items_wait_new(srv_app *a, json_t *body, size_t n, const char
     return x;
 }
 
-/* The store's writer calls this after the commit: wakes the parked request. */
-static void items_done(void *l) { http_later_done(l); }
 
 static void items_start(void *ctx, http_later *l) {
     items_wait *x = ctx;
-    x->rc = store_write_items_async(x->a->store, x->w, x->n, x->key, items_done, l, &x->p, &x->e);
+    x->rc = store_write_items_async(x->a->store, x->w, x->n, x->key, http_later_wake, l, &x->p, &x->e);
     if (x->rc != NC_OK) http_later_done(l);
 }
 

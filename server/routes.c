@@ -740,13 +740,11 @@ static void ingest_wait_free(ingest_wait *w) {
     free(w);
 }
 
-/* The store's writer calls this after the commit: wakes the parked request. */
-static void ingest_done(void *l) { http_later_done(l); }
 
 /* Queues the events without holding the HTTP thread; a refusal wakes the request at once. */
 static void ingest_start(void *ctx, http_later *l) {
     ingest_wait *w = ctx;
-    w->rc = store_append_async(w->a->store, w->ev, w->n, w->key, ingest_done, l, &w->p, &w->e);
+    w->rc = store_append_async(w->a->store, w->ev, w->n, w->key, http_later_wake, l, &w->p, &w->e);
     if (w->rc != NC_OK) http_later_done(l);
 }
 
@@ -851,7 +849,7 @@ static void delete_wait_free(delete_wait *w) {
 
 static void delete_start(void *ctx, http_later *l) {
     delete_wait *w = ctx;
-    w->rc = store_delete_user_async(w->a->store, w->user, ingest_done, l, &w->p, &w->e);
+    w->rc = store_delete_user_async(w->a->store, w->user, http_later_wake, l, &w->p, &w->e);
     if (w->rc != NC_OK) http_later_done(l);
 }
 
