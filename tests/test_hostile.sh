@@ -291,12 +291,17 @@ pct() { # pct FILE P: the P-quantile of the 200-status times, in ms
 }
 lat "$T/lat.idle"
 lib0=$(grep -c '"event":"http_library"' "$T/d.log")
+# during FN: FN 1 and FN 2 in the background while lat measures $T/lat.FN; then $T/FN.stop ends them
+during() {
+    local p1 p2
+    "$1" 1 & p1=$!; "$1" 2 & p2=$!; LOOPS+=("$p1" "$p2")
+    sleep 0.5
+    lat "$T/lat.$1"
+    touch "$T/$1.stop"
+    wait "$p1" "$p2"
+}
 f0=$SECONDS
-flood 1 & F1=$!; flood 2 & F2=$!; LOOPS+=("$F1" "$F2")
-sleep 0.5
-lat "$T/lat.flood"
-touch "$T/flood.stop"
-wait "$F1" "$F2"
+during flood
 f1=$SECONDS
 read -r s1 b1 <"$T/flood.1"; read -r s2 b2 <"$T/flood.2"
 lib1=$(grep -c '"event":"http_library"' "$T/d.log")
@@ -326,11 +331,7 @@ bodies() {
     echo "$n $ok" >"$T/bodies.$1"
 }
 b0=$SECONDS
-bodies 1 & G1=$!; bodies 2 & G2=$!; LOOPS+=("$G1" "$G2")
-sleep 0.5
-lat "$T/lat.bodies"
-touch "$T/bodies.stop"
-wait "$G1" "$G2"
+during bodies
 read -r n1 a1 <"$T/bodies.1"; read -r n2 a2 <"$T/bodies.2"
 ok_bodies=$(grep -c '^200 ' "$T/lat.bodies")
 echo "# good requests during oversized bodies: $ok_bodies/200 ok, p50 $(pct "$T/lat.bodies" 0.5) ms, p99 $(pct "$T/lat.bodies" 0.99) ms;" \
