@@ -163,6 +163,14 @@ double nc_wall_time(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+void nc_format_utc(int64_t t, char *buf, size_t cap) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!cap) return;
+    buf[0] = '\0';
+    if (gmtime_r(&tt, &tm)) strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 void nc_set_threads(int n) {
     if (n <= 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);

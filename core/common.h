@@ -66,6 +66,9 @@ nc_rng nc_rng_split(const nc_rng *r, uint64_t stream);
 /* Monotonic seconds (CLOCK_MONOTONIC) and wall-clock seconds since the epoch. */
 double nc_now(void);
 double nc_wall_time(void);
+/* Seconds since the epoch t as RFC 3339 in UTC to the second ("2026-12-07T05:49:33Z") into
+ * buf (cap >= 21); "" when t cannot be represented. */
+void nc_format_utc(int64_t t, char *buf, size_t cap);
 
 /* Sets the number of threads used by OpenMP loops in core/, OpenBLAS and faiss together, so
  * one --threads setting drives all three without oversubscription. n <= 0 means all cores. */

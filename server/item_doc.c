@@ -61,14 +61,6 @@ int item_time_parse(const char *s, int64_t *out) {
     return 0;
 }
 
-/* Seconds since the epoch as RFC 3339 in UTC ("...Z"). */
-static void format_time(int64_t t, char *buf, size_t cap) {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int check_categories(const json_t *v, nc_err *e) {
     if (!json_is_array(v)) return nc_fail(e, NC_EINVAL, "categories: must be an array of strings");
     if (json_array_size(v) > ITEM_MAX_CATEGORIES)
@@ -147,7 +139,7 @@ json_t *item_doc_merge(const json_t *old, const json_t *body, int patch) {
         int64_t t;
         char buf[40];
         if (json_is_string(v) && item_time_parse(json_string_value(v), &t) == 0) {
-            format_time(t, buf, sizeof buf);
+            nc_format_utc(t, buf, sizeof buf);
             json_object_set_new(doc, "available_from", json_string(buf));
         } else {
             json_object_set_new(doc, "available_from", json_null());

@@ -18,10 +18,7 @@ static void model_free(live_model *m) {
 
 /* Formatted once per model, not per answer. */
 static void make_ref_json(live_model *m) {
-    time_t s = (time_t)m->ck.meta.trained_at;
-    struct tm tm;
-    m->trained_at[0] = '\0';
-    if (gmtime_r(&s, &tm)) strftime(m->trained_at, sizeof m->trained_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    nc_format_utc((int64_t)m->ck.meta.trained_at, m->trained_at, sizeof m->trained_at);
     snprintf(m->ref_json, sizeof m->ref_json, "{\"version\":%llu,\"trained_at\":\"%s\"}",
              (unsigned long long)m->ck.meta.model_version, m->trained_at);
 }

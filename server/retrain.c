@@ -412,10 +412,7 @@ int retrain_run_once(srv_app *a, const atomic_int *cancel, int threads, retrain_
 static void log_run(train_log *log, const retrain_report *rep, double at) {
     train_run run = {.outcome = outcome_name(rep->outcome), .version = rep->version, .recall20 = rep->new_recall20,
                      .ndcg20 = rep->new_ndcg20};
-    time_t t = (time_t)at;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(run.ended_at, sizeof run.ended_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    nc_format_utc((int64_t)at, run.ended_at, sizeof run.ended_at);
     snprintf(run.detail, sizeof run.detail, "%.255s", rep->detail);
     train_log_end(log, &run);
 }
@@ -556,10 +553,7 @@ void retrain_stop(retrain *r) {
 json_t *retrain_status(retrain *r) {
     char ended[40];
     pthread_mutex_lock(&r->mu);
-    time_t t = (time_t)r->last_at;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ended, sizeof ended, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    nc_format_utc((int64_t)r->last_at, ended, sizeof ended);
     json_t *o = json_pack("{s:b, s:b, s:I}", "running", r->running, "requested", r->requested, "runs", (json_int_t)r->runs);
     if (o && r->runs)
         json_object_set_new(o, "last", json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:f, s:f, s:s}", "outcome",
