@@ -122,7 +122,7 @@ static json_t *model_ref(const live_model *m) {
 }
 
 /* The store failed: a server-side fault, so 503 (retryable), never a 4xx. */
-static void store_fault(srv_app *a, http_resp *rs, const char *what, const nc_err *e) {
+void routes_store_fault(srv_app *a, http_resp *rs, const char *what, const nc_err *e) {
     prom_add(&a->metrics.store_errors, 1);
     slog_kv(&a->log, SLOG_ERROR, "store_error", "op", json_string(what), "error", json_string(e->msg), NULL);
     http_problem(rs, 503, "the interaction store is unavailable (%s: %s); retry later", nc_strerror(e->code),
@@ -132,7 +132,7 @@ static void store_fault(srv_app *a, http_resp *rs, const char *what, const nc_er
 
 /* A replica refuses writes and admin: 307 to the same path on its primary (Location when it
  * fits the header), with a problem body naming the primary for clients that do not follow. */
-static int refused_on_replica(const srv_app *a, const http_req *rq, http_resp *rs) {
+int routes_refused_on_replica(const srv_app *a, const http_req *rq, http_resp *rs) {
     if (a->cfg.role_id != SRV_ROLE_REPLICA) return 0;
     char loc[CFG_STR_MAX + 300];
     size_t n = strlen(a->cfg.primary);
@@ -146,12 +146,6 @@ static int refused_on_replica(const srv_app *a, const http_req *rq, http_resp *r
     http_add_header(rs, "Location", loc);
     return 1;
 }
-
-int routes_refused_on_replica(const srv_app *a, const http_req *rq, http_resp *rs) {
-    return refused_on_replica(a, rq, rs);
-}
-
-void routes_store_fault(srv_app *a, http_resp *rs, const char *what, const nc_err *e) { store_fault(a, rs, what, e); }
 
 /* ======================= recommendations ======================= */
 
@@ -444,7 +438,7 @@ static void recommend(srv_app *a, const live_model *m, const char *user, int k, 
     int64_t deleted_seq = 0;
     nc_err e = {0};
     if (seen_items(a, user, &seen, &deleted_seq, &e) != NC_OK) {
-        store_fault(a, rs, "user_items", &e);
+        routes_store_fault(a, rs, "user_items", &e);
         return;
     }
     store_ids ex = {0};
@@ -753,7 +747,7 @@ static void ingest_start(void *ctx, http_later *l) {
 static int write_committed(srv_app *a, http_resp *rs, int rc, const nc_err *e, int invalid_status, const char *op) {
     if (rc == NC_OK) return 1;
     if (rc == NC_EINVAL) http_problem(rs, invalid_status, "%s", e->msg);
-    else store_fault(a, rs, op, e);
+    else routes_store_fault(a, rs, op, e);
     return 0;
 }
 
@@ -816,7 +810,7 @@ static void append_events(srv_app *a, const http_req *rq, json_t *arr, http_resp
 
 static void h_interactions(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
-    if (refused_on_replica(a, rq, rs)) return;
+    if (routes_refused_on_replica(a, rq, rs)) return;
     static const char *const allowed[] = {NULL};
     if (!params_known(rq, rs, allowed)) return;
     const char *key = http_header(rq, "Idempotency-Key");
@@ -878,7 +872,7 @@ static void delete_finish(void *ctx, http_resp *rs) {
  * after the commit (http_answer_later), as for POST /interactions. */
 static void h_delete_user(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
-    if (refused_on_replica(a, rq, rs)) return;
+    if (routes_refused_on_replica(a, rq, rs)) return;
     static const char *const allowed[] = {NULL};
     nc_err e = {0};
     if (!params_known(rq, rs, allowed)) return;
@@ -1088,7 +1082,7 @@ static void h_model(void *ap, const http_req *rq, http_resp *rs) {
 
 static void h_retrain(void *ap, const http_req *rq, http_resp *rs) {
     srv_app *a = ap;
-    if (refused_on_replica(a, rq, rs)) return;
+    if (routes_refused_on_replica(a, rq, rs)) return;
     if (!a->retrain || atomic_load(&a->stopping)) {
         http_problem(rs, 503, "retraining is not available %s", a->retrain ? "while shutting down" : "in this process");
         return;
