@@ -363,7 +363,7 @@ recommend_vs_nginx() {
         cache_scan_share="$(calc "($(metric nclrec_recommend_cache_total '{outcome="scan"}') - $scan0) / ($n1 - $n0)")"
     mem mem_after_recommend
     # many connections: 256 readers (libmicrohttpd's epoll threads sat idle at 128 per thread;
-    # see start_daemon in server/http.c); an error below half the 64-connection rate
+    # see start_daemon in server/http/http.c); an error below half the 64-connection rate
     wrk_run recommend_nclrec_c256 256 "$WARM_SECONDS" serve_recommend.lua "$B" "$W/users.txt" 10
     local many; many=$(calc "$(fld recommend_nclrec_c256 rps) / $(fld recommend_nclrec rps)")
     result recommend_c256_compare rps_256_over_64="$many"
@@ -448,7 +448,7 @@ ingest_vs_loop() {
     local r
     r=$(calc "$(fld "$name" rps) / $(fld "${name}_loop" rows_per_s)")
     # many connections: 256 writers on the same daemon (libmicrohttpd 0.9.75's single epoll
-    # thread all but stopped at 128; see start_daemon in server/http.c)
+    # thread all but stopped at 128; see start_daemon in server/http/http.c)
     wrk_run "${name}_c256" 256 "$WARM_SECONDS" serve_ingest.lua "$B" "$W/items.txt" "$W/api.key" "$name-c256-$$"
     local many; many=$(calc "$(fld "${name}_c256" rps) / $(fld "$name" rps)")
     result "${name}_c256_compare" rps_256_over_32="$many"
@@ -543,7 +543,7 @@ SQL
 }
 
 # Step 3b: what step 3 can reach at most here, whatever the store does: the daemon's own HTTP
-# layer (bench/ingest_bound.c: server/http.c, a jansson parse, the same parking and answer) with the
+# layer (bench/ingest_bound.c: server/http/http.c, a jansson parse, the same parking and answer) with the
 # store replaced by a writer thread that answers each group at once (mode none) or after one
 # 4 KiB page write and fdatasync (mode fsync, the least a durable group commit does). Each
 # next to a fresh loop run and the daemon's figure of step 3 (NAME).

@@ -6,7 +6,7 @@
  * their train and valid rows, which are their known history) are measured for:
  *   trained   model A's own embeddings of them (the best a retrain can do),
  *   fold-in   model B's item embeddings with a user vector folded in from the history
- *             (server/foldin.h: ials with several alphas and lambda 0.1, and mean),
+ *             (server/model/foldin.h: ials with several alphas and lambda 0.1, and mean),
  *   popular   items ranked by how many users of B's training data have them.
  *
  * usage: foldin_quality [--data FILE] [--epochs N] [--threads N] [--lr X]
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "dataset.h"
-#include "foldin.h"
+#include "model/foldin.h"
 #include "metrics.h"
 #include "synth.h"
 #include "train.h"

@@ -1,7 +1,7 @@
 /* ingest_bound.c - the most the durable-ingest benchmark (bench/bench_serve.sh, step 3) can
  * show on this machine with the daemon's own HTTP layer, whatever the store does.
  *
- * It serves POST /interactions through server/http.c as `nclrec serve` does (the same
+ * It serves POST /interactions through server/http/http.c as `nclrec serve` does (the same
  * libmicrohttpd set-up, bearer key, body cap, the body parsed by jansson - without the
  * daemon's per-field checks -, the request parked with http_answer_later while it waits, the
  * same JSON answer), but the store is replaced by
@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "http.h"
-#include "routes.h"
+#include "http/http.h"
+#include "api/routes.h"
 
 #define PAGE 4096
 #define FILE_PAGES 1024
@@ -189,7 +189,7 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* every thread started below inherits the mask */
     pthread_t writer;
     if (pthread_create(&writer, NULL, writer_main, &b) != 0) return 1;
-    /* The daemon's defaults (server/config.c), so only the store differs. */
+    /* The daemon's defaults (server/config/config.c), so only the store differs. */
     http_opts o = {.host = "127.0.0.1", .threads = atoi(argv[4]), .max_connections = 1024, .conn_timeout = 30,
                    .max_body = 1 << 20, .max_header = 32768, .api_key = key};
     http_route routes[] = {{"POST", "/interactions", h_interactions, HTTP_AUTH_WRITE | HTTP_BODY_JSON}};

@@ -1,5 +1,5 @@
 /* popular_refresh.c - how long a replica takes to recompute its popular list
- * (server/replica_state.c, rstate_popular) on a large catalogue.
+ * (server/replica/replica_state.c, rstate_popular) on a large catalogue.
  *
  * Applies N_ITEMS items to a replica state, one interaction each (64 users), then 5 times:
  * one more interaction (the list is now out of date), a 0.6 s wait (a refresh happens at most
@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "common.h"
-#include "replica_state.h"
+#include "replica/replica_state.h"
 
 int main(int argc, char **argv) {
     int n = argc == 2 ? atoi(argv[1]) : 0;

@@ -1,6 +1,6 @@
 -- serve_drift.lua - wrk script: /recommend where 90% of requests go to a hot set of 800 users
 -- that moves after SWITCH seconds (users 1-800 of USERS_FILE, then users 3001-3800), the rest
--- to any user. For the kept candidate lists (server/rec_cache.c) under a budget smaller than
+-- to any user. For the kept candidate lists (server/model/rec_cache.c) under a budget smaller than
 -- all users' lists: do the users who ask now get lists, or the ones who asked first?
 --
 --   wrk -t1 -c64 -d8s --latency -s bench/serve_drift.lua URL -- USERS_FILE SWITCH

@@ -2,7 +2,7 @@
  * the checkpoint's dimensions, so bench/bench_serve.sh can put the daemon's resident set next
  * to it.
  *
- * A live model (server/live_model.h) holds the whole checkpoint (id maps, E0, the propagated
+ * A live model (server/model/live_model.h) holds the whole checkpoint (id maps, E0, the propagated
  * user and item embeddings F, centroids, cluster assignments), plus a faiss IndexFlatIP holding
  * its own copy of the item embeddings, plus the d x d Gram matrix (double) for fold-in.
  * "needed" is what answering requests reads (F of users and items, the index, the id maps, the

@@ -23,3 +23,13 @@ bench-serve-category: all $(BUILD)/bench/ingest_loop $(BUILD)/bench/ingest_bound
 	BUILD=$(BUILD) DATA_DIR=$(DATA_DIR) STEPS=category bench/bench_serve.sh
 bench-serve: all $(BUILD)/bench/ingest_loop $(BUILD)/bench/ingest_bound $(BUILD)/bench/serve_model_bytes
 	BUILD=$(BUILD) DATA_DIR=$(DATA_DIR) bench/bench_serve.sh
+
+#   make bench-ab BIN_A=path/to/nclrec [BIN_B=$(BUILD)/nclrec]   two builds side by side on the
+#                        same generated data (bench/ab_serve.sh): /recommend and POST
+#                        /interactions, A then B, ROUNDS times; the B/A ratios of the medians.
+#                        For a change that must not move the serving figures.
+BIN_B ?= $(BUILD)/nclrec
+.PHONY: bench-ab
+bench-ab: all
+	@test -n "$(BIN_A)" || { echo "make bench-ab needs BIN_A=path/to/another/nclrec"; exit 1; }
+	bench/ab_serve.sh $(BIN_A) $(BIN_B)

@@ -38,7 +38,7 @@ FUZZ_COMMON   = tests/fuzz/fuzz_util.h
 fuzz-deps:
 	@sh tools/debs.sh fuzzing $(FUZZ_DEB_PACKAGES)
 
-$(FUZZ_BUILD)/%.o: %.c $(wildcard core/*.h server/*.h)
+$(FUZZ_BUILD)/%.o: %.c $(wildcard core/*.h) $(SRV_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

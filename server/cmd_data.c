@@ -14,7 +14,7 @@
 #include "commands.h"
 #include "dataset.h"
 #include "item_io.h"
-#include "store.h"
+#include "store/store.h"
 #include "synth.h"
 
 /* ===================== synth ===================== */

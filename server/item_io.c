@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "item_doc.h"
-#include "store_items.h"
+#include "store/store.h"
+#include "store/store.h"
 
 /* Reads every line of path into docs (checked, one JSON object each); *n how many. */
 static int read_docs(const char *path, json_t ***docs, size_t *n, nc_err *e) {

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /* *n_items (may be NULL): documents written; *n_replayed (may be NULL): of those, in chunks
  * an earlier run had committed. NC_EINVAL for a bad file (message "PATH:LINE: ..."). */

@@ -27,16 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalogue.h"
+#include "model/catalogue.h"
 #include "commands.h"
-#include "config.h"
-#include "feed.h"
-#include "http.h"
-#include "item_routes.h"
-#include "replica.h"
-#include "retrain.h"
-#include "routes.h"
-#include "store.h"
+#include "config/config.h"
+#include "replica/feed.h"
+#include "http/http.h"
+#include "api/item_routes.h"
+#include "replica/replica.h"
+#include "model/retrain.h"
+#include "api/routes.h"
+#include "store/store.h"
 #include "synth.h"
 
 /* Shared by the main thread and the signal thread. */
@@ -195,8 +195,9 @@ static int seed_synthetic(srv_app *a, nc_err *e) {
 /* Gets a model to serve: the newest checkpoint, else one trained from the store (seeded
  * first when empty and allowed). Having no model is not an error: /readyz says so. */
 static int bootstrap_model(srv_app *a, const atomic_int *cancel, nc_err *e) {
+    model_env env = routes_model_env(a);
     int loaded = 0;
-    if (retrain_load_newest(a, &loaded, e) != NC_OK) return e->code;
+    if (retrain_load_newest(&env, &loaded, e) != NC_OK) return e->code;
     if (loaded) return NC_OK;
     store_stats st;
     if (store_stats_get(a->store, &st, e) != NC_OK) return e->code;
@@ -213,7 +214,7 @@ static int bootstrap_model(srv_app *a, const atomic_int *cancel, nc_err *e) {
     }
     retrain_report rep;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN); /* nothing is served yet: use every core */
-    int rc = retrain_run_once(a, cancel, ncpu > 0 ? (int)ncpu : 1, &rep, e);
+    int rc = retrain_run_once(&env, cancel, ncpu > 0 ? (int)ncpu : 1, &rep, e);
     return rc == NC_ECANCEL ? NC_OK : rc; /* a cancelled start-up just proceeds to shut down */
 }
 
@@ -228,11 +229,12 @@ static int open_feed(srv_app *a, nc_err *e) {
 /* A replica has no store: its state comes from the primary's changefeed, its models from the
  * primary's checkpoints; the newest one downloaded before a restart is served at once. */
 static int bootstrap_replica(srv_app *a, nc_err *e) {
+    model_env env = routes_model_env(a); /* no store: the replica's state answers (replica.h) */
     int loaded = 0;
     if (mkdir(a->cfg.data_dir, 0750) != 0 && errno != EEXIST)
         return nc_fail(e, NC_EIO, "setting 'data_dir': cannot create '%s': %s", a->cfg.data_dir, strerror(errno));
-    if (!(a->replica = replica_new(a, e))) return e->code;
-    if (retrain_load_newest(a, &loaded, e) != NC_OK) return e->code;
+    if (!(a->replica = replica_new(&env, e))) return e->code;
+    if (retrain_load_newest(&env, &loaded, e) != NC_OK) return e->code;
     slog_kv(&a->log, SLOG_INFO, "replica", "primary", json_string(a->cfg.primary), "local_model", json_boolean(loaded),
             "poll_seconds", json_real(a->cfg.replica_poll), NULL);
     return NC_OK;
@@ -252,7 +254,8 @@ static int bootstrap(srv_app *a, const atomic_int *cancel, nc_err *e) {
 /* The background thread of the role: the retrain thread, or a replica's poller. */
 static int start_background(srv_app *a, nc_err *e) {
     if (a->replica) return replica_start(a->replica, e);
-    a->retrain = retrain_start(a, e);
+    model_env env = routes_model_env(a);
+    a->retrain = retrain_start(&env, e);
     return a->retrain ? NC_OK : e->code;
 }
 

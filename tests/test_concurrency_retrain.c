@@ -1,5 +1,5 @@
 /* test_concurrency_retrain.c - the background retrain against the request path, in one process
- * and without HTTP (server/retrain.h, live_model.h, store.h, prom.h): while reader threads
+ * and without HTTP (server/model/retrain.h, live_model.h, store.h, prom.h): while reader threads
  * take the served model, search it, read the retrain status and render the metrics, and writer
  * threads append interactions, the retrain thread trains and swaps three times on request.
  * Checks: every model a reader held was whole and each reader saw versions only grow; every
@@ -15,7 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "retrain.h"
+#include "api/routes.h"
+#include "model/retrain.h"
 #include "synth.h"
 #include "testhelp.h"
 
@@ -194,9 +195,10 @@ static void test_retrain_under_load(void) {
     int64_t seeded = a->store ? seed_store(a) : -1;
     CHECK(seeded > 0, "seeded %lld rows", (long long)seeded);
     retrain_report rep;
-    CHECK(seeded > 0 && retrain_run_once(a, NULL, 1, &rep, &e) == NC_OK && served_version(a) == 1,
+    model_env env = routes_model_env(a);
+    CHECK(seeded > 0 && retrain_run_once(&env, NULL, 1, &rep, &e) == NC_OK && served_version(a) == 1,
           "first model: %s", e.msg);
-    a->retrain = retrain_start(a, &e);
+    a->retrain = retrain_start(&env, &e);
     CHECK(a->retrain != NULL, "%s", e.msg);
     if (!a->retrain || served_version(a) != 1) return;
 

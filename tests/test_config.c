@@ -1,12 +1,12 @@
-/* test_config.c - the daemon's settings (server/config.h): defaults, flag forms, environment
+/* test_config.c - the daemon's settings (server/config/config.h): defaults, flag forms, environment
  * overrides and their precedence, training hyper-parameters, refusals that name the setting,
  * the key file, and that the logged configuration never holds the key. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
+#include "config/config.h"
+#include "base/log.h"
 #include "testhelp.h"
 
 /* Loads argv (a NULL-terminated list after the command name) into c from the defaults. */

@@ -1,11 +1,11 @@
-/* test_foldin.c - the fold-in embedding for users a model has not seen (server/foldin.h):
+/* test_foldin.c - the fold-in embedding for users a model has not seen (server/model/foldin.h):
  * the Gram matrix, the exact solution of the ials normal equations, the mean, refusals, and on
  * planted data that both methods rank a user's own cluster first while only ials discounts
  * the direction every item shares. */
 #include <math.h>
 #include <string.h>
 
-#include "foldin.h"
+#include "model/foldin.h"
 #include "testhelp.h"
 
 #define D 4

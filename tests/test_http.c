@@ -1,4 +1,4 @@
-/* test_http.c - the HTTP layer (server/http.c) on its own, with a small route table of echo
+/* test_http.c - the HTTP layer (server/http/http.c) on its own, with a small route table of echo
  * handlers:
  *   - parity: each request is sent to the real daemon on 127.0.0.1 over a socket and run
  *     through http_dispatch; status, content type, Allow / WWW-Authenticate and body must be
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "http/http.h"
 #include "testhelp.h"
 
 #define KEY "sekret-key"

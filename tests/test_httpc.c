@@ -1,4 +1,4 @@
-/* test_httpc.c - the replica's HTTP client (server/httpc.h) against a fake server on 127.0.0.1:
+/* test_httpc.c - the replica's HTTP client (server/http/httpc.h) against a fake server on 127.0.0.1:
  * URL parsing and refusals (https, no host, bad port); a Content-Length body collected whole
  * or streamed to a sink, across several writes; the request line and the headers sent; header
  * lookup; 304 without a body; a body without Content-Length read to the end; refusals of a
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fake_http.h"
-#include "httpc.h"
+#include "http/httpc.h"
 #include "testhelp.h"
 
 static void test_parse_url(void) {

@@ -1,4 +1,4 @@
-/* test_jbuf.c - the hand-written JSON of server/jbuf.h is the text jansson prints for the same
+/* test_jbuf.c - the hand-written JSON of server/http/jbuf.h is the text jansson prints for the same
  * values (http_json's flags: compact, reals at precision 8): strings with quotes, backslashes,
  * control characters and UTF-8; reals from floats, integers, tiny and huge values, negative
  * zero; null for NaN and infinities; 64-bit integers; and a whole /recommend-shaped answer. */
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "jbuf.h"
+#include "http/jbuf.h"
 #include "testhelp.h"
 
 #define FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8) | JSON_ENCODE_ANY)

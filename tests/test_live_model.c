@@ -1,4 +1,4 @@
-/* test_live_model.c - the served model and its hot swap (server/live_model.h): a model built
+/* test_live_model.c - the served model and its hot swap (server/model/live_model.h): a model built
  * from a checkpoint answers lookups and searches; a holder keeps its model across a swap; and
  * under concurrent readers and a swapping thread every acquired model is whole and the
  * reference counts come back to the slot's single reference. */
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "live_model.h"
+#include "model/live_model.h"
 #include "testhelp.h"
 
 /* A checkpoint with n_users x n_items ids "u<i>" / "i<j>", dim 4, and item j's embedding

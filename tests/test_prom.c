@@ -1,11 +1,11 @@
-/* test_prom.c - the Prometheus exposition (server/prom.h): counters and cumulative latency
+/* test_prom.c - the Prometheus exposition (server/base/prom.h): counters and cumulative latency
  * buckets by route and status, the unmatched route and unknown statuses, retrain outcomes and
- * the model gauges; plus the HTTP layer's key comparison and reason phrases (server/http.h). */
+ * the model gauges; plus the HTTP layer's key comparison and reason phrases (server/http/http.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "prom.h"
+#include "http/http.h"
+#include "base/prom.h"
 #include "testhelp.h"
 
 static int contains(const char *text, const char *line) { return strstr(text, line) != NULL; }

@@ -1,4 +1,4 @@
-/* test_rec_cache.c - the known users' candidate cache (server/rec_cache.h): a kept list
+/* test_rec_cache.c - the known users' candidate cache (server/model/rec_cache.h): a kept list
  * answers exactly what a new scan of the index answers (ids, order and scores, ties
  * included) whenever it answers at all, and says so when it cannot; deletions, the budget,
  * the length limit and racing fillers. */
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "index.h"
-#include "rec_cache.h"
+#include "model/rec_cache.h"
 #include "testhelp.h"
 
 #define N_ITEMS 300

@@ -1,4 +1,4 @@
-/* test_replica_poll.c - a replica's poller (server/replica.h) against a fake primary on
+/* test_replica_poll.c - a replica's poller (server/replica/replica.h) against a fake primary on
  * 127.0.0.1 that serves the two feeds the way feed.c does, with faults on demand: the
  * changefeed followed page by page into the state; a checkpoint whose CRC header, version
  * header or length is wrong is refused (no model, no file left behind, counted); a good one is
@@ -14,7 +14,8 @@
 
 #include "checkpoint.h"
 #include "fake_http.h"
-#include "replica.h"
+#include "api/routes.h"
+#include "replica/replica.h"
 #include "testhelp.h"
 
 enum { CK_GOOD, CK_BAD_CRC, CK_BAD_VERSION, CK_TRUNCATED, CK_ERROR };
@@ -178,7 +179,8 @@ static void test_poller(void) {
     prom_init(&a->metrics, NULL, NULL, 0);
     live_slot_init(&a->model);
     nc_err e = {0};
-    replica *r = replica_new(a, &e);
+    model_env env = routes_model_env(a);
+    replica *r = replica_new(&env, &e);
     CHECK(r != NULL, "%s", e.msg);
     if (!r) return;
 

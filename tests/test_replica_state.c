@@ -1,5 +1,5 @@
 /* test_replica_state.c - a replica's in-memory copy of its primary's interactions
- * (server/replica_state.h): items per user in order of first interaction with counts, the same
+ * (server/replica/replica_state.h): items per user in order of first interaction with counts, the same
  * answers after a user outgrows the linear list, deletions (items gone, popularity down, the
  * deletion's sequence number kept, a returning user starting afresh), the popularity ranking
  * and its ties, the cursor (advanced by a page, never moved back, stopping at a bad event),
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "replica_state.h"
+#include "replica/replica_state.h"
 #include "testhelp.h"
 
 static rstate_event inter(int64_t seq, const char *u, const char *i) { return (rstate_event){seq, RSTATE_INTERACTION, u, i}; }

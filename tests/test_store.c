@@ -2,8 +2,8 @@
  * and idempotency rules, deletion with tombstones, snapshots and watermarks, group commit
  * under concurrency (grouping shown by holding the write lock from another connection, not by
  * timing), import/export, popularity, and clear errors for read-only and full databases. */
-#include "sql_embed.h"
-#include "store.h"
+#include "store/sql_embed.h"
+#include "store/store.h"
 #include "testhelp.h"
 #include "tmpdir.h"
 
@@ -242,14 +242,14 @@ static void test_embedded_sql_matches_files(void) {
     }
     closedir(d);
     CHECK(n_files == sql_n_migrations, "%d .sql files in %s but %d embedded: run "
-          "tools/embed_sql.sh > server/sql_embed.c", n_files, dir, sql_n_migrations);
+          "tools/embed_sql.sh > server/store/sql_embed.c", n_files, dir, sql_n_migrations);
     for (int i = 0; i < sql_n_migrations; i++) {
         const sql_migration *m = &sql_migrations[i];
         CHECK(m->version == i + 1, "%s has version %d at position %d", m->name, m->version, i);
         snprintf(path, sizeof path, "%s/%s", dir, m->name);
         char *text = slurp(path);
-        CHECK(text && !strcmp(text, m->sql), "server/sql_embed.c is stale for %s: run "
-              "tools/embed_sql.sh > server/sql_embed.c", path);
+        CHECK(text && !strcmp(text, m->sql), "server/store/sql_embed.c is stale for %s: run "
+              "tools/embed_sql.sh > server/store/sql_embed.c", path);
         free(text);
     }
 }

@@ -4,7 +4,7 @@
  * store_delete_user returns, also under concurrent writers and readers; a failed job never
  * is; writes by another connection to the same file arrive within a few seconds; and the
  * mapped form (store_seen_mapped) gives the same items as the caller's numbers. */
-#include "store.h"
+#include "store/store.h"
 #include "testhelp.h"
 #include "tmpdir.h"
 

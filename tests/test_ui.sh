@@ -29,7 +29,7 @@ req GET /ui/app.js
 check "/ui/app.js is JavaScript" ok_if 'is 200 && grep -qi "^content-type: text/javascript" "$T/hdrs"'
 req GET /ui/nothing.js
 check "/ui/ names the files it has for an unknown one" ok_if 'problem 404 && has "index.html, app.js, style.css"'
-size=$(cat server/ui/index.html server/ui/app.js server/ui/style.css | wc -c)
+size=$(cat server/api/ui/index.html server/api/ui/app.js server/api/ui/style.css | wc -c)
 check "the page is under 50 KB ($size bytes)" ok_if '[ "$size" -lt 51200 ]'
 req GET '/metrics?format=json'
 check "/metrics?format=json is closed by --auth-reads" problem 401

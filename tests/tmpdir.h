@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "store.h"
+#include "store/store.h"
 
 typedef struct tdir {
     char dir[64];

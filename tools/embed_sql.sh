@@ -1,8 +1,8 @@
 #!/bin/sh
-# embed_sql.sh - writes server/sql_embed.c, the schema migrations as C string literals, so the
+# embed_sql.sh - writes server/store/sql_embed.c, the schema migrations as C string literals, so the
 # daemon carries its SQL and needs no files at run time.
 #
-#   tools/embed_sql.sh [SQL_DIR] > server/sql_embed.c      (SQL_DIR defaults to sql/migrations)
+#   tools/embed_sql.sh [SQL_DIR] > server/store/sql_embed.c      (SQL_DIR defaults to sql/migrations)
 #
 # Migrations are SQL_DIR/NNNN_name.sql, numbered 0001, 0002, ... without gaps; each becomes
 # version NNNN. A file must be plain text ending in a newline. tests/test_store.c fails when

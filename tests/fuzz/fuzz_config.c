@@ -1,4 +1,4 @@
-/* fuzz_config.c - libFuzzer harness for the daemon's settings parser (server/config.c).
+/* fuzz_config.c - libFuzzer harness for the daemon's settings parser (server/config/config.c).
  *
  * The input is text, one item per line ('\n'; a '\r' before it is kept, as a shell would):
  *   NCLREC_NAME=value     set in the environment for this run only (other names are ignored,
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "fuzz_util.h"
 
 #define FUZZ_MAX_ITEMS 64

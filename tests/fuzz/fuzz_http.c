@@ -1,9 +1,9 @@
-/* fuzz_http.c - libFuzzer harness for the daemon's request path: http_dispatch (server/http.c),
- * which runs a request through the same steps as a request received by the daemon (route
- * match, 404/405/401/415/413, query decoding, the headers that matter, the body cap), with the
- * real route table (server/routes.c) and a real application: a store in a temporary directory
- * holding a small synthetic data set (core/synth.h) and a model trained on it for one epoch.
- * Both are made once per process; the store keeps what earlier inputs wrote, as a daemon's does.
+/* fuzz_http.c - libFuzzer harness for the daemon's request path: http_dispatch
+ * (server/http/http_dispatch.c), which runs a request through the same steps as a request
+ * received by the daemon (route match, 404/405/401/415/413, query decoding, the headers that
+ * matter, the body cap), with the real route table (server/api/routes.c) and a real
+ * application: a store in a temporary directory holding a small synthetic data set
+ * (core/synth.h) and a model trained on it for one epoch. Both are made once per process; the store keeps what earlier inputs wrote, as a daemon's does.
  *
  * The input is an HTTP/1.1 request as text, lines ending at '\n' (a '\r' before it dropped):
  *   METHOD SP TARGET [SP ...]     the target is the path and query string as sent
@@ -42,11 +42,11 @@
 #include <microhttpd.h>
 
 #include "fuzz_util.h"
-#include "catalogue.h"
-#include "http.h"
-#include "item_routes.h"
-#include "routes.h"
-#include "store.h"
+#include "model/catalogue.h"
+#include "http/http.h"
+#include "api/item_routes.h"
+#include "api/routes.h"
+#include "store/store.h"
 #include "synth.h"
 #include "train.h"
 

@@ -1,0 +1,276 @@
+/* catalogue.c - see catalogue.h. Items and category names are interned (nc_idmap) to dense
+ * numbers; each category keeps the list of its items, and one list holds the items that may
+ * be blocked (hidden, deleted, or with an available_from), so the per-request walks cost what
+ * they return rather than the whole catalogue. */
+#include "catalogue.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "store/store.h"
+
+typedef struct cat_entry {
+    int64_t seq;
+    int deleted, hidden;
+    int64_t available_from;  /* ITEM_NO_TIME when none */
+    int32_t *cats;           /* category numbers (owned) */
+    size_t n_cats;
+    char *doc;               /* canonical text (owned; NULL when deleted) */
+    int64_t restricted_at;   /* position in c->restricted, -1 when not there */
+} cat_entry;
+
+typedef struct cat_members {
+    int32_t *items;
+    size_t n, cap;
+} cat_members;
+
+struct catalogue {
+    pthread_rwlock_t lock;
+    nc_idmap items, names;   /* item ids, category names */
+    cat_entry *entries;      /* per item number */
+    size_t entries_cap;
+    cat_members *members;    /* per category number */
+    size_t members_cap;
+    int32_t *restricted;     /* item numbers that may be blocked */
+    size_t n_restricted, restricted_cap;
+    int64_t last_seq;
+};
+
+catalogue *catalogue_new(nc_err *e) {
+    catalogue *c = nc_calloc(1, sizeof *c, e);
+    if (!c) return NULL;
+    nc_idmap_init(&c->items);
+    nc_idmap_init(&c->names);
+    if (pthread_rwlock_init(&c->lock, NULL) != 0) {
+        free(c);
+        nc_fail(e, NC_ENOMEM, "catalogue: cannot create a lock");
+        return NULL;
+    }
+    return c;
+}
+
+/* Frees every item and category, leaving the catalogue empty (the lock is the caller's). */
+static void clear(catalogue *c) {
+    for (size_t i = 0; i < c->items.n; i++) {
+        free(c->entries[i].cats);
+        free(c->entries[i].doc);
+    }
+    for (size_t i = 0; i < c->names.n; i++) free(c->members[i].items);
+    free(c->entries);
+    free(c->members);
+    free(c->restricted);
+    nc_idmap_free(&c->items);
+    nc_idmap_free(&c->names);
+    nc_idmap_init(&c->items);
+    nc_idmap_init(&c->names);
+    c->entries = NULL;
+    c->members = NULL;
+    c->restricted = NULL;
+    c->entries_cap = c->members_cap = c->n_restricted = c->restricted_cap = 0;
+    c->last_seq = 0;
+}
+
+void catalogue_free(catalogue *c) {
+    if (!c) return;
+    clear(c);
+    pthread_rwlock_destroy(&c->lock);
+    free(c);
+}
+
+void catalogue_reset(catalogue *c) {
+    if (!c) return;
+    pthread_rwlock_wrlock(&c->lock);
+    clear(c);
+    pthread_rwlock_unlock(&c->lock);
+}
+
+/* Drops item it from category k's list (order does not matter: swap with the last). */
+static void members_remove(cat_members *m, int32_t it) {
+    for (size_t i = 0; i < m->n; i++)
+        if (m->items[i] == it) {
+            m->items[i] = m->items[--m->n];
+            return;
+        }
+}
+
+/* Takes the entry's old categories out of their lists. */
+static void unlink_categories(catalogue *c, int32_t it) {
+    cat_entry *x = &c->entries[it];
+    for (size_t i = 0; i < x->n_cats; i++) members_remove(&c->members[x->cats[i]], it);
+    free(x->cats);
+    x->cats = NULL;
+    x->n_cats = 0;
+}
+
+/* Interns the document's categories and adds the item to each one's list. */
+static int link_categories(catalogue *c, int32_t it, const json_t *cats, nc_err *e) {
+    cat_entry *x = &c->entries[it];
+    size_t n = json_array_size(cats);
+    if (n && !(x->cats = nc_calloc(n, sizeof *x->cats, e))) return NC_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_string_value(json_array_get(cats, i));
+        int32_t k;
+        if (!name) return nc_fail(e, NC_EINVAL, "catalogue: categories[%zu] is not a string", i);
+        int rc = nc_idmap_intern(&c->names, name, strlen(name), &k, e);
+        if (!rc) rc = nc_reserve((void **)&c->members, &c->members_cap, c->names.n, sizeof *c->members, 16,
+                                 "categories", e);
+        if (rc) return rc;
+        cat_members *m = &c->members[k];
+        if (nc_reserve((void **)&m->items, &m->cap, m->n + 1, sizeof *m->items, 8, "category members", e)) return e->code;
+        m->items[m->n++] = it;
+        x->cats[x->n_cats++] = k;
+    }
+    return NC_OK;
+}
+
+/* Keeps the restricted list in step with the entry's rules. */
+static int update_restricted(catalogue *c, int32_t it, nc_err *e) {
+    cat_entry *x = &c->entries[it];
+    int want = x->deleted || x->hidden || x->available_from != ITEM_NO_TIME;
+    if (want && x->restricted_at < 0) {
+        if (nc_reserve((void **)&c->restricted, &c->restricted_cap, c->n_restricted + 1, sizeof *c->restricted, 16,
+                       "restricted items", e))
+            return e->code;
+        x->restricted_at = (int64_t)c->n_restricted;
+        c->restricted[c->n_restricted++] = it;
+    } else if (!want && x->restricted_at >= 0) {
+        int32_t last = c->restricted[--c->n_restricted];
+        c->restricted[x->restricted_at] = last;
+        c->entries[last].restricted_at = x->restricted_at;
+        x->restricted_at = -1;
+    }
+    return NC_OK;
+}
+
+/* The item's number, with a fresh entry when it is new. */
+static int entry_of(catalogue *c, const char *item, int32_t *it, nc_err *e) {
+    size_t before = c->items.n;
+    int rc = nc_idmap_intern(&c->items, item, strlen(item), it, e);
+    if (!rc) rc = nc_reserve((void **)&c->entries, &c->entries_cap, c->items.n, sizeof *c->entries, 64, "catalogue", e);
+    if (!rc && c->items.n > before)
+        c->entries[*it] = (cat_entry){.seq = -1, .available_from = ITEM_NO_TIME, .restricted_at = -1};
+    return rc;
+}
+
+int catalogue_apply(catalogue *c, const char *item, const char *doc, int64_t seq, nc_err *e) {
+    json_t *j = NULL;
+    char *copy = NULL;
+    if (doc && (!(j = json_loads(doc, 0, NULL)) || !json_is_object(j) ||
+                !json_is_array(json_object_get(j, "categories")))) {
+        json_decref(j);
+        return nc_fail(e, NC_EINVAL, "catalogue: the document of item '%.64s' is not a catalogue document", item);
+    }
+    if (doc && !(copy = strdup(doc))) {
+        json_decref(j);
+        return nc_fail(e, NC_ENOMEM, "catalogue: out of memory for item '%.64s'", item);
+    }
+    pthread_rwlock_wrlock(&c->lock);
+    int32_t it;
+    int rc = entry_of(c, item, &it, e);
+    if (!rc && c->entries[it].seq < seq) {
+        cat_entry *x = &c->entries[it];
+        item_rules r = {0, ITEM_NO_TIME};
+        if (j) item_doc_rules(j, &r);
+        unlink_categories(c, it);
+        free(x->doc);
+        x->doc = copy;
+        copy = NULL;
+        x->seq = seq;
+        x->deleted = doc == NULL;
+        x->hidden = r.hidden;
+        x->available_from = r.available_from;
+        if (j) rc = link_categories(c, it, json_object_get(j, "categories"), e);
+        if (!rc) rc = update_restricted(c, it, e);
+        if (seq > c->last_seq) c->last_seq = seq;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    free(copy);
+    json_decref(j);
+    return rc;
+}
+
+static int blocked_at(const cat_entry *x, int64_t now) {
+    return x->deleted || x->hidden || (x->available_from != ITEM_NO_TIME && x->available_from > now);
+}
+
+size_t catalogue_blocked(catalogue *c, int64_t now, catalogue_item_fn fn, void *ctx) {
+    size_t n = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    for (size_t i = 0; i < c->n_restricted; i++) {
+        int32_t it = c->restricted[i];
+        if (blocked_at(&c->entries[it], now)) {
+            fn(ctx, c->items.ids[it]);
+            n++;
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return n;
+}
+
+size_t catalogue_in_categories(catalogue *c, char *const *cats, size_t n, catalogue_item_fn fn, void *ctx) {
+    size_t calls = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        int32_t k = nc_idmap_find(&c->names, cats[i], strlen(cats[i]));
+        if (k < 0) continue;
+        const cat_members *m = &c->members[k];
+        for (size_t j = 0; j < m->n; j++) fn(ctx, c->items.ids[m->items[j]]);
+        calls += m->n;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return calls;
+}
+
+size_t catalogue_n_restricted(catalogue *c) {
+    pthread_rwlock_rdlock(&c->lock);
+    size_t n = c->n_restricted;
+    pthread_rwlock_unlock(&c->lock);
+    return n;
+}
+
+int catalogue_item_blocked(catalogue *c, const char *item, int64_t now) {
+    pthread_rwlock_rdlock(&c->lock);
+    int32_t it = nc_idmap_find(&c->items, item, strlen(item));
+    int blocked = it >= 0 && blocked_at(&c->entries[it], now);
+    pthread_rwlock_unlock(&c->lock);
+    return blocked;
+}
+
+int catalogue_has_category(catalogue *c, const char *item, char *const *cats, size_t n) {
+    int has = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    int32_t it = nc_idmap_find(&c->items, item, strlen(item));
+    for (size_t i = 0; it >= 0 && i < n && !has; i++) {
+        int32_t k = nc_idmap_find(&c->names, cats[i], strlen(cats[i]));
+        for (size_t j = 0; k >= 0 && j < c->entries[it].n_cats && !has; j++) has = c->entries[it].cats[j] == k;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return has;
+}
+
+int catalogue_get(catalogue *c, const char *item, char **doc, int *oom) {
+    *doc = NULL;
+    *oom = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    int32_t it = nc_idmap_find(&c->items, item, strlen(item));
+    if (it >= 0 && c->entries[it].doc && !(*doc = strdup(c->entries[it].doc))) *oom = 1;
+    pthread_rwlock_unlock(&c->lock);
+    return it >= 0 && !*oom;
+}
+
+void catalogue_stats_get(catalogue *c, int64_t now, catalogue_stats *out) {
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&c->lock);
+    out->items = (int64_t)c->items.n;
+    out->last_seq = c->last_seq;
+    for (size_t i = 0; i < c->n_restricted; i++) {
+        const cat_entry *x = &c->entries[c->restricted[i]];
+        if (x->deleted) out->deleted++;
+        else if (x->hidden) out->hidden++;
+        else if (x->available_from != ITEM_NO_TIME && x->available_from > now) out->pending++;
+    }
+    pthread_rwlock_unlock(&c->lock);
+}
