@@ -3,7 +3,8 @@
  * received by the daemon (route match, 404/405/401/415/413, query decoding, the headers that
  * matter, the body cap), with the real route table (server/api/routes.c) and a real
  * application: a store in a temporary directory holding a small synthetic data set
- * (core/synth.h) and a model trained on it for one epoch. Both are made once per process; the store keeps what earlier inputs wrote, as a daemon's does.
+ * (core/synth.h) and a model trained on it for one epoch. Both are made once per process;
+ * the store keeps what earlier inputs wrote, as a daemon's does.
  *
  * The input is an HTTP/1.1 request as text, lines ending at '\n' (a '\r' before it dropped):
  *   METHOD SP TARGET [SP ...]     the target is the path and query string as sent
