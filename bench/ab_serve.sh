@@ -10,12 +10,14 @@
 # /interactions from 32 (bench/serve_recommend.lua, serve_ingest.lua; wrk, 1 thread,
 # RUN_SECONDS each; 1 HTTP thread per daemon). Prints each run and the B/A ratios of the
 # medians of requests/s and p99. Every non-2xx answer is an error.
-# Environment: USERS (20000), RUN_SECONDS (8), ROUNDS (3), W (a new temporary directory).
+# Environment: USERS (20000), EPOCHS (10), RUN_SECONDS (8), ROUNDS (3), W (a new temporary
+# directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A=$(readlink -f "${1:?usage: bench/ab_serve.sh BIN_A BIN_B}")
 Bb=$(readlink -f "${2:?usage: bench/ab_serve.sh BIN_A BIN_B}")
 USERS=${USERS:-20000}
+EPOCHS=${EPOCHS:-10}
 RUN_SECONDS=${RUN_SECONDS:-8}
 ROUNDS=${ROUNDS:-3}
 W=${W:-$(mktemp -d /tmp/nclrec-ab.XXXXXX)}
@@ -26,19 +28,20 @@ die() { echo "ab_serve: $*" >&2; exit 1; }
 DPID=""
 stop() { [ -z "$DPID" ] || { kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null || true; DPID=""; }; }
 trap stop EXIT
-# start BIN DATA LOG: a daemon on a free loopback port; sets DPID and URL.
+# start BIN DATA LOG [FLAGS...]: a daemon on a free loopback port; sets DPID and URL.
 start() {
-    "$1" serve --listen 127.0.0.1:0 --data-dir "$2" --api-key-file "$W/api.key" --http-threads 1 \
-        --retrain-interval 0 2>"$3" &
+    local bin=$1 data=$2 log=$3; shift 3
+    "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --api-key-file "$W/api.key" --http-threads 1 \
+        --retrain-interval 0 "$@" 2>"$log" &
     DPID=$!
     local port=""
     for _ in $(seq 1 6000); do
-        port=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$3" | head -n 1)
+        port=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$log" | head -n 1)
         [ -n "$port" ] && break
         kill -0 "$DPID" 2>/dev/null || break
         sleep 0.1
     done
-    [ -n "$port" ] || die "$1 did not start: $(tail -n 3 "$3")"
+    [ -n "$port" ] || die "$bin did not start: $(tail -n 3 "$log")"
     URL=http://127.0.0.1:$port
 }
 # run NAME CONNS SCRIPT ARGS...: one wrk run; prints "NAME rps p99_ms".
@@ -60,7 +63,7 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/api.key"
 cut -d, -f1 "$W/synth.csv" | sed 1d | sort -u | head -n 5000 >"$W/users.txt"
 cut -d, -f2 "$W/synth.csv" | sed 1d | sort -u >"$W/items.txt"
 say "training the shared model with A"
-start "$A" "$W/data-a" "$W/train.log"
+start "$A" "$W/data-a" "$W/train.log" --epochs "$EPOCHS" --min-epochs "$EPOCHS" --num-clusters 100
 stop
 cp -a "$W/data-a" "$W/data-b"
 
