@@ -74,3 +74,15 @@ CREATE TABLE idempotency (
     last_seq     INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_created ON idempotency (created_at);
+
+-- What each retrain did (the start-up training included), newest 1,000 kept by the writer:
+-- /model's history and the page's chart of the last models' held-out metrics.
+CREATE TABLE retrain_runs (
+    id       INTEGER PRIMARY KEY,
+    ended_at INTEGER NOT NULL,       -- wall-clock seconds since the epoch
+    outcome  TEXT NOT NULL,          -- swapped, rejected, failed, cancelled, skipped
+    version  INTEGER NOT NULL,       -- the model built, 0 when none
+    recall20 REAL NOT NULL,          -- held-out, -1 when not evaluated
+    ndcg20   REAL NOT NULL,
+    detail   TEXT NOT NULL           -- why it was rejected, failed or skipped
+);

@@ -203,6 +203,41 @@ static void describe_schema(sqlite3 *db, char *buf, size_t cap) {
     sqlite3_finalize(st);
 }
 
+/* The retrain history survives a re-open, comes back oldest first, newest max only, and the
+ * writer keeps the newest STORE_RUNS_KEPT rows. */
+static void test_retrain_history(void) {
+    tdir t;
+    tdir_make(&t, "store");
+    nc_store *s = open_or_die(t.db, NULL);
+    nc_err e;
+    int ok = 1;
+    for (int i = 1; i <= STORE_RUNS_KEPT + 3 && ok; i++) {
+        store_run r = {.ended_at = 1700000000 + i, .version = (uint64_t)i, .recall20 = i / 10000.0, .ndcg20 = -1};
+        snprintf(r.outcome, sizeof r.outcome, "%s", i % 2 ? "swapped" : "rejected");
+        snprintf(r.detail, sizeof r.detail, "run %d", i);
+        ok = store_record_run(s, &r, &e) == NC_OK;
+    }
+    CHECK(ok, "record: %s", e.msg);
+    store_close(s);
+    CHECK(db_int(t.db, "SELECT count(*) FROM retrain_runs") == STORE_RUNS_KEPT, "newest %d kept", STORE_RUNS_KEPT);
+    s = open_or_die(t.db, NULL);
+    store_run got[3];
+    int n = -1;
+    CHECK(store_recent_runs(s, got, 3, &n, &e) == NC_OK && n == 3, "3 read back after re-open (%d): %s", n, e.msg);
+    for (int i = 0; i < n; i++) {
+        int want = STORE_RUNS_KEPT + 1 + i;
+        char detail[32];
+        snprintf(detail, sizeof detail, "run %d", want);
+        CHECK(got[i].version == (uint64_t)want && got[i].ended_at == 1700000000 + want &&
+                  !strcmp(got[i].outcome, want % 2 ? "swapped" : "rejected") && !strcmp(got[i].detail, detail) &&
+                  got[i].recall20 == want / 10000.0 && got[i].ndcg20 == -1,
+              "run %d: version %llu, outcome %s, detail '%s'", i, (unsigned long long)got[i].version, got[i].outcome,
+              got[i].detail);
+    }
+    store_close(s);
+    tdir_free(&t);
+}
+
 static void test_schema_sql_matches_migrations(void) {
     char path[4096];
     src_path("sql/schema.sql", path, sizeof path);
@@ -1123,6 +1158,7 @@ static void test_check_id(void) {
 int main(void) {
     RUN(test_migrations_fresh_and_reopen);
     RUN(test_migrate_v1_and_model_versions);
+    RUN(test_retrain_history);
     RUN(test_foreign_and_newer_files_refused);
     RUN(test_schema_sql_matches_migrations);
     RUN(test_embedded_sql_matches_files);

@@ -405,17 +405,36 @@ static int run_logged(const model_env *a, train_log *log, const atomic_int *canc
     return rc;
 }
 
-int retrain_run_once(const model_env *a, const atomic_int *cancel, int threads, retrain_report *rep, nc_err *e) {
-    return run_logged(a, NULL, cancel, threads, rep, e);
+/* The run's line in the history: in the store (which keeps it across restarts) and in the
+ * page's log (NULL at start-up, before the retrain thread and its log exist). */
+static void log_run(const model_env *a, train_log *log, const retrain_report *rep, double at) {
+    train_run run = {.ended_at = (int64_t)at, .version = rep->version, .recall20 = rep->new_recall20,
+                     .ndcg20 = rep->new_ndcg20};
+    snprintf(run.outcome, sizeof run.outcome, "%s", outcome_name(rep->outcome));
+    snprintf(run.detail, sizeof run.detail, "%.255s", rep->detail);
+    nc_err e;
+    if (a->store && store_record_run(a->store, &run, &e) != NC_OK)
+        slog_kv(a->log, SLOG_WARN, "retrain_history_not_stored", "error", json_string(e.msg), NULL);
+    if (log) train_log_end(log, &run);
 }
 
-/* The run's line in the page's history. */
-static void log_run(train_log *log, const retrain_report *rep, double at) {
-    train_run run = {.outcome = outcome_name(rep->outcome), .version = rep->version, .recall20 = rep->new_recall20,
-                     .ndcg20 = rep->new_ndcg20};
-    nc_format_utc((int64_t)at, run.ended_at, sizeof run.ended_at);
-    snprintf(run.detail, sizeof run.detail, "%.255s", rep->detail);
-    train_log_end(log, &run);
+/* The page's log starts with the runs the store remembers (the start-up training's too). */
+static void load_history(const model_env *a, train_log *log) {
+    train_run runs[TRAIN_LOG_RUNS];
+    int n = 0;
+    nc_err e;
+    if (!a->store) return;
+    if (store_recent_runs(a->store, runs, TRAIN_LOG_RUNS, &n, &e) != NC_OK) {
+        slog_kv(a->log, SLOG_WARN, "retrain_history_not_read", "error", json_string(e.msg), NULL);
+        return;
+    }
+    for (int i = 0; i < n; i++) train_log_end(log, &runs[i]);
+}
+
+int retrain_run_once(const model_env *a, const atomic_int *cancel, int threads, retrain_report *rep, nc_err *e) {
+    int rc = run_logged(a, NULL, cancel, threads, rep, e);
+    log_run(a, NULL, rep, nc_wall_time());
+    return rc;
 }
 
 /* ======================= the background thread ======================= */
@@ -478,7 +497,7 @@ static void *thread_main(void *arg) {
         retrain_report rep;
         nc_err e = {0};
         run_logged(&r->env, &r->log, &r->cancel, 0, &rep, &e);
-        log_run(&r->log, &rep, nc_wall_time());
+        log_run(&r->env, &r->log, &rep, nc_wall_time());
         pthread_mutex_lock(&r->mu);
         r->running = 0;
         r->runs++;
@@ -502,6 +521,7 @@ retrain *retrain_start(const model_env *a, nc_err *e) {
         nc_fail(e, NC_ENOMEM, "cannot make the retrain log's lock");
         return NULL;
     }
+    load_history(&r->env, &r->log);
     pthread_mutex_init(&r->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

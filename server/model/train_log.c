@@ -37,7 +37,9 @@ static json_t *epoch_json(const train_epoch *e) {
 }
 
 static json_t *run_json(const train_run *r) {
-    return json_pack("{s:s, s:s, s:I, s:f, s:f, s:s}", "ended_at", r->ended_at, "outcome", r->outcome, "version",
+    char ended[32];
+    nc_format_utc(r->ended_at, ended, sizeof ended);
+    return json_pack("{s:s, s:s, s:I, s:f, s:f, s:s}", "ended_at", ended, "outcome", r->outcome, "version",
                      (json_int_t)r->version, "recall20", r->recall20, "ndcg20", r->ndcg20, "detail", r->detail);
 }
 

@@ -1,12 +1,15 @@
 /* train_log.h - what the page draws of retraining: the running retrain's per-epoch curve and
  * the outcomes of the last runs with what each model measured on held-out rows. Kept in
- * memory by the retrain thread (written under its own lock, read by GET /model). */
+ * memory by the retrain thread (written under its own lock, read by GET /model); the runs
+ * are also in the store (store.h, the retrain history), which fills the log at start. */
 #ifndef NCLREC_TRAIN_LOG_H
 #define NCLREC_TRAIN_LOG_H
 
 #include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
+
+#include "store/store.h"
 
 #define TRAIN_LOG_EPOCHS 512  /* epochs of the current run kept (the first ones) */
 #define TRAIN_LOG_RUNS 20     /* last runs kept */
@@ -16,13 +19,8 @@ typedef struct train_epoch {
     double bpr, reg, ssl, proto, valid_ndcg10, seconds;
 } train_epoch;
 
-typedef struct train_run {
-    char ended_at[24];        /* RFC 3339 UTC */
-    const char *outcome;      /* static string */
-    uint64_t version;         /* 0 when no model was built */
-    double recall20, ndcg20;  /* held-out, -1 when not evaluated */
-    char detail[256];
-} train_run;
+/* One run's outcome: the store's row (ended_at, outcome, version, held-out metrics, detail). */
+typedef store_run train_run;
 
 typedef struct train_log {
     pthread_mutex_t mu;

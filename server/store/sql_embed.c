@@ -101,6 +101,24 @@ const sql_migration sql_migrations[] = {
      "ALTER TABLE items ADD COLUMN meta_seq INTEGER;\n"
      "CREATE INDEX items_meta_seq ON items (meta_seq) WHERE meta_seq IS NOT NULL;\n"
     },
+    {4, "0004_retrain_runs.sql",
+     "-- 0004_retrain_runs.sql - what each retrain did, kept across restarts for /model's history\n"
+     "-- (and the page's chart of the last models' held-out Recall@20 / NDCG@20).\n"
+     "--\n"
+     "-- One row per run that ended (the start-up training included): when, its outcome (swapped,\n"
+     "-- rejected, failed, cancelled, skipped), the version of the model it built (0 when none),\n"
+     "-- that model's held-out metrics (-1 when not evaluated) and why it was rejected, failed or\n"
+     "-- skipped. The writer keeps the newest 1,000 rows.\n"
+     "CREATE TABLE retrain_runs (\n"
+     "    id INTEGER PRIMARY KEY,\n"
+     "    ended_at INTEGER NOT NULL,\n"
+     "    outcome TEXT NOT NULL,\n"
+     "    version INTEGER NOT NULL,\n"
+     "    recall20 REAL NOT NULL,\n"
+     "    ndcg20 REAL NOT NULL,\n"
+     "    detail TEXT NOT NULL\n"
+     ");\n"
+    },
 };
 
 const int sql_n_migrations = (int)(sizeof sql_migrations / sizeof sql_migrations[0]);

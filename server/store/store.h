@@ -388,4 +388,21 @@ void item_memo_free(item_memo *m);
 int item_memo_map_list(item_memo *m, int use, const nc_idmap *items, const int32_t *list, uint32_t n,
                        store_item_map_fn map, void *ctx, store_ids *out);
 
+/* ======================= the retrain history ======================= */
+
+/* What one retrain did (sql/migrations/0004_retrain_runs.sql), for /model's history. */
+#define STORE_RUNS_KEPT 1000  /* the writer deletes older rows */
+typedef struct store_run {
+    int64_t ended_at;          /* seconds since the epoch */
+    char outcome[16];          /* swapped, rejected, failed, cancelled, skipped */
+    uint64_t version;          /* of the model built; 0 when none */
+    double recall20, ndcg20;   /* held-out, -1 when not evaluated */
+    char detail[256];          /* why it was rejected, failed or skipped; "" otherwise */
+} store_run;
+
+/* Records r through the writer (durable when it returns NC_OK). */
+int store_record_run(nc_store *s, const store_run *r, nc_err *e);
+/* The newest runs, at most max, into out[0..*n) oldest first (the caller's array). */
+int store_recent_runs(nc_store *s, store_run *out, int max, int *n, nc_err *e);
+
 #endif

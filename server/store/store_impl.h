@@ -11,7 +11,7 @@
 
 /* ---- writer jobs ---- */
 
-enum { JOB_APPEND, JOB_DELETE, JOB_MODEL_VERSION, JOB_ITEMS };
+enum { JOB_APPEND, JOB_DELETE, JOB_MODEL_VERSION, JOB_ITEMS, JOB_RUN };
 
 typedef struct st_seen st_seen; /* store_seen.c */
 
@@ -26,6 +26,7 @@ typedef struct st_job {
     const char *user;        /* JOB_DELETE (borrowed) */
     int64_t version;         /* JOB_MODEL_VERSION: at least this in, the version recorded out */
     struct store_item_write *items; /* JOB_ITEMS: n catalogue writes (borrowed; results go in) */
+    const store_run *run;    /* JOB_RUN: the run to record (borrowed) */
     int done;                /* set by the writer under qmu */
     pthread_cond_t cv;       /* signalled with done (the caller's own; not for async jobs) */
     store_done_fn done_fn;   /* async jobs (store_append_async): called after done, no lock */
@@ -122,6 +123,8 @@ int st_idem_record(nc_store *s, const char *key, uint64_t hash, int64_t now, con
 /* store_items.c: a JOB_ITEMS job inside the writer's transaction; *seq is the last sequence
  * number used (advanced per write), *d_items counts items created. */
 int st_items_run(nc_store *s, st_job *j, int64_t *seq, int64_t now, int64_t *d_items, nc_err *e);
+/* store_runs.c: a JOB_RUN job inside the writer's transaction. */
+int st_run_record(nc_store *s, st_job *j, nc_err *e);
 /* store_writer.c: the job queued on the heap for a *_async call (its done_fn set; *out set
  * before queueing), and its outcome once done (frees it). */
 int st_submit_async(nc_store *s, const st_job *job, store_pending **out, nc_err *e);

@@ -290,6 +290,7 @@ static int run_job(nc_store *s, st_job *j, wctx *c) {
         j->rc = j->kind == JOB_APPEND   ? run_append(s, j, c, &j->err)
                 : j->kind == JOB_DELETE ? run_delete(s, j, c, &j->err)
                 : j->kind == JOB_ITEMS  ? st_items_run(s, j, &c->seq, c->now, &c->d_items, &j->err)
+                : j->kind == JOB_RUN    ? st_run_record(s, j, &j->err)
                                         : run_model_version(s, j, &j->err);
     if (!j->rc) j->rc = step_done(s, s->w.release, "release savepoint", &j->err);
     if (!j->rc) return 0;
