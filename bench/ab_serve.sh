@@ -60,7 +60,7 @@ say "work dir $W; A=$A B=$Bb; load $(cut -d' ' -f1-3 /proc/loadavg)"
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/api.key"
 "$A" synth --users "$USERS" --items $((USERS / 2)) --out "$W/synth.csv"
 "$A" import "$W/synth.csv" --data-dir "$W/data-a" 2>"$W/import.log" || die "import: $(tail -n 3 "$W/import.log")"
-cut -d, -f1 "$W/synth.csv" | sed 1d | sort -u | head -n 5000 >"$W/users.txt"
+cut -d, -f1 "$W/synth.csv" | sed 1d | sort -u | awk 'NR <= 5000' >"$W/users.txt" # not head: pipefail
 cut -d, -f2 "$W/synth.csv" | sed 1d | sort -u >"$W/items.txt"
 say "training the shared model with A"
 start "$A" "$W/data-a" "$W/train.log" --epochs "$EPOCHS" --min-epochs "$EPOCHS" --num-clusters 100

@@ -5,7 +5,10 @@
  * before anything is written), then writes it as PUTs in chunks of the store's max_batch, each
  * with an idempotency key from the chunk's content and position, so a re-run after an
  * interruption skips the chunks already committed. Export writes the document of every item
- * with a catalogue write that is not deleted, in sequence order; import reads it back. */
+ * with a catalogue write that is not deleted, in sequence order; import reads it back.
+ *
+ * Ownership: the store and export's FILE are the caller's (neither closed). Threading: a
+ * subcommand's, on the calling thread; the store may be shared with a running daemon's writer. */
 #ifndef NCLREC_ITEM_IO_H
 #define NCLREC_ITEM_IO_H
 

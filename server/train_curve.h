@@ -1,5 +1,8 @@
 /* train_curve.h - `nclrec train --curve FILE`: one CSV row per epoch, so a run can be plotted
- * (the daemon's page draws its own retrains from GET /model). */
+ * (the daemon's page draws its own retrains from GET /model).
+ *
+ * Threading: the training thread's (the progress callback). Ownership: the FILE is the
+ * caller's. */
 #ifndef NCLREC_TRAIN_CURVE_H
 #define NCLREC_TRAIN_CURVE_H
 

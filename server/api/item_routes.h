@@ -10,7 +10,11 @@
  * Writes go through the store's writer (store/store.h, the catalogue), honour Idempotency-Key as
  * POST /interactions does, and are applied to the serving catalogue (catalogue.h) before they
  * are acknowledged. A replica answers writes with 307 (routes.c) and reads from the catalogue
- * it follows the changefeed into. */
+ * it follows the changefeed into.
+ *
+ * Threading: handlers run on any HTTP thread at once (api.h); item_routes_load runs once at
+ * start-up, before the daemon serves. Ownership: a->catalogue, made by item_routes_load, is
+ * the srv_app's (freed by serve.c). */
 #ifndef NCLREC_ITEM_ROUTES_H
 #define NCLREC_ITEM_ROUTES_H
 

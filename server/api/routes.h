@@ -19,7 +19,11 @@
  * openapi.yaml describes exactly these routes and statuses; tests/test_api.sh checks both ways.
  * Handlers decode and validate the request, call the store and the live model, and encode the
  * answer; every client mistake is a 4xx problem+json naming the parameter or field, every
- * server fault a 5xx. */
+ * server fault a 5xx.
+ *
+ * Ownership: serve.c makes and frees the srv_app and everything it points to; handlers
+ * borrow it. Threading: the route table is read-only; srv_app's parts are each made for every
+ * HTTP thread at once (see their headers); cfg is not written once the daemon serves. */
 #ifndef NCLREC_ROUTES_H
 #define NCLREC_ROUTES_H
 

@@ -1,7 +1,9 @@
 /* ui.h - the operator's page (GET /ui: server/ui/index.html, app.js, style.css compiled into
  * the binary) and the JSON form of /metrics it reads. The page's files hold no data and are
  * served without the key; every route the page reads is a read like any other (closed by
- * --auth-reads, the key typed into the page). */
+ * --auth-reads, the key typed into the page).
+ *
+ * Threading: the files are constant; any thread. Ownership: ui_metrics_json borrows text. */
 #ifndef NCLREC_UI_H
 #define NCLREC_UI_H
 

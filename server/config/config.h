@@ -8,7 +8,8 @@
  * the same way (--epochs 40, NCLREC_EPOCHS=40). Anything unknown or out of range is refused
  * with a message naming the setting, where it came from, and the value.
  *
- * Ownership: srv_config is a plain value (fixed-size strings, no pointers): copy it freely. */
+ * Ownership: srv_config is a plain value (fixed-size strings, no pointers): copy it freely.
+ * Threading: none of its own; cfg_* functions work on the caller's srv_config only. */
 #ifndef NCLREC_CONFIG_H
 #define NCLREC_CONFIG_H
 

@@ -7,7 +7,8 @@
  *
  * Ownership: the buffer is the caller's struct; its text is malloc'd. jbuf_take hands the
  * text (NUL-terminated) to the caller, jbuf_free discards it. After an append fails for lack
- * of memory every later append does nothing and jbuf_take returns NULL. */
+ * of memory every later append does nothing and jbuf_take returns NULL.
+ * Threading: a jbuf belongs to one thread at a time. */
 #ifndef NCLREC_JBUF_H
 #define NCLREC_JBUF_H
 

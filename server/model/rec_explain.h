@@ -1,5 +1,7 @@
 /* rec_explain.h - the "explain" object of GET /recommend?...&explain=1: the user's prototype, its
- * nearest items, and each recommended item's own prototype (core/explain.h does the math). */
+ * nearest items, and each recommended item's own prototype (core/explain.h does the math).
+ *
+ * Threading: any thread (reads the model only). Ownership: m and user are borrowed. */
 #ifndef NCLREC_REC_EXPLAIN_H
 #define NCLREC_REC_EXPLAIN_H
 

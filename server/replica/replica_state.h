@@ -20,7 +20,10 @@
  * items whose earliest interactions were deleted before the replica read them.
  *
  * Thread-safety: every function may be called from any thread at once (a writer-preferring
- * read-write lock; readers copy out what they need). */
+ * read-write lock; readers copy out what they need).
+ *
+ * Ownership: rstate_new's result is the caller's (rstate_free); every list handed out is a
+ * copy for the caller (store_items_free). */
 #ifndef NCLREC_REPLICA_STATE_H
 #define NCLREC_REPLICA_STATE_H
 

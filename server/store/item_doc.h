@@ -10,7 +10,8 @@
  * ITEM_MAX_LABELS, names 1..64 bytes. available_from is RFC 3339 (any offset, fractions of a
  * second dropped), stored in UTC; the item is not served before it.
  *
- * Ownership: every json_t * returned is a new reference for the caller. */
+ * Ownership: every json_t * returned is a new reference for the caller.
+ * Threading: pure functions, any thread. */
 #ifndef NCLREC_ITEM_DOC_H
 #define NCLREC_ITEM_DOC_H
 

@@ -1,6 +1,10 @@
 /* store_impl.h - what the store's source files share (store.c: lifecycle, schema, helpers;
  * store_read.c: the reader pool and queries; store_writer.c: the group-commit writer;
- * store_io.c: snapshot, import, export). Not for use outside server/store*.c. */
+ * store_io.c: snapshot, import, export). Not for use outside server/store/.
+ *
+ * Threading: as store.h; the writer's statements (st_wstmts) are the writer thread's alone, a
+ * st_reader belongs to the thread that took it until st_reader_put. Ownership: nc_store owns
+ * every connection and statement here (store_close frees them). */
 #ifndef NCLREC_STORE_IMPL_H
 #define NCLREC_STORE_IMPL_H
 
