@@ -114,7 +114,6 @@ static void ingest_wait_free(ingest_wait *w) {
     free(w);
 }
 
-
 /* Queues the events without holding the HTTP thread; a refusal wakes the request at once. */
 static void ingest_start(void *ctx, http_later *l) {
     ingest_wait *w = ctx;

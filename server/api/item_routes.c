@@ -93,7 +93,6 @@ static items_wait *items_wait_new(srv_app *a, json_t *body, size_t n, const char
     return x;
 }
 
-
 static void items_start(void *ctx, http_later *l) {
     items_wait *x = ctx;
     x->rc = store_write_items_async(x->a->store, x->w, x->n, x->key, http_later_wake, l, &x->p, &x->e);

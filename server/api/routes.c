@@ -36,7 +36,6 @@ int routes_params_known(const http_req *rq, http_resp *rs, const char *const *al
     return 0;
 }
 
-
 /* The store failed: a server-side fault, so 503 (retryable), never a 4xx. */
 void routes_store_fault(srv_app *a, http_resp *rs, const char *what, const nc_err *e) {
     prom_add(&a->metrics.store_errors, 1);

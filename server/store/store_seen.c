@@ -24,7 +24,6 @@
  * store_seen_mapped, 4 bytes per item remember the caller's number of each item (store.h, the item memo). */
 #include "store_impl.h"
 
-
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
