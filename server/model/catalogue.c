@@ -196,17 +196,46 @@ static int blocked_at(const cat_entry *x, int64_t now) {
     return x->deleted || x->hidden || (x->available_from != ITEM_NO_TIME && x->available_from > now);
 }
 
+/* An item whose only rule was an available_from that has passed can never be blocked again
+ * (until a write changes it, which puts it back through update_restricted). */
+static int released_at(const cat_entry *x, int64_t now) {
+    return !x->deleted && !x->hidden && x->available_from != ITEM_NO_TIME && x->available_from <= now;
+}
+
+/* Takes the released items off the restricted list (write lock), so the requests after an
+ * item became available no longer walk it, and the popular list is no longer fetched whole
+ * once nothing is restricted (catalogue_n_restricted). */
+static void prune_released(catalogue *c, int64_t now) {
+    pthread_rwlock_wrlock(&c->lock);
+    for (size_t i = 0; i < c->n_restricted;) {
+        int32_t it = c->restricted[i];
+        cat_entry *x = &c->entries[it];
+        if (!released_at(x, now)) {
+            i++;
+            continue;
+        }
+        int32_t last = c->restricted[--c->n_restricted];
+        c->restricted[i] = last;
+        c->entries[last].restricted_at = (int64_t)i;
+        x->restricted_at = -1;
+    }
+    pthread_rwlock_unlock(&c->lock);
+}
+
 size_t catalogue_blocked(catalogue *c, int64_t now, catalogue_item_fn fn, void *ctx) {
-    size_t n = 0;
+    size_t n = 0, released = 0;
     pthread_rwlock_rdlock(&c->lock);
     for (size_t i = 0; i < c->n_restricted; i++) {
         int32_t it = c->restricted[i];
         if (blocked_at(&c->entries[it], now)) {
             fn(ctx, c->items.ids[it]);
             n++;
+        } else {
+            released += released_at(&c->entries[it], now);
         }
     }
     pthread_rwlock_unlock(&c->lock);
+    if (released) prune_released(c, now);
     return n;
 }
 

@@ -36,7 +36,9 @@ int catalogue_apply(catalogue *c, const char *item, const char *doc, int64_t seq
 typedef void (*catalogue_item_fn)(void *ctx, const char *item);
 
 /* Calls fn for every item that must not be served at time now (seconds since the epoch):
- * hidden, deleted, or available_from after now. Returns how many. */
+ * hidden, deleted, or available_from after now. Returns how many. Items whose available_from
+ * is at or before now leave the list of restricted items (catalogue_n_restricted), so now
+ * must not go back between calls: the wall clock. */
 size_t catalogue_blocked(catalogue *c, int64_t now, catalogue_item_fn fn, void *ctx);
 
 /* Calls fn for every item in any of cats[0..n) (an item in two of them once per category).

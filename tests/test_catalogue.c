@@ -1,0 +1,68 @@
+/* test_catalogue.c - the serving copy of the catalogue (server/model/catalogue.h): which items
+ * are blocked at a time, and the list of restricted items each request walks, which an item
+ * leaves once its available_from has passed and re-enters when a write restricts it again. */
+#include <stdio.h>
+#include <string.h>
+
+#include "model/catalogue.h"
+#include "testhelp.h"
+
+#define T0 1700000000LL
+
+/* catalogue_blocked's callback: appends the item ids, space-separated. */
+static void collect(void *ctx, const char *item) {
+    char *out = ctx;
+    size_t n = strlen(out);
+    snprintf(out + n, 256 - n, "%s%s", n ? " " : "", item);
+}
+
+static size_t blocked(catalogue *c, int64_t now, char *out) {
+    out[0] = '\0';
+    return catalogue_blocked(c, now, collect, out);
+}
+
+/* A canonical document (item_doc.h's form) with a category, hidden flag and available_from. */
+static void doc(char *buf, size_t cap, int hidden, const char *from) {
+    snprintf(buf, cap, "{\"available_from\":%s%s%s,\"categories\":[\"c\"],\"hidden\":%s,\"labels\":{}}", from ? "\"" : "",
+             from ? from : "null", from ? "\"" : "", hidden ? "true" : "false");
+}
+
+static void test_released_items_leave_the_restricted_list(void) {
+    nc_err e = {0};
+    catalogue *c = catalogue_new(&e);
+    CHECK(c != NULL, "%s", e.msg);
+    if (!c) return;
+    char d[256], got[256];
+    doc(d, sizeof d, 1, NULL);
+    CHECK(catalogue_apply(c, "hidden", d, 1, &e) == NC_OK, "%s", e.msg);
+    doc(d, sizeof d, 0, "2023-11-14T22:15:00Z"); /* T0 + 100 */
+    CHECK(catalogue_apply(c, "later", d, 2, &e) == NC_OK, "%s", e.msg);
+    doc(d, sizeof d, 0, NULL);
+    CHECK(catalogue_apply(c, "plain", d, 3, &e) == NC_OK, "%s", e.msg);
+    CHECK(catalogue_apply(c, "gone", NULL, 4, &e) == NC_OK, "%s", e.msg);
+
+    CHECK(blocked(c, T0, got) == 3 && !strcmp(got, "hidden later gone"), "at T0: '%s'", got);
+    CHECK(catalogue_n_restricted(c) == 3, "3 restricted: %zu", catalogue_n_restricted(c));
+    CHECK(blocked(c, T0 + 100, got) == 2 && !strcmp(got, "hidden gone"), "at available_from: '%s'", got);
+    CHECK(catalogue_n_restricted(c) == 2, "the released item left the list: %zu restricted",
+          catalogue_n_restricted(c));
+    CHECK(blocked(c, T0 + 200, got) == 2 && catalogue_n_restricted(c) == 2, "hidden and deleted stay: '%s'", got);
+    CHECK(!catalogue_item_blocked(c, "later", T0 + 200) && catalogue_item_blocked(c, "hidden", T0 + 200),
+          "per item the same answer");
+
+    doc(d, sizeof d, 0, "2023-11-14T22:31:40Z"); /* T0 + 1100: restricted again by a write */
+    CHECK(catalogue_apply(c, "later", d, 5, &e) == NC_OK, "%s", e.msg);
+    CHECK(catalogue_n_restricted(c) == 3, "a new available_from restricts it again: %zu", catalogue_n_restricted(c));
+    CHECK(blocked(c, T0 + 200, got) == 3 && strstr(got, "later"), "blocked again: '%s'", got);
+    catalogue_stats st;
+    catalogue_stats_get(c, T0 + 200, &st);
+    CHECK(st.items == 4 && st.hidden == 1 && st.deleted == 1 && st.pending == 1, "stats: %lld items, %lld hidden, "
+          "%lld deleted, %lld pending", (long long)st.items, (long long)st.hidden, (long long)st.deleted,
+          (long long)st.pending);
+    catalogue_free(c);
+}
+
+int main(void) {
+    RUN(test_released_items_leave_the_restricted_list);
+    return TEST_REPORT();
+}
