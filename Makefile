@@ -74,7 +74,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libserver.a $(BUILD)/libcore.a | deps
 
 # Benchmarks read the public datasets from ../shared/data (DATA_DIR) when present.
 DATA_DIR ?= ../shared/data
-bench: bench-train bench-quality bench-serve bench-scaling
+bench: bench-train bench-quality bench-serve bench-scaling bench-blocked
 bench-train: all $(BENCH_BIN)
 	BUILD=$(BUILD) DATA_DIR=$(DATA_DIR) bench/bench_train.sh
 bench-quality: all

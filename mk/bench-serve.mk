@@ -33,3 +33,10 @@ BIN_B ?= $(BUILD)/nclrec
 bench-ab: all
 	@test -n "$(BIN_A)" || { echo "make bench-ab needs BIN_A=path/to/another/nclrec"; exit 1; }
 	bench/ab_serve.sh $(BIN_A) $(BIN_B)
+
+#   make bench-blocked   what a /recommend pays for the catalogue's hidden items: the walk of
+#                        the restricted list with a model id per item against the remembered
+#                        answer (bench/blocked_ids.c), for 100, 1,000 and 10,000 hidden items.
+.PHONY: bench-blocked
+bench-blocked: $(BUILD)/bench/blocked_ids
+	@for n in 100 1000 10000; do $(BUILD)/bench/blocked_ids $$n || exit 1; done

@@ -1,6 +1,7 @@
 /* test_catalogue.c - the serving copy of the catalogue (server/model/catalogue.h): which items
- * are blocked at a time, and the list of restricted items each request walks, which an item
- * leaves once its available_from has passed and re-enters when a write restricts it again. */
+ * are blocked at a time, the list of restricted items (which an item leaves once its
+ * available_from has passed and re-enters when a write restricts it again), and the blocked
+ * ids remembered for a model until something changes. */
 #include <stdio.h>
 #include <string.h>
 
@@ -62,7 +63,65 @@ static void test_released_items_leave_the_restricted_list(void) {
     catalogue_free(c);
 }
 
+/* A map that numbers items by their last character and counts its calls. */
+static int map_calls;
+static int32_t map_last_char(void *ctx, const char *item) {
+    (void)ctx;
+    map_calls++;
+    return (int32_t)item[strlen(item) - 1];
+}
+
+static int ids_are(const store_ids *ids, const char *want) {
+    if (ids->n != strlen(want)) return 0;
+    for (size_t i = 0; i < ids->n; i++)
+        if (!strchr(want, (char)ids->ids[i])) return 0;
+    return 1;
+}
+
+/* The blocked ids are remembered for one (owner, tag) until a write, the next available_from
+ * or another owner/tag: between those, no item is mapped again, and the answer is the same. */
+static void test_blocked_ids_remembered_until_a_change(void) {
+    nc_err e = {0};
+    catalogue *c = catalogue_new(&e);
+    CHECK(c != NULL, "%s", e.msg);
+    if (!c) return;
+    char d[256];
+    int owner_a, owner_b;
+    doc(d, sizeof d, 1, NULL);
+    CHECK(catalogue_apply(c, "h1", d, 1, &e) == NC_OK, "%s", e.msg);
+    doc(d, sizeof d, 0, "2023-11-14T22:15:00Z"); /* T0 + 100 */
+    CHECK(catalogue_apply(c, "p2", d, 2, &e) == NC_OK, "%s", e.msg);
+    store_ids ids = {0};
+    map_calls = 0;
+    CHECK(catalogue_blocked_ids(c, T0, &owner_a, 7, map_last_char, NULL, &ids, &e) == NC_OK && ids_are(&ids, "12") &&
+              map_calls == 2, "first: %zu ids, %d maps", ids.n, map_calls);
+    ids.n = 0;
+    CHECK(catalogue_blocked_ids(c, T0 + 50, &owner_a, 7, map_last_char, NULL, &ids, &e) == NC_OK && ids_are(&ids, "12") &&
+              map_calls == 2, "remembered: %zu ids, %d maps", ids.n, map_calls);
+    ids.n = 0;
+    CHECK(catalogue_blocked_ids(c, T0 + 50, &owner_b, 7, map_last_char, NULL, &ids, &e) == NC_OK && ids_are(&ids, "12") &&
+              map_calls == 4, "another owner maps again: %d maps", map_calls);
+    ids.n = 0;
+    CHECK(catalogue_blocked_ids(c, T0 + 50, &owner_b, 8, map_last_char, NULL, &ids, &e) == NC_OK && map_calls == 6,
+          "another tag maps again: %d maps", map_calls);
+    doc(d, sizeof d, 1, NULL);
+    CHECK(catalogue_apply(c, "h3", d, 3, &e) == NC_OK, "%s", e.msg);
+    ids.n = 0;
+    CHECK(catalogue_blocked_ids(c, T0 + 50, &owner_b, 8, map_last_char, NULL, &ids, &e) == NC_OK && ids_are(&ids, "123"),
+          "a write is seen at once: %zu ids", ids.n);
+    ids.n = 0;
+    CHECK(catalogue_blocked_ids(c, T0 + 100, &owner_b, 8, map_last_char, NULL, &ids, &e) == NC_OK && ids_are(&ids, "13"),
+          "p2's available_from passed: %zu ids", ids.n);
+    ids.n = 1; /* appended after what out holds */
+    ids.ids[0] = 'x';
+    CHECK(catalogue_blocked_ids(c, T0 + 100, &owner_b, 8, map_last_char, NULL, &ids, &e) == NC_OK && ids.n == 3 &&
+              ids.ids[0] == 'x', "appended: %zu ids", ids.n);
+    free(ids.ids);
+    catalogue_free(c);
+}
+
 int main(void) {
     RUN(test_released_items_leave_the_restricted_list);
+    RUN(test_blocked_ids_remembered_until_a_change);
     return TEST_REPORT();
 }

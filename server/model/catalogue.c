@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,17 @@ struct catalogue {
     int32_t *restricted;     /* item numbers that may be blocked */
     size_t n_restricted, restricted_cap;
     int64_t last_seq;
+    atomic_ullong version;   /* bumped under the write lock by every change of what is blocked */
+
+    pthread_mutex_t memo_mu; /* the blocked ids of one caller's map (catalogue_blocked_ids); taken
+                                before lock, never inside it */
+    struct {
+        int set;
+        const void *owner;
+        uint64_t tag, version;
+        int64_t until;       /* valid while now < until: the next available_from to pass */
+        store_ids ids;
+    } memo;
 };
 
 catalogue *catalogue_new(nc_err *e) {
@@ -45,6 +57,12 @@ catalogue *catalogue_new(nc_err *e) {
     nc_idmap_init(&c->items);
     nc_idmap_init(&c->names);
     if (pthread_rwlock_init(&c->lock, NULL) != 0) {
+        free(c);
+        nc_fail(e, NC_ENOMEM, "catalogue: cannot create a lock");
+        return NULL;
+    }
+    if (pthread_mutex_init(&c->memo_mu, NULL) != 0) {
+        pthread_rwlock_destroy(&c->lock);
         free(c);
         nc_fail(e, NC_ENOMEM, "catalogue: cannot create a lock");
         return NULL;
@@ -77,6 +95,8 @@ void catalogue_free(catalogue *c) {
     if (!c) return;
     clear(c);
     pthread_rwlock_destroy(&c->lock);
+    pthread_mutex_destroy(&c->memo_mu);
+    free(c->memo.ids.ids);
     free(c);
 }
 
@@ -84,6 +104,7 @@ void catalogue_reset(catalogue *c) {
     if (!c) return;
     pthread_rwlock_wrlock(&c->lock);
     clear(c);
+    atomic_fetch_add(&c->version, 1);
     pthread_rwlock_unlock(&c->lock);
 }
 
@@ -185,6 +206,7 @@ int catalogue_apply(catalogue *c, const char *item, const char *doc, int64_t seq
         if (j) rc = link_categories(c, it, json_object_get(j, "categories"), e);
         if (!rc) rc = update_restricted(c, it, e);
         if (seq > c->last_seq) c->last_seq = seq;
+        atomic_fetch_add(&c->version, 1);
     }
     pthread_rwlock_unlock(&c->lock);
     free(copy);
@@ -237,6 +259,63 @@ size_t catalogue_blocked(catalogue *c, int64_t now, catalogue_item_fn fn, void *
     pthread_rwlock_unlock(&c->lock);
     if (released) prune_released(c, now);
     return n;
+}
+
+/* With the read lock: the caller's ids of the items blocked at now into out (emptied first),
+ * and when that answer changes next by time alone (INT64_MAX: never). *released counts the
+ * items whose available_from has passed. 0, or -1 when out could not grow. */
+static int blocked_mapped(catalogue *c, int64_t now, catalogue_map_fn map, void *ctx, store_ids *out, int64_t *until,
+                          size_t *released) {
+    out->n = 0;
+    *until = INT64_MAX;
+    *released = 0;
+    for (size_t i = 0; i < c->n_restricted; i++) {
+        const cat_entry *x = &c->entries[c->restricted[i]];
+        if (!blocked_at(x, now)) {
+            *released += released_at(x, now);
+            continue;
+        }
+        if (!x->deleted && !x->hidden && x->available_from < *until) *until = x->available_from;
+        int32_t id = map(ctx, c->items.ids[c->restricted[i]]);
+        if (id < 0) continue;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? 2 * out->cap : 16;
+            int32_t *ids = realloc(out->ids, cap * sizeof *ids);
+            if (!ids) return -1;
+            out->ids = ids;
+            out->cap = cap;
+        }
+        out->ids[out->n++] = id;
+    }
+    return 0;
+}
+
+int catalogue_blocked_ids(catalogue *c, int64_t now, const void *owner, uint64_t tag, catalogue_map_fn map, void *ctx,
+                          store_ids *out, nc_err *e) {
+    pthread_mutex_lock(&c->memo_mu);
+    int rc = NC_OK;
+    size_t released = 0;
+    if (!c->memo.set || c->memo.owner != owner || c->memo.tag != tag || c->memo.version != atomic_load(&c->version) ||
+        now >= c->memo.until) {
+        c->memo.set = 0;
+        pthread_rwlock_rdlock(&c->lock);
+        c->memo.version = atomic_load(&c->version);
+        if (blocked_mapped(c, now, map, ctx, &c->memo.ids, &c->memo.until, &released) != 0)
+            rc = nc_fail(e, NC_ENOMEM, "out of memory for the blocked items");
+        pthread_rwlock_unlock(&c->lock);
+        c->memo.owner = owner;
+        c->memo.tag = tag;
+        c->memo.set = rc == NC_OK;
+    }
+    if (!rc && nc_reserve((void **)&out->ids, &out->cap, out->n + c->memo.ids.n, sizeof *out->ids, 16, "blocked items", e))
+        rc = e->code;
+    if (!rc && c->memo.ids.n) {
+        memcpy(out->ids + out->n, c->memo.ids.ids, c->memo.ids.n * sizeof *out->ids);
+        out->n += c->memo.ids.n;
+    }
+    pthread_mutex_unlock(&c->memo_mu);
+    if (released) prune_released(c, now);
+    return rc;
 }
 
 size_t catalogue_in_categories(catalogue *c, char *const *cats, size_t n, catalogue_item_fn fn, void *ctx) {

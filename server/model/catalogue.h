@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "store/store.h"
 
 typedef struct catalogue catalogue;
 
@@ -40,6 +41,16 @@ typedef void (*catalogue_item_fn)(void *ctx, const char *item);
  * is at or before now leave the list of restricted items (catalogue_n_restricted), so now
  * must not go back between calls: the wall clock. */
 size_t catalogue_blocked(catalogue *c, int64_t now, catalogue_item_fn fn, void *ctx);
+
+/* The caller's number (e.g. a model's item id) of an item, or -1 when it has none. */
+typedef int32_t (*catalogue_map_fn)(void *ctx, const char *item);
+/* Appends to out the numbers map gives the items blocked at now (catalogue_blocked's rule and
+ * clock), those it has: the answer /recommend excludes. Remembered for one (owner, tag), e.g.
+ * a model and its version, until the catalogue changes or the next available_from passes, so
+ * requests in between copy an array instead of walking the restricted items. map runs with
+ * the catalogue's locks held: quick, no calls back in. NC_ENOMEM. */
+int catalogue_blocked_ids(catalogue *c, int64_t now, const void *owner, uint64_t tag, catalogue_map_fn map, void *ctx,
+                          store_ids *out, nc_err *e);
 
 /* Calls fn for every item in any of cats[0..n) (an item in two of them once per category).
  * Returns how many calls. */

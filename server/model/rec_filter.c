@@ -32,10 +32,12 @@ static void push_mapped(void *ctx, const char *item) {
     x->out->ids[x->out->n++] = it;
 }
 
+/* catalogue_blocked_ids' map: the model's item id. */
+static int32_t model_item(void *m, const char *item) { return live_item(m, item); }
+
 int rec_filter_blocked(catalogue *c, const live_model *m, store_ids *out, nc_err *e) {
-    map_ctx x = {m, out, 0};
-    if (c) catalogue_blocked(c, (int64_t)time(NULL), push_mapped, &x);
-    return x.oom ? nc_fail(e, NC_ENOMEM, "out of memory for the blocked items") : NC_OK;
+    if (!c) return NC_OK;
+    return catalogue_blocked_ids(c, (int64_t)time(NULL), m, m->ck.meta.model_version, model_item, (void *)m, out, e);
 }
 
 static int cmp_i32(const void *a, const void *b) {
