@@ -1,13 +1,17 @@
-/* blocked_ids.c - what /recommend pays per request for the catalogue's blocked items
+/* blocked_ids.c - what /recommend pays per request for the catalogue's rules
  * (server/model/catalogue.c): the walk of the restricted list with a model id looked up per
  * item (catalogue_blocked, as every request did before the memo), against the remembered
- * answer (catalogue_blocked_ids), side by side in one run.
+ * answer (catalogue_blocked_ids); and a category= of as many items, mapped at every call (a
+ * new tag each time: what every request did before) against remembered
+ * (catalogue_category_ids). Side by side in one run.
  *
- * N_BLOCKED hidden items among 100,000 items of an id map (the model's, nc_idmap), then
- * 2,000 requests of each kind, alternating in 5 rounds; prints the median per request.
+ * N hidden items, and N items in category "c", among 100,000 items of an id map (the
+ * model's, nc_idmap), then 2,000 requests of each kind, alternating in 5 rounds; prints the
+ * median per request.
  *
- *   blocked_ids N_BLOCKED
+ *   blocked_ids N
  * Prints: blocked_ids blocked=N walk_us=A memo_us=B ratio=A/B
+ *         category_ids items=N map_us=A memo_us=B ratio=A/B
  * Exit status 0, 1 when the set-up fails, 2 on bad usage. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +46,8 @@ static int cmp_d(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     int n = argc == 2 ? atoi(argv[1]) : 0;
-    if (n < 1 || n > N_ITEMS) {
-        fprintf(stderr, "usage: blocked_ids N_BLOCKED (1..%d)\n", N_ITEMS);
+    if (n < 1 || n > N_ITEMS / 2) {
+        fprintf(stderr, "usage: blocked_ids N (1..%d)\n", N_ITEMS / 2);
         return 2;
     }
     nc_err e = {0};
@@ -56,8 +60,10 @@ int main(int argc, char **argv) {
         int32_t k;
         snprintf(id, sizeof id, "item-%d", i);
         ok = nc_idmap_intern(&map, id, strlen(id), &k, &e) == NC_OK;
-        if (ok && i % (N_ITEMS / n) == 0 && i / (N_ITEMS / n) < n)
-            ok = catalogue_apply(c, id, "{\"available_from\":null,\"categories\":[],\"hidden\":true,\"labels\":{}}",
+        int step = N_ITEMS / n / 2, pick = i % step == 0 && i / step < 2 * n;
+        if (ok && pick) /* every other picked item hidden, the others in category c */
+            ok = catalogue_apply(c, id, (i / step) % 2 ? "{\"available_from\":null,\"categories\":[\"c\"],\"hidden\":false,\"labels\":{}}"
+                                                      : "{\"available_from\":null,\"categories\":[],\"hidden\":true,\"labels\":{}}",
                                  i + 1, &e) == NC_OK;
     }
     store_ids out = {.ids = malloc(sizeof(int32_t) * (size_t)N_ITEMS), .cap = N_ITEMS};
@@ -65,7 +71,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "blocked_ids: set-up failed: %s\n", e.msg);
         return 1;
     }
-    double walk[ROUNDS], memo[ROUNDS];
+    double walk[ROUNDS], memo[ROUNDS], cmap[ROUNDS], cmemo[ROUNDS];
+    char *cats[] = {"c"};
+    size_t n_cat = 0;
     int64_t now = 1700000000;
     for (int r = 0; r < ROUNDS; r++) {
         double t0 = nc_now();
@@ -80,13 +88,30 @@ int main(int argc, char **argv) {
             catalogue_blocked_ids(c, now, &map, 1, map_item, &map, &out, &e);
         }
         double t2 = nc_now();
+        for (int q = 0; q < REQUESTS; q++) {
+            out.n = 0;
+            catalogue_category_ids(c, cats, 1, &map, (uint64_t)(100 + r * REQUESTS + q), map_item, &map, &out, &e);
+        }
+        double t3 = nc_now();
+        for (int q = 0; q < REQUESTS; q++) {
+            out.n = 0;
+            catalogue_category_ids(c, cats, 1, &map, 1, map_item, &map, &out, &e);
+        }
+        double t4 = nc_now();
+        n_cat = out.n;
         walk[r] = (t1 - t0) / REQUESTS * 1e6;
         memo[r] = (t2 - t1) / REQUESTS * 1e6;
+        cmap[r] = (t3 - t2) / REQUESTS * 1e6;
+        cmemo[r] = (t4 - t3) / REQUESTS * 1e6;
     }
     qsort(walk, ROUNDS, sizeof *walk, cmp_d);
     qsort(memo, ROUNDS, sizeof *memo, cmp_d);
-    printf("blocked_ids blocked=%d walk_us=%.2f memo_us=%.2f ratio=%.1f (%zu ids)\n", n, walk[ROUNDS / 2],
-           memo[ROUNDS / 2], walk[ROUNDS / 2] / memo[ROUNDS / 2], out.n);
+    qsort(cmap, ROUNDS, sizeof *cmap, cmp_d);
+    qsort(cmemo, ROUNDS, sizeof *cmemo, cmp_d);
+    printf("blocked_ids blocked=%d walk_us=%.2f memo_us=%.2f ratio=%.1f\n", n, walk[ROUNDS / 2], memo[ROUNDS / 2],
+           walk[ROUNDS / 2] / memo[ROUNDS / 2]);
+    printf("category_ids items=%zu map_us=%.2f memo_us=%.2f ratio=%.1f\n", n_cat, cmap[ROUNDS / 2], cmemo[ROUNDS / 2],
+           cmap[ROUNDS / 2] / cmemo[ROUNDS / 2]);
     catalogue_free(c);
     nc_idmap_free(&map);
     free(out.ids);

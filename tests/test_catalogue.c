@@ -120,8 +120,48 @@ static void test_blocked_ids_remembered_until_a_change(void) {
     catalogue_free(c);
 }
 
+/* A document in the categories given (a JSON array's inside). */
+static void doc_in(char *buf, size_t cap, const char *cats) {
+    snprintf(buf, cap, "{\"available_from\":null,\"categories\":[%s],\"hidden\":false,\"labels\":{}}", cats);
+}
+
+/* A category's items are mapped once per (owner, tag) and again after a write. */
+static void test_category_ids_remembered_until_a_change(void) {
+    nc_err e = {0};
+    catalogue *c = catalogue_new(&e);
+    CHECK(c != NULL, "%s", e.msg);
+    if (!c) return;
+    char d[256];
+    int owner;
+    doc_in(d, sizeof d, "\"a\"");
+    CHECK(catalogue_apply(c, "i1", d, 1, &e) == NC_OK, "%s", e.msg);
+    doc_in(d, sizeof d, "\"a\",\"b\"");
+    CHECK(catalogue_apply(c, "i2", d, 2, &e) == NC_OK, "%s", e.msg);
+    doc_in(d, sizeof d, "\"b\"");
+    CHECK(catalogue_apply(c, "i3", d, 3, &e) == NC_OK, "%s", e.msg);
+    char *ab[] = {"a", "b", "none"};
+    store_ids ids = {0};
+    map_calls = 0;
+    CHECK(catalogue_category_ids(c, ab, 3, &owner, 1, map_last_char, NULL, &ids, &e) == NC_OK && ids.n == 4 &&
+              map_calls == 4, "a and b: %zu ids (i2 in both), %d maps", ids.n, map_calls);
+    ids.n = 0;
+    CHECK(catalogue_category_ids(c, ab + 1, 1, &owner, 1, map_last_char, NULL, &ids, &e) == NC_OK &&
+              ids_are(&ids, "23") && map_calls == 4, "b remembered: %zu ids, %d maps", ids.n, map_calls);
+    doc_in(d, sizeof d, "\"a\"");
+    CHECK(catalogue_apply(c, "i3", d, 4, &e) == NC_OK, "%s", e.msg);
+    ids.n = 0;
+    CHECK(catalogue_category_ids(c, ab + 1, 1, &owner, 1, map_last_char, NULL, &ids, &e) == NC_OK && ids_are(&ids, "2"),
+          "i3 left b: %zu ids", ids.n);
+    ids.n = 0;
+    CHECK(catalogue_category_ids(c, ab, 1, &owner, 1, map_last_char, NULL, &ids, &e) == NC_OK && ids_are(&ids, "123"),
+          "and joined a: %zu ids", ids.n);
+    free(ids.ids);
+    catalogue_free(c);
+}
+
 int main(void) {
     RUN(test_released_items_leave_the_restricted_list);
     RUN(test_blocked_ids_remembered_until_a_change);
+    RUN(test_category_ids_remembered_until_a_change);
     return TEST_REPORT();
 }

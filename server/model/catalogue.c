@@ -26,6 +26,12 @@ typedef struct cat_entry {
 typedef struct cat_members {
     int32_t *items;
     size_t n, cap;
+    struct {                 /* the caller's numbers of items[] (catalogue_category_ids), under memo_mu */
+        int set;
+        const void *owner;
+        uint64_t tag, version;
+        store_ids ids;
+    } memo;
 } cat_members;
 
 struct catalogue {
@@ -76,7 +82,10 @@ static void clear(catalogue *c) {
         free(c->entries[i].cats);
         free(c->entries[i].doc);
     }
-    for (size_t i = 0; i < c->names.n; i++) free(c->members[i].items);
+    for (size_t i = 0; i < c->names.n; i++) {
+        free(c->members[i].items);
+        free(c->members[i].memo.ids.ids);
+    }
     free(c->entries);
     free(c->members);
     free(c->restricted);
@@ -318,18 +327,46 @@ int catalogue_blocked_ids(catalogue *c, int64_t now, const void *owner, uint64_t
     return rc;
 }
 
-size_t catalogue_in_categories(catalogue *c, char *const *cats, size_t n, catalogue_item_fn fn, void *ctx) {
-    size_t calls = 0;
+/* With the read lock and memo_mu: appends the caller's numbers of category m's items to out,
+ * from the memo when it is the same owner's, tag's and catalogue version's. NC_ENOMEM. */
+static int category_mapped(catalogue *c, cat_members *m, const void *owner, uint64_t tag, catalogue_map_fn map,
+                           void *ctx, store_ids *out, nc_err *e) {
+    uint64_t version = atomic_load(&c->version);
+    if (!m->memo.set || m->memo.owner != owner || m->memo.tag != tag || m->memo.version != version) {
+        m->memo.set = 0;
+        m->memo.ids.n = 0;
+        for (size_t j = 0; j < m->n; j++) {
+            int32_t id = map(ctx, c->items.ids[m->items[j]]);
+            if (id < 0) continue;
+            if (nc_reserve((void **)&m->memo.ids.ids, &m->memo.ids.cap, m->memo.ids.n + 1, sizeof *m->memo.ids.ids, 16,
+                           "category items", e))
+                return e->code;
+            m->memo.ids.ids[m->memo.ids.n++] = id;
+        }
+        m->memo.owner = owner;
+        m->memo.tag = tag;
+        m->memo.version = version;
+        m->memo.set = 1;
+    }
+    if (nc_reserve((void **)&out->ids, &out->cap, out->n + m->memo.ids.n, sizeof *out->ids, 16, "category items", e))
+        return e->code;
+    if (m->memo.ids.n) memcpy(out->ids + out->n, m->memo.ids.ids, m->memo.ids.n * sizeof *out->ids);
+    out->n += m->memo.ids.n;
+    return NC_OK;
+}
+
+int catalogue_category_ids(catalogue *c, char *const *cats, size_t n, const void *owner, uint64_t tag,
+                           catalogue_map_fn map, void *ctx, store_ids *out, nc_err *e) {
+    int rc = NC_OK;
+    pthread_mutex_lock(&c->memo_mu);
     pthread_rwlock_rdlock(&c->lock);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !rc; i++) {
         int32_t k = nc_idmap_find(&c->names, cats[i], strlen(cats[i]));
-        if (k < 0) continue;
-        const cat_members *m = &c->members[k];
-        for (size_t j = 0; j < m->n; j++) fn(ctx, c->items.ids[m->items[j]]);
-        calls += m->n;
+        if (k >= 0) rc = category_mapped(c, &c->members[k], owner, tag, map, ctx, out, e);
     }
     pthread_rwlock_unlock(&c->lock);
-    return calls;
+    pthread_mutex_unlock(&c->memo_mu);
+    return rc;
 }
 
 size_t catalogue_n_restricted(catalogue *c) {

@@ -52,9 +52,11 @@ typedef int32_t (*catalogue_map_fn)(void *ctx, const char *item);
 int catalogue_blocked_ids(catalogue *c, int64_t now, const void *owner, uint64_t tag, catalogue_map_fn map, void *ctx,
                           store_ids *out, nc_err *e);
 
-/* Calls fn for every item in any of cats[0..n) (an item in two of them once per category).
- * Returns how many calls. */
-size_t catalogue_in_categories(catalogue *c, char *const *cats, size_t n, catalogue_item_fn fn, void *ctx);
+/* Appends to out the numbers map gives the items of each of cats[0..n) (an item in two of
+ * them twice; those map lacks left out), remembered per category for one (owner, tag) until
+ * the catalogue changes, as catalogue_blocked_ids. NC_ENOMEM. */
+int catalogue_category_ids(catalogue *c, char *const *cats, size_t n, const void *owner, uint64_t tag,
+                           catalogue_map_fn map, void *ctx, store_ids *out, nc_err *e);
 
 /* How many items have a rule that may block them (hidden, deleted, available_from): 0 means
  * nothing is ever blocked now. */

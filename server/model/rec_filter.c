@@ -8,31 +8,7 @@
 
 #include "http/http.h"
 
-/* catalogue callbacks' context: model ids into out, a memory failure remembered. */
-typedef struct map_ctx {
-    const live_model *m;
-    store_ids *out;
-    int oom;
-} map_ctx;
-
-static void push_mapped(void *ctx, const char *item) {
-    map_ctx *x = ctx;
-    int32_t it = live_item(x->m, item);
-    if (it < 0 || x->oom) return;
-    if (x->out->n == x->out->cap) {
-        size_t cap = x->out->cap ? 2 * x->out->cap : 16;
-        int32_t *ids = realloc(x->out->ids, cap * sizeof *ids);
-        if (!ids) {
-            x->oom = 1;
-            return;
-        }
-        x->out->ids = ids;
-        x->out->cap = cap;
-    }
-    x->out->ids[x->out->n++] = it;
-}
-
-/* catalogue_blocked_ids' map: the model's item id. */
+/* catalogue_blocked_ids' and catalogue_category_ids' map: the model's item id. */
 static int32_t model_item(void *m, const char *item) { return live_item(m, item); }
 
 int rec_filter_blocked(catalogue *c, const live_model *m, store_ids *out, nc_err *e) {
@@ -46,10 +22,9 @@ static int cmp_i32(const void *a, const void *b) {
 }
 
 int rec_filter_subset(catalogue *c, const live_model *m, const rec_filter *f, store_ids *out, nc_err *e) {
-    map_ctx x = {m, out, 0};
     out->n = 0;
-    if (c) catalogue_in_categories(c, f->cats, f->n_cats, push_mapped, &x);
-    if (x.oom) return nc_fail(e, NC_ENOMEM, "out of memory for the items of the categories");
+    if (c && catalogue_category_ids(c, f->cats, f->n_cats, m, m->ck.meta.model_version, model_item, (void *)m, out, e))
+        return e->code;
     if (f->n_cats < 2) return NC_OK; /* one category lists each item once */
     if (out->n) qsort(out->ids, out->n, sizeof *out->ids, cmp_i32);
     size_t w = 0;

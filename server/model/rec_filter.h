@@ -7,7 +7,8 @@
  * filtered by them exactly as by the user's items (rec_cache.h): a write that hides an item
  * takes effect on the next request, lists and all. The category filter does not go through
  * the index: it scores only the items of the categories (their ids from the catalogue's
- * per-category lists), so a filter of 1% of the catalogue costs about 1% of a scan.
+ * per-category lists, their model ids remembered per model until the catalogue changes), so a
+ * filter of 1% of the catalogue costs about 1% of a scan.
  *
  * Ownership: out lists are the caller's (store_ids: start zeroed, free(ids)). */
 #ifndef NCLREC_REC_FILTER_H
