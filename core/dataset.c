@@ -342,6 +342,8 @@ void nc_load_opts_default(nc_load_opts *o) {
     o->min_rating = 0;
     o->weight_col = -1;
     o->types = NULL;
+    o->type_index = 0;
+    o->weight_missing = -1;
 }
 
 /* Field and token separators that are never part of an id's ends. */
@@ -450,7 +452,7 @@ static int weight_field(const loader *L, span f, uint8_t *w) {
     if (!L->o->types) return nc_feedback_weight_of(f.p, f.n, w);
     int k = nc_feedback_find(L->o->types, f.p, f.n);
     if (k < 0) return -1;
-    *w = L->o->types->t[k].weight;
+    *w = L->o->type_index ? (uint8_t)k : L->o->types->t[k].weight;
     return 0;
 }
 
@@ -496,8 +498,9 @@ static int parse_sv_line(loader *L, const char *p, size_t n) {
     double rating = 0;
     int ts_ok = !have_ts || parse_ts(f_ts, &ts) == 0;
     int r_ok = !have_r || parse_num(f_r, &rating) == 0;
-    uint8_t w = 1;
-    int w_ok = (!have_w && w_col < 0) || (have_w && weight_field(L, f_w, &w) == 0);
+    uint8_t w = !have_w && L->o->weight_missing >= 0 ? (uint8_t)L->o->weight_missing : 1;
+    int w_ok = (!have_w && (w_col < 0 || L->o->weight_missing >= 0)) ||
+               (have_w && weight_field(L, f_w, &w) == 0);
     if (first && col >= 1 && (is_header_name(f_user) || !ts_ok || !r_ok || (have_w && !w_ok)))
         return NC_OK;
     if (col < 1)
@@ -515,7 +518,7 @@ static int parse_sv_line(loader *L, const char *p, size_t n) {
                        L->line, (int)(f_r.n > 64 ? 64 : f_r.n), f_r.p, r_col + 1);
     if (!w_ok) return weight_error(L, have_w, f_w);
     if (have_r && rating < L->o->min_rating) return NC_OK; /* ids of skipped rows stay unknown */
-    if (w == 0) return NC_OK; /* no positive: skipped like a rating under the minimum */
+    if (w == 0 && !L->o->type_index) return NC_OK; /* no positive: skipped like a low rating */
     int32_t u, i;
     int rc = intern_field(L, L->users, "user", f_user, &u);
     if (!rc) rc = intern_field(L, L->items, "item", f_item, &i);
@@ -723,6 +726,10 @@ static int check_opts(const char *path, const nc_load_opts *o, nc_err *e) {
         return nc_fail(e, NC_EINVAL, "%s: bad columns: timestamp %d, rating %d, weight %d "
                        "(0-based, distinct; 0 and 1 are user and item)", path, o->ts_col,
                        o->rating_col, o->weight_col);
+    if (o->weight_missing < -1 || o->weight_missing > NC_FEEDBACK_MAX_WEIGHT ||
+        (o->type_index && !o->types))
+        return nc_fail(e, NC_EINVAL, "%s: weight_missing %d or type_index without types", path,
+                       o->weight_missing);
     if (o->weight_col >= 0 && o->fmt == NC_FMT_ADJ)
         return nc_fail(e, NC_EINVAL, "%s: adjacency lists have no weight column", path);
     if (!isfinite(o->min_rating))

@@ -120,6 +120,10 @@ typedef struct nc_load_opts {
                             A row that does not reach the column is an error */
     const nc_feedback_types *types; /* NULL: weight_col holds whole numbers 0..100; else type
                             names of this table (borrowed; must outlive the call) */
+    int type_index;      /* with types: w receives the type's index in the table instead of its
+                            weight, and no row is left out (bulk import keeps the type itself) */
+    int32_t weight_missing; /* -1 (default): a row short of weight_col is an error; else the
+                            value (weight, or type index) such a row gets */
 } nc_load_opts;
 
 /* fmt AUTO, ts_col 2, rating_col -1, weight_col -1 (e.g. ML-100K's u.data: rating_col 2,

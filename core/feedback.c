@@ -13,7 +13,7 @@ void nc_feedback_default(nc_feedback_types *ft) {
 }
 
 /* Type names must survive JSON, CSV, Prometheus labels and command lines without quoting. */
-static int name_ok(const char *s, size_t len) {
+int nc_feedback_name_ok(const char *s, size_t len) {
     if (len == 0 || len > NC_FEEDBACK_NAME_LEN) return 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
@@ -49,7 +49,7 @@ static int parse_entry(const char *s, size_t len, nc_feedback_types *ft, nc_err 
         return nc_fail(e, NC_EINVAL, "feedback type '%.*s' has no '=weight' (e.g. click=1)",
                        (int)len, s);
     size_t nlen = (size_t)(eq - s), wlen = len - nlen - 1;
-    if (!name_ok(s, nlen))
+    if (!nc_feedback_name_ok(s, nlen))
         return nc_fail(e, NC_EINVAL, "feedback type name '%.*s' must be 1..%d characters of "
                        "[A-Za-z0-9_.-]", (int)nlen, s, NC_FEEDBACK_NAME_LEN);
     uint8_t w;

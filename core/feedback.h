@@ -41,6 +41,9 @@ void nc_feedback_default(nc_feedback_types *ft);
  * 0..NC_FEEDBACK_MAX_WEIGHT, a name given twice, too many types, an empty set. */
 int nc_feedback_parse(const char *spec, nc_feedback_types *ft, nc_err *e);
 
+/* 1 when s[0..len) is a valid type name (1..NC_FEEDBACK_NAME_LEN bytes of [A-Za-z0-9_.-]). */
+int nc_feedback_name_ok(const char *s, size_t len);
+
 /* Index of the type named s[0..len) (not necessarily NUL-terminated), or -1. */
 int nc_feedback_find(const nc_feedback_types *ft, const char *s, size_t len);
 

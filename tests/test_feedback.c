@@ -113,6 +113,33 @@ static void test_load_type_names(void) {
     ld_free(&l);
 }
 
+/* Bulk import keeps the type itself: indices into the table, rows of weight 0 kept, and rows
+ * of files written before types (no column) given the default. */
+static void test_load_type_index(void) {
+    nc_feedback_types ft;
+    nc_err e;
+    CHECK(nc_feedback_parse("view=1,purchase=3,dislike=0", &ft, &e) == NC_OK, "%s", e.msg);
+    loaded l = {0};
+    char path[128];
+    nc_load_opts o;
+    nc_load_opts_default(&o);
+    o.weight_col = 3;
+    o.types = &ft;
+    o.type_index = 1;
+    o.weight_missing = 0;
+    int rc = nc_load_file_opts(put(path, sizeof path, "in.csv",
+                                   "user,item,timestamp,type\nu1,a,5,dislike\nu1,b,6\nu2,a,7,purchase\n"),
+                               &o, &l.users, &l.items, &l.x, &e);
+    CHECK(rc == NC_OK && l.x.n == 3 && l.x.w, "%d %s", rc, e.msg);
+    CHECK(rc || (l.x.w[0] == 2 && l.x.w[1] == 0 && l.x.w[2] == 1), "indices %d %d %d", l.x.w[0],
+          l.x.w[1], l.x.w[2]);
+    ld_free(&l);
+    o.weight_missing = -2;
+    rc = nc_load_file_opts(path, &o, &l.users, &l.items, &l.x, &e);
+    CHECK(rc == NC_EINVAL && strstr(e.msg, "weight_missing"), "%s", e.msg);
+    ld_free(&l);
+}
+
 static void test_load_bad_weights(void) {
     struct { const char *data, *says; } bad[] = {
         {"u1,a,5,1\nu2,b,6,2.5\n", "in.csv:2: bad weight '2.5' in column 4 (a whole number"},
@@ -218,6 +245,7 @@ int main(void) {
     RUN(test_parse_types);
     RUN(test_load_numeric_weights);
     RUN(test_load_type_names);
+    RUN(test_load_type_index);
     RUN(test_load_bad_weights);
     RUN(test_dedup_keeps_largest_weight);
     RUN(test_split_and_csv_carry_weights);
