@@ -11,8 +11,8 @@
 #include "replica/replica_state.h"
 #include "testhelp.h"
 
-static rstate_event inter(int64_t seq, const char *u, const char *i) { return (rstate_event){seq, RSTATE_INTERACTION, u, i}; }
-static rstate_event del(int64_t seq, const char *u) { return (rstate_event){seq, RSTATE_DELETION, u, NULL}; }
+static rstate_event inter(int64_t seq, const char *u, const char *i) { return (rstate_event){seq, RSTATE_INTERACTION, u, i, NULL}; }
+static rstate_event del(int64_t seq, const char *u) { return (rstate_event){seq, RSTATE_DELETION, u, NULL, NULL}; }
 
 /* "id:count,id:count" of a list, for compact comparisons. */
 static const char *show(const store_items *x, char *buf, size_t cap) {
@@ -86,7 +86,7 @@ static void test_long_list_any_id_order(void) {
     rstate_stats_get(s, &st);
     CHECK(st.pairs == 2 * N && st.interactions == 3 * N, "pairs %lld interactions %lld", (long long)st.pairs,
           (long long)st.interactions);
-    rstate_event del = {m + 1, RSTATE_DELETION, "heavy", NULL};
+    rstate_event del = {m + 1, RSTATE_DELETION, "heavy", NULL, NULL};
     rstate_event back[2] = {inter(m + 2, "heavy", items[5]), inter(m + 3, "heavy", items[5])};
     CHECK(rstate_apply(s, &del, 1, m + 1, &e) == NC_OK && rstate_apply(s, back, 2, m + 3, &e) == NC_OK, "%s", e.msg);
     CHECK(rstate_user_items(s, "heavy", &it, NULL, &e) == NC_OK && it.n == 1 && it.counts[0] == 2 &&
@@ -232,7 +232,7 @@ static void test_cursor_rules(void) {
     CHECK(rstate_user_items(s, "b", &it, NULL, &e) == NC_OK && it.n == 0, "nothing after the bad event was applied");
     store_items_free(&it);
     CHECK(rstate_apply(s, ev + 3, 1, 2, &e) == NC_OK && rstate_cursor(s) == 9, "a lower page cursor does not move it back");
-    rstate_event bad = {10, RSTATE_INTERACTION, "d", NULL};
+    rstate_event bad = {10, RSTATE_INTERACTION, "d", NULL, NULL};
     CHECK(rstate_apply(s, &bad, 1, 10, &e) == NC_EINVAL, "an interaction without an item is refused");
     char longid[300];
     memset(longid, 'x', sizeof longid - 1);

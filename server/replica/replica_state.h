@@ -43,6 +43,7 @@ typedef struct rstate_event {
     rstate_kind kind;
     const char *user;
     const char *item;      /* NULL for a deletion */
+    const char *feedback;  /* an interaction's feedback type, NULL = "view" */
 } rstate_event;
 
 /* A new empty state (cursor 0) keeping popular_k items in its popularity list. Caller frees

@@ -192,6 +192,10 @@ uint64_t st_hash_events(const store_event *ev, size_t n) {
             }
         uint64_t ts = (uint64_t)ev[i].ts;
         for (int b = 0; b < 8; b++) h = (h ^ ((ts >> (8 * b)) & 0xff)) * 1099511628211ULL;
+        /* a type other than the default counts, so keys recorded before types still match */
+        const char *t = store_event_type(&ev[i]);
+        for (const unsigned char *p = (const unsigned char *)t; strcmp(t, STORE_TYPE_DEFAULT) && *p; p++)
+            h = (h ^ *p) * 1099511628211ULL;
     }
     return h;
 }
@@ -250,6 +254,9 @@ int st_check_events(const store_event *ev, size_t n, nc_err *e) {
             return nc_fail(e, NC_EINVAL, "event %zu: timestamp %lld is outside 0..%lld (seconds "
                            "since the epoch; milliseconds are not accepted)", i,
                            (long long)ev[i].ts, STORE_TS_MAX);
+        if (ev[i].type && !nc_feedback_name_ok(ev[i].type, strlen(ev[i].type)))
+            return nc_fail(e, NC_EINVAL, "event %zu: type '%.64s' is not 1..%d characters of "
+                           "[A-Za-z0-9_.-]", i, ev[i].type, NC_FEEDBACK_NAME_LEN);
     }
     return NC_OK;
 }
