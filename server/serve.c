@@ -153,6 +153,7 @@ static int open_store(srv_app *a, nc_err *e) {
     o.idem_window_s = a->cfg.idempotency_window;
     o.max_batch = a->cfg.batch_max;
     o.popular_cache_k = a->cfg.popular_n;
+    snprintf(o.seen_types, sizeof o.seen_types, "%s", a->cfg.exclude_types);
     return store_open(path, &o, &a->store, e);
 }
 

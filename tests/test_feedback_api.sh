@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # test_feedback_api.sh - feedback types against real daemons on 127.0.0.1: the configuration
-# (--feedback-types and its NCLREC_ variable, refused values naming the
+# (--feedback-types, --exclude-types and their NCLREC_ variables, refused values naming the
 # setting), POST /interactions with and without "type" (default view; an unknown or non-string
 # type is 422 problem+json naming it and the allowed set), /metrics counting ingested events by
 # type, the retrain training with the weights, types durable across a restart and carried by
-# `nclrec export`/`import`, and a replica following a primary's typed changefeed.
+# `nclrec export`/`import`, a replica following a primary's typed changefeed, and
+# --exclude-types limiting the seen items /recommend leaves out to those types (a standalone
+# daemon, after a restart, and a replica).
 # Every daemon listens on a port the kernel picks; every curl call and wait is bounded.
 # Prints "test_feedback_api.sh: P passed, F failed" and exits 1 on any failure.
 set -u
@@ -32,7 +34,10 @@ check "config: a type given twice is refused" cfg_refused "given twice" --feedba
 types_env_refused() { NCLREC_FEEDBACK_TYPES=a=1,a=1 cfg_refused "setting 'feedback_types'.*given twice"; }
 check "config: NCLREC_FEEDBACK_TYPES is read" types_env_refused
 "$BIN" serve --help >"$T/help" 2>&1
-check "config: --help lists the setting" ok_if 'grep -q -- "--feedback-types" "$T/help" && grep -q NCLREC_FEEDBACK_TYPES "$T/help"'
+check "config: an unknown excluded type names the allowed set" \
+    cfg_refused "setting 'exclude_types': 'buy' is not a feedback type (allowed: click=1,view=1)" \
+    --feedback-types click=1 --exclude-types buy
+check "config: --help lists both settings" ok_if 'grep -q -- "--feedback-types" "$T/help" && grep -q NCLREC_EXCLUDE_TYPES "$T/help"'
 
 # ============================ ingest with types ============================
 check "daemon: starts with click, purchase, dislike" start_server "$T/d.log" --data-dir "$T/d" "${TRAIN[@]}" "${SEED[@]}" \
@@ -110,6 +115,38 @@ check "replica: excludes the user's items of every type" ok_if '! items_of | gre
 check "replica: applied the changefeed without errors" ok_if '! grep -q "replica_poll_failed" "$T/r.log"'
 kill -TERM "$R" "$P" 2>/dev/null
 for p in "$R" "$P"; do for _ in $(seq 1 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
+
+# ============================ --exclude-types ============================
+EXCL=(--exclude-types purchase,click)
+check "exclude: a primary excluding purchases and clicks starts" start_server "$T/x.log" --data-dir "$T/x" --role primary \
+    "${TRAIN[@]}" "${SEED[@]}" "${TYPES[@]}" "${EXCL[@]}"
+check "exclude: ready" wait_ready 60
+P=$PID; BP=$B
+req GET "/recommend?user=u1&k=3"
+read -r VIEWED BOUGHT CLICKED <<<"$(items_all)"
+check "exclude: u1 has three recommendations to act on" ok_if '[ -n "$CLICKED" ]'
+post_json /interactions "[{\"user\":\"u1\",\"item\":\"$VIEWED\"},{\"user\":\"u1\",\"item\":\"$BOUGHT\",\"type\":\"purchase\"},
+                          {\"user\":\"u1\",\"item\":\"$CLICKED\",\"type\":\"click\"}]"
+check "exclude: view, purchase and click stored" is 200
+shown() { req GET "/recommend?user=u1&k=80"; is 200 && items_of | grep -qx "$VIEWED" && ! items_of | grep -qxE "$BOUGHT|$CLICKED"; }
+check "exclude: the viewed item is still recommended, the purchased and clicked ones are not" shown
+check "exclude: a replica with the same setting starts" start_server "$T/xr.log" --data-dir "$T/xr" --role replica \
+    --primary "$BP" --http-threads 2 --replica-poll 0.2 --replica-timeout 2 --shutdown-deadline 20 "${TYPES[@]}" "${EXCL[@]}"
+R=$PID
+check "exclude: the replica is ready" wait_ready 60
+check "exclude: the replica leaves out the same items" wait_for 20 shown
+kill -TERM "$R" 2>/dev/null; for _ in $(seq 1 300); do kill -0 "$R" 2>/dev/null || break; sleep 0.1; done
+PID=$P; B=$BP; stop_server
+check "exclude: restarts on the same store" start_server "$T/x2.log" --data-dir "$T/x" "${TRAIN[@]}" "${TYPES[@]}" "${EXCL[@]}"
+check "exclude: ready again" wait_ready 60
+check "exclude: the same answer after the restart" shown
+stop_server
+check "exclude: without the setting every type is excluded" start_server "$T/x3.log" --data-dir "$T/x" "${TRAIN[@]}" \
+    "${TYPES[@]}"
+check "exclude: ready (every type)" wait_ready 60
+req GET "/recommend?user=u1&k=80"
+check "exclude: by default the viewed item is left out too" ok_if 'is 200 && ! items_of | grep -qxE "$VIEWED|$BOUGHT|$CLICKED"'
+stop_server
 
 echo "test_feedback_api.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

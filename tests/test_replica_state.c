@@ -249,8 +249,48 @@ static void test_cursor_rules(void) {
     rstate_free(s);
 }
 
+/* rstate_seen_types (--exclude-types on a replica): a user's items are those with an
+ * interaction of a listed type (an event without one is a view), counts stay whole, mapped
+ * reads agree, popularity and the statistics count every type. */
+static void test_seen_types(void) {
+    nc_err e;
+    replica_state *s = rstate_new(10, &e);
+    CHECK(rstate_seen_types(s, "purchase", &e) == NC_OK, "%s", e.msg);
+    rstate_event ev[] = {inter(1, "a", "x"), inter(2, "a", "y"), inter(3, "a", "x"), inter(4, "b", "y"),
+                         inter(5, "a", "z")};
+    ev[1].feedback = "purchase";
+    ev[2].feedback = "purchase";
+    ev[3].feedback = "view";
+    CHECK(rstate_apply(s, ev, 5, 5, &e) == NC_OK, "%s", e.msg);
+    store_items it;
+    char buf[256];
+    CHECK(rstate_user_items(s, "a", &it, NULL, &e) == NC_OK && !strcmp(show(&it, buf, sizeof buf), "x:2,y:1"),
+          "a: purchased x and y (x viewed first): %s", buf);
+    store_items_free(&it);
+    CHECK(rstate_user_items(s, "b", &it, NULL, &e) == NC_OK && it.n == 0, "b only viewed: %zu items", it.n);
+    store_items_free(&it);
+    counting_map c = {0, 10};
+    store_ids ids = {0};
+    CHECK(rstate_user_items_mapped(s, "a", 1, map_xyz, &c, &ids, NULL) == 1 && ids.n == 2 && ids.ids[0] == 10 &&
+              ids.ids[1] == 11, "mapped: x, y (%zu ids)", ids.n);
+    free(ids.ids);
+    rstate_stats st;
+    rstate_stats_get(s, &st);
+    CHECK(st.pairs == 4 && st.interactions == 5 && st.users == 2, "every type counts in the statistics: %lld pairs",
+          (long long)st.pairs);
+    CHECK(rstate_popular(s, 10, &it, &e) == NC_OK && it.n == 3 && !strcmp(it.ids[0], "y") && it.counts[0] == 2,
+          "popularity counts every type: %s", show(&it, buf, sizeof buf));
+    store_items_free(&it);
+    rstate_event d = del(6, "a");
+    CHECK(rstate_apply(s, &d, 1, 6, &e) == NC_OK, "%s", e.msg);
+    rstate_stats_get(s, &st);
+    CHECK(st.interactions == 1, "a deletion removes whole counts: %lld left", (long long)st.interactions);
+    rstate_free(s);
+}
+
 int main(void) {
     RUN(test_items_and_counts);
+    RUN(test_seen_types);
     RUN(test_long_list);
     RUN(test_long_list_any_id_order);
     RUN(test_deletion);

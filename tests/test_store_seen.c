@@ -319,8 +319,49 @@ static void test_built_in_slices_while_writing(void) {
     tdir_free(&t);
 }
 
+/* seen_types (--exclude-types): a user's items are only those of interactions of the listed
+ * types, from the database and from the copy alike, for rows stored before the copy was built
+ * and after; a pair with one interaction of such a type counts; popularity counts every type. */
+static void test_seen_types(void) {
+    tdir t;
+    tdir_make(&t, "seen");
+    store_opts o;
+    store_opts_default(&o);
+    snprintf(o.seen_types, sizeof o.seen_types, "purchase,click");
+    nc_store *s = open_or_die(t.db, &o);
+    nc_err e;
+    store_event ev[] = {{"u1", "soap", 1, NULL}, {"u1", "tv", 2, "purchase"}, {"u1", "pen", 3, "view"},
+                        {"u1", "pen", 4, "click"}, {"u2", "soap", 5, "dislike"}};
+    CHECK(store_append(s, ev, 5, NULL, NULL, &e) == NC_OK, "%s", e.msg);
+    store_items it;
+    CHECK(store_user_items(s, "u1", &it, NULL, &e) == NC_OK && it.n == 2 && !strcmp(it.ids[0], "tv") &&
+              !strcmp(it.ids[1], "pen") && it.counts[1] == 1,
+          "database: tv and pen (its click) only: %zu items", it.n);
+    store_items_free(&it);
+    CHECK(store_user_items(s, "u2", &it, NULL, &e) == NC_OK && it.n == 0, "u2 only disliked: %zu", it.n);
+    store_items_free(&it);
+    CHECK(wait_ready(s), "the copy was built within 10 s");
+    got_items g;
+    CHECK(seen_of(s, "u1", &g, NULL) && g.n == 2 && has_item(&g, "tv") && has_item(&g, "pen") && !has_item(&g, "soap"),
+          "copy after the build: %zu items", g.n);
+    store_event later[] = {{"u2", "tv", 6, "view"}, {"u2", "mop", 7, "purchase"}};
+    CHECK(store_append(s, later, 2, NULL, NULL, &e) == NC_OK, "%s", e.msg);
+    CHECK(seen_of(s, "u2", &g, NULL) && g.n == 1 && has_item(&g, "mop"), "copy after an append: %zu items", g.n);
+    CHECK(same_as_db(s, "u1") && same_as_db(s, "u2"), "copy and database agree");
+    store_items pop;
+    CHECK(store_popular(s, 10, &pop, &e) == NC_OK && pop.n == 4 && !strcmp(pop.ids[0], "soap") && pop.counts[0] == 2,
+          "popularity counts every type: %zu items", pop.n);
+    store_items_free(&pop);
+    store_close(s);
+    snprintf(o.seen_types, sizeof o.seen_types, "purchase,no such");
+    nc_store *bad = NULL;
+    CHECK(store_open(t.db, &o, &bad, &e) == NC_EINVAL && strstr(e.msg, "'no such' is not a type name"), "%s", e.msg);
+    tdir_free(&t);
+}
+
 int main(void) {
     RUN(test_matches_user_items);
+    RUN(test_seen_types);
     RUN(test_rebuilt_after_reopen);
     RUN(test_failed_job_not_seen);
     RUN(test_acknowledged_writes_visible_at_once);

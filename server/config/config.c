@@ -46,6 +46,8 @@ static const cfg_desc table[] = {
     {"max_exclude", CT_INT, O(max_exclude), 0, 100000, NULL, "1000", 0, "ids accepted in exclude="},
     {"feedback_types", CT_STR, O(feedback_types), 0, 0, NULL, "view=1", 0,
      "event types of POST /interactions with their training weights, name=weight,... (0..100; 'view', the type of events without one, weighs 1 unless given)"},
+    {"exclude_types", CT_STR, O(exclude_types), 0, 0, NULL, "", 0,
+     "types whose items /recommend leaves out as the user's own, name,... (empty = every type)"},
     {"idempotency_window", CT_I64, O(idempotency_window), 1, 365LL * 86400, NULL, "86400", 0, "seconds an Idempotency-Key is remembered"},
     {"sync", CT_STR, O(sync), 0, 0, "full|normal", "full", 0, "SQLite synchronous: full survives power loss, normal only process crashes"},
     {"keep_checkpoints", CT_INT, O(keep_checkpoints), 1, 1000, NULL, "3", 0, "checkpoints kept in DATA_DIR/models"},
@@ -316,9 +318,20 @@ int cfg_parse_types(const char *spec, nc_feedback_types *ft, nc_err *e) {
     return NC_OK;
 }
 
-/* The type set. */
+/* The type set, and every excluded type in it. */
 static int validate_types(srv_config *c, nc_err *e) {
-    return cfg_parse_types(c->feedback_types, &c->ft, e) != NC_OK ? NC_EINVAL : NC_OK;
+    if (cfg_parse_types(c->feedback_types, &c->ft, e) != NC_OK) return NC_EINVAL;
+    char allowed[CFG_STR_MAX];
+    nc_feedback_format(&c->ft, allowed, sizeof allowed);
+    for (const char *p = c->exclude_types; *p;) {
+        size_t len = strcspn(p, ",");
+        if (nc_feedback_find(&c->ft, p, len) < 0)
+            return nc_fail(e, NC_EINVAL, "setting 'exclude_types': '%.*s' is not a feedback type (allowed: %s)",
+                           (int)len, p, allowed);
+        p += len;
+        if (*p && !*++p) return nc_fail(e, NC_EINVAL, "setting 'exclude_types': '%s' ends with ','", c->exclude_types);
+    }
+    return NC_OK;
 }
 
 /* Derives role_id; a replica needs an http:// primary, and only a replica takes one (a primary

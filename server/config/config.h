@@ -52,6 +52,8 @@ typedef struct srv_config {
     int64_t idempotency_window;     /* seconds an Idempotency-Key is remembered */
     /* feedback types (core/feedback.h) */
     char feedback_types[CFG_STR_MAX]; /* "view=1,click=1,purchase=3" */
+    char exclude_types[CFG_STR_MAX];  /* "purchase,...": /recommend excludes the items a user has
+                                       through these types; empty = every type */
     nc_feedback_types ft;           /* derived from feedback_types; always holds "view" */
     /* storage and model */
     char data_dir[CFG_STR_MAX];

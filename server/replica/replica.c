@@ -422,7 +422,8 @@ replica *replica_new(const model_env *a, nc_err *e) {
     r->env = *a;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL); /* CLOCK_REALTIME: the deadline is wall-clock seconds */
-    if (httpc_parse_url(a->cfg->primary, &r->url, e) != NC_OK || !(r->state = rstate_new(a->cfg->popular_n, e))) {
+    if (httpc_parse_url(a->cfg->primary, &r->url, e) != NC_OK || !(r->state = rstate_new(a->cfg->popular_n, e)) ||
+        rstate_seen_types(r->state, a->cfg->exclude_types, e) != NC_OK) {
         replica_stop(r);
         return NULL;
     }

@@ -58,6 +58,11 @@ void rstate_free(replica_state *s);
  * the cursor resumes exactly there. */
 int rstate_apply(replica_state *s, const rstate_event *ev, size_t n, int64_t cursor, nc_err *e);
 
+/* Limits a user's items (rstate_user_items, rstate_user_items_mapped) to those of interactions
+ * of the feedback types "a,b" (copied; NULL or "" = every type, the default), as the store's
+ * seen_types option does; popularity still counts every type. Call before the first event. */
+int rstate_seen_types(replica_state *s, const char *types, nc_err *e);
+
 /* Forgets everything (cursor 0): the primary's sequence went backwards (a new database). */
 void rstate_reset(replica_state *s);
 

@@ -32,6 +32,26 @@ void store_opts_default(store_opts *o) {
     o->import_chunk = 50000;
 }
 
+/* ",a,b," for seen_types "a,b" (each name checked), NULL for every type: the seen-items
+ * queries test instr(filter, ',' || type || ','), one bound string for any number of types. */
+static int seen_filter(nc_store *s, nc_err *e) {
+    const char *t = s->o.seen_types;
+    if (!t[0]) return NC_OK;
+    for (const char *p = t;; p++) {
+        size_t len = strcspn(p, ",");
+        if (!nc_feedback_name_ok(p, len))
+            return nc_fail(e, NC_EINVAL, "store option seen_types='%s': '%.*s' is not a type name", t,
+                           (int)len, p);
+        p += len;
+        if (!*p) break;
+    }
+    size_t n = strlen(t);
+    s->seen_filter = nc_malloc(n + 3, 1, e);
+    if (!s->seen_filter) return NC_ENOMEM;
+    snprintf(s->seen_filter, n + 3, ",%s,", t);
+    return NC_OK;
+}
+
 /* Refuses settings that would make the store misbehave later rather than fail now. */
 static int check_opts(const store_opts *o, nc_err *e) {
     struct { const char *name; int64_t v, lo, hi; } t[] = {
@@ -431,7 +451,8 @@ int store_open(const char *path, const store_opts *o, nc_store **out, nc_err *e)
     s->pop_at = -1;
     s->writable = 1;
     s->path = nc_strdup(path, e);
-    rc = s->path ? init_sync(s, e) : NC_ENOMEM;
+    rc = s->path ? seen_filter(s, e) : NC_ENOMEM;
+    if (!rc) rc = init_sync(s, e);
     if (!rc) rc = open_writer_db(s, e);
     if (!rc) rc = migrate(s, e);
     if (!rc) rc = st_writer_prepare(s, e);
@@ -458,5 +479,6 @@ void store_close(nc_store *s) {
     store_items_free(&s->pop);
     destroy_sync(s);
     free(s->path);
+    free(s->seen_filter);
     free(s);
 }

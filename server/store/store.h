@@ -77,6 +77,10 @@ typedef struct store_opts {
     int popular_cache_k;      /* most popular items kept in memory (default 1000) */
     int popular_refresh_ms;   /* how stale that list may get (default 1000) */
     int import_chunk;         /* rows per transaction in store_import_file (default 50000) */
+    char seen_types[512];     /* "purchase,click": a user's items are only those of interactions
+                                 of these feedback types (store_user_items, store_seen_items,
+                                 store_seen_mapped: what /recommend excludes); "" = every type
+                                 (default). Names as core/feedback.h allows */
     store_clock_fn clock;     /* NULL: time(NULL) */
     void *clock_ctx;
 } store_opts;
