@@ -544,7 +544,7 @@ static int parse_adj_line(loader *L, const char *p, size_t n) {
     if (rc) return rc;
     for (span t; (t = next_token(&p, end)).n;) {
         rc = intern_field(L, L->items, "item", t, &i);
-        if (!rc) rc = push_row(L, u, i, 0, 1);
+        if (!rc) rc = push_row(L, u, i, 0, L->o->weight_missing >= 0 ? (uint8_t)L->o->weight_missing : 1);
         if (rc) return rc;
     }
     return NC_OK;

@@ -123,7 +123,8 @@ typedef struct nc_load_opts {
     int type_index;      /* with types: w receives the type's index in the table instead of its
                             weight, and no row is left out (bulk import keeps the type itself) */
     int32_t weight_missing; /* -1 (default): a row short of weight_col is an error; else the
-                            value (weight, or type index) such a row gets */
+                            value (weight, or type index) such a row gets, as does every row
+                            of an adjacency list */
 } nc_load_opts;
 
 /* fmt AUTO, ts_col 2, rating_col -1, weight_col -1 (e.g. ML-100K's u.data: rating_col 2,

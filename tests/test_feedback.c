@@ -134,6 +134,10 @@ static void test_load_type_index(void) {
     CHECK(rc || (l.x.w[0] == 2 && l.x.w[1] == 0 && l.x.w[2] == 1), "indices %d %d %d", l.x.w[0],
           l.x.w[1], l.x.w[2]);
     ld_free(&l);
+    ld_free(&l);
+    rc = nc_load_file_opts(put(path, sizeof path, "in.csv", "u1 a b\nu2 a\n"), &o, &l.users, &l.items, &l.x, &e);
+    CHECK(rc == NC_OK && l.x.n == 3 && l.x.w && l.x.w[0] == 0 && l.x.w[2] == 0,
+          "adjacency rows get weight_missing: %d %s", rc, e.msg);
     o.weight_missing = -2;
     rc = nc_load_file_opts(path, &o, &l.users, &l.items, &l.x, &e);
     CHECK(rc == NC_EINVAL && strstr(e.msg, "weight_missing"), "%s", e.msg);

@@ -199,7 +199,8 @@ static int import_chunk(nc_store *s, const nc_idmap *users, const nc_idmap *item
         size_t r = from + k;
         ev[k] = (store_event){users->ids[x->user[r]], items->ids[x->item[r]],
                               x->ts[r] ? x->ts[r] : STORE_TS_NOW,
-                              types ? types->t[nc_inter_weight(x, r)].name : NULL};
+                              types && nc_inter_weight(x, r) < types->n ? types->t[nc_inter_weight(x, r)].name
+                                                                        : NULL};
     }
     char key[96];
     uint64_t h = st_hash_events(ev, n);
