@@ -214,8 +214,8 @@ uint64_t st_hash_events(const store_event *ev, size_t n) {
         for (int b = 0; b < 8; b++) h = (h ^ ((ts >> (8 * b)) & 0xff)) * 1099511628211ULL;
         /* a type other than the default counts, so keys recorded before types still match */
         const char *t = store_event_type(&ev[i]);
-        for (const unsigned char *p = (const unsigned char *)t; strcmp(t, STORE_TYPE_DEFAULT) && *p; p++)
-            h = (h ^ *p) * 1099511628211ULL;
+        if (strcmp(t, STORE_TYPE_DEFAULT))
+            for (const unsigned char *p = (const unsigned char *)t; *p; p++) h = (h ^ *p) * 1099511628211ULL;
     }
     return h;
 }
