@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
     for (int u = 0; u < 64; u++) snprintf(users[u], sizeof users[u], "u%d", u);
     for (int i = 0; i < n; i++) {
         snprintf(items[i], sizeof items[i], "i%d", i);
-        ev[i] = (rstate_event){i + 1, RSTATE_INTERACTION, users[(i * 7919) % 64], items[i]};
+        ev[i] = (rstate_event){i + 1, RSTATE_INTERACTION, users[(i * 7919) % 64], items[i], NULL};
     }
     if (rstate_apply(s, ev, (size_t)n, n, &e) != NC_OK) {
         fprintf(stderr, "popular_refresh: %s\n", e.msg);
@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
     }
     double best = 1e9;
     for (int r = 0; r < 5; r++) {
-        rstate_event one = {n + r + 1, RSTATE_INTERACTION, "another", items[r % n]};
+        rstate_event one = {n + r + 1, RSTATE_INTERACTION, "another", items[r % n], NULL};
         struct timespec pause = {0, 600000000};
         store_items it;
         if (rstate_apply(s, &one, 1, n + r + 1, &e) != NC_OK) return 1;

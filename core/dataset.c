@@ -150,6 +150,7 @@ void nc_inter_free(nc_interactions *x) {
     free(x->user);
     free(x->item);
     free(x->ts);
+    free(x->w);
     nc_inter_init(x);
 }
 
@@ -164,7 +165,9 @@ int nc_inter_reserve(nc_interactions *x, size_t cap, nc_err *e) {
     if (i) x->item = i;
     int64_t *t = realloc(x->ts, cap * sizeof *t);
     if (t) x->ts = t;
-    if (!u || !i || !t)
+    uint8_t *w = x->w ? realloc(x->w, cap) : NULL;
+    if (w) x->w = w;
+    if (!u || !i || !t || (x->w && !w))
         return nc_fail(e, NC_ENOMEM, "out of memory growing interactions to %zu rows", cap);
     x->cap = cap;
     return NC_OK;
@@ -178,7 +181,29 @@ int nc_inter_push(nc_interactions *x, int32_t user, int32_t item, int64_t ts, nc
     x->user[x->n] = user;
     x->item[x->n] = item;
     x->ts[x->n] = ts;
+    if (x->w) x->w[x->n] = 1;
     x->n++;
+    return NC_OK;
+}
+
+/* Gives x a weight array of its capacity, every row weighing 1: the first weight other than 1
+ * needs it, and until then the rows carry none. */
+static int inter_alloc_w(nc_interactions *x, nc_err *e) {
+    if (x->w) return NC_OK;
+    x->w = nc_malloc(x->cap ? x->cap : 1, 1, e);
+    if (!x->w) return NC_ENOMEM;
+    memset(x->w, 1, x->cap ? x->cap : 1);
+    return NC_OK;
+}
+
+int nc_inter_push_w(nc_interactions *x, int32_t user, int32_t item, int64_t ts, uint8_t w,
+                    nc_err *e) {
+    if (w > NC_FEEDBACK_MAX_WEIGHT)
+        return nc_fail(e, NC_EINVAL, "weight %u is above %d", (unsigned)w, NC_FEEDBACK_MAX_WEIGHT);
+    int rc = nc_inter_push(x, user, item, ts, e);
+    if (!rc && w != 1) rc = inter_alloc_w(x, e);
+    if (rc) return rc;
+    if (x->w) x->w[x->n - 1] = w;
     return NC_OK;
 }
 
@@ -192,6 +217,8 @@ int nc_inter_copy(nc_interactions *dst, const nc_interactions *src, nc_err *e) {
         memcpy(dst->item, src->item, src->n * sizeof *src->item);
         memcpy(dst->ts, src->ts, src->n * sizeof *src->ts);
     }
+    if (src->w && (rc = inter_alloc_w(dst, e))) return rc;
+    if (src->w && src->n) memcpy(dst->w, src->w, src->n);
     dst->n = src->n;
     return NC_OK;
 }
@@ -201,37 +228,53 @@ static size_t pair_slot(uint64_t key, int bits) {
     return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
 }
 
+/* Where row r's (user, item) key sits in the set, or where it goes; *dup says it was there. The
+ * key of user -1, item -1 is the empty marker, so it lives in slot nslots (one spare slot). */
+static size_t pair_find(uint64_t *set, size_t nslots, int bits, uint64_t key, int *dup) {
+    const uint64_t empty = UINT64_MAX;
+    if (key == empty) {
+        *dup = set[nslots] == 0;
+        set[nslots] = 0;
+        return nslots;
+    }
+    size_t i = pair_slot(key, bits), mask = nslots - 1;
+    while (set[i] != empty && set[i] != key) i = (i + 1) & mask;
+    *dup = set[i] == key;
+    set[i] = key;
+    return i;
+}
+
 size_t nc_inter_dedup(nc_interactions *x, nc_err *e) {
     nc_err_clear(e);
     if (x->n < 2) return 0;
     int bits = 4;
     while (((size_t)1 << bits) < 2 * x->n) bits++;
-    size_t nslots = (size_t)1 << bits, mask = nslots - 1;
-    const uint64_t empty = UINT64_MAX; /* the key of user -1, item -1, handled apart */
-    uint64_t *set = nc_malloc(nslots, sizeof *set, e);
-    if (!set) return 0;
-    memset(set, 0xff, nslots * sizeof *set);
-    int seen_empty_key = 0;
+    size_t nslots = (size_t)1 << bits;
+    uint64_t *set = nc_malloc(nslots + 1, sizeof *set, e);
+    size_t *kept = x->w ? nc_malloc(nslots + 1, sizeof *kept, e) : NULL; /* slot -> kept row */
+    if (!set || (x->w && !kept)) {
+        free(set);
+        return 0;
+    }
+    memset(set, 0xff, (nslots + 1) * sizeof *set);
     size_t w = 0;
     for (size_t r = 0; r < x->n; r++) {
         uint64_t key = ((uint64_t)(uint32_t)x->user[r] << 32) | (uint32_t)x->item[r];
         int dup;
-        if (key == empty) {
-            dup = seen_empty_key;
-            seen_empty_key = 1;
-        } else {
-            size_t i = pair_slot(key, bits);
-            while (set[i] != empty && set[i] != key) i = (i + 1) & mask;
-            dup = set[i] == key;
-            set[i] = key;
+        size_t slot = pair_find(set, nslots, bits, key, &dup);
+        if (dup) {
+            if (x->w && x->w[r] > x->w[kept[slot]]) x->w[kept[slot]] = x->w[r];
+            continue;
         }
-        if (dup) continue;
+        if (kept) kept[slot] = w;
         x->user[w] = x->user[r];
         x->item[w] = x->item[r];
         x->ts[w] = x->ts[r];
+        if (x->w) x->w[w] = x->w[r];
         w++;
     }
     free(set);
+    free(kept);
     size_t removed = x->n - w;
     x->n = w;
     return removed;
@@ -251,7 +294,7 @@ static const char *id_csv_quote(const char *s) {
 
 int nc_inter_write_csv(FILE *f, const nc_idmap *users, const nc_idmap *items,
                        const nc_interactions *x, nc_err *e) {
-    if (fputs("user,item,timestamp\n", f) == EOF)
+    if (fputs(x->w ? "user,item,timestamp,weight\n" : "user,item,timestamp\n", f) == EOF)
         return nc_fail(e, NC_EIO, "write failed: %s", strerror(errno));
     for (size_t r = 0; r < x->n; r++) {
         int32_t u = x->user[r], i = x->item[r];
@@ -262,8 +305,9 @@ int nc_inter_write_csv(FILE *f, const nc_idmap *users, const nc_idmap *items,
             return nc_fail(e, NC_EINVAL, "row %zu: id '%s' or '%s' holds ',' or a line break",
                            r, users->ids[u], items->ids[i]);
         const char *qu = id_csv_quote(users->ids[u]), *qi = id_csv_quote(items->ids[i]);
-        if (fprintf(f, "%s%s%s,%s%s%s,%lld\n", qu, users->ids[u], qu, qi, items->ids[i], qi,
-                    (long long)x->ts[r]) < 0)
+        if (fprintf(f, "%s%s%s,%s%s%s,%lld", qu, users->ids[u], qu, qi, items->ids[i], qi,
+                    (long long)x->ts[r]) < 0 ||
+            (x->w && fprintf(f, ",%u", (unsigned)x->w[r]) < 0) || fputc('\n', f) == EOF)
             return nc_fail(e, NC_EIO, "write failed at row %zu: %s", r, strerror(errno));
     }
     if (fflush(f) == EOF || ferror(f))
@@ -296,6 +340,10 @@ void nc_load_opts_default(nc_load_opts *o) {
     o->ts_col = 2;
     o->rating_col = -1;
     o->min_rating = 0;
+    o->weight_col = -1;
+    o->types = NULL;
+    o->type_index = 0;
+    o->weight_missing = -1;
 }
 
 /* Field and token separators that are never part of an id's ends. */
@@ -375,9 +423,9 @@ static int intern_field(loader *L, nc_idmap *m, const char *what, span s, int32_
 }
 
 /* Appends a row, with the file and line in the (out of memory) error. */
-static int push_row(loader *L, int32_t u, int32_t i, int64_t ts) {
+static int push_row(loader *L, int32_t u, int32_t i, int64_t ts, uint8_t w) {
     nc_err sub;
-    int rc = nc_inter_push(L->out, u, i, ts, &sub);
+    int rc = nc_inter_push_w(L->out, u, i, ts, w, &sub);
     return rc ? nc_fail(L->e, rc, "%s:%zu: %s", L->path, L->line, sub.msg) : NC_OK;
 }
 
@@ -396,12 +444,41 @@ static int is_header_name(span s) {
     return 0;
 }
 
-/* Parses one CSV/TSV line (no line terminator): user, item, optional timestamp and rating. */
+/* The weight of a row from its weight field f: 1 without a weight column, else the field's
+ * feedback type's weight or the field as a whole number. -1 when f is neither. */
+static int weight_field(const loader *L, span f, uint8_t *w) {
+    *w = 1;
+    if (L->o->weight_col < 0) return 0;
+    if (!L->o->types) return nc_feedback_weight_of(f.p, f.n, w);
+    int k = nc_feedback_find(L->o->types, f.p, f.n);
+    if (k < 0) return -1;
+    *w = L->o->type_index ? (uint8_t)k : L->o->types->t[k].weight;
+    return 0;
+}
+
+/* The message for a weight field weight_field refused (or a row without one). */
+static int weight_error(loader *L, int have, span f) {
+    int32_t col = L->o->weight_col + 1;
+    int fn = (int)(f.n > 64 ? 64 : f.n);
+    if (!have)
+        return nc_fail(L->e, NC_EINVAL, "%s:%zu: no %s in column %d", L->path, L->line,
+                       L->o->types ? "feedback type" : "weight", col);
+    if (!L->o->types)
+        return nc_fail(L->e, NC_EINVAL, "%s:%zu: bad weight '%.*s' in column %d (a whole number "
+                       "0..%d)", L->path, L->line, fn, f.p, col, NC_FEEDBACK_MAX_WEIGHT);
+    char allowed[512];
+    return nc_fail(L->e, NC_EINVAL, "%s:%zu: unknown feedback type '%.*s' in column %d "
+                   "(allowed: %s)", L->path, L->line, fn, f.p, col,
+                   nc_feedback_format(L->o->types, allowed, sizeof allowed));
+}
+
+/* Parses one CSV/TSV line (no line terminator): user, item, optional timestamp, rating and
+ * weight. */
 static int parse_sv_line(loader *L, const char *p, size_t n) {
     char sep = L->fmt == NC_FMT_TSV ? '\t' : ',';
-    int32_t ts_col = L->o->ts_col, r_col = L->o->rating_col;
-    span f_user = {0}, f_item = {0}, f_ts = {0}, f_r = {0};
-    int have_ts = 0, have_r = 0;
+    int32_t ts_col = L->o->ts_col, r_col = L->o->rating_col, w_col = L->o->weight_col;
+    span f_user = {0}, f_item = {0}, f_ts = {0}, f_r = {0}, f_w = {0};
+    int have_ts = 0, have_r = 0, have_w = 0;
     int32_t col = 0;
     const char *end = p + n;
     for (const char *s = p;; col++) {
@@ -411,6 +488,7 @@ static int parse_sv_line(loader *L, const char *p, size_t n) {
         if (col == 1) f_item = f;
         if (col == ts_col) f_ts = f, have_ts = 1;
         if (col == r_col) f_r = f, have_r = 1;
+        if (col == w_col) f_w = f, have_w = 1;
         if (!q) break;
         s = q + 1;
     }
@@ -420,7 +498,11 @@ static int parse_sv_line(loader *L, const char *p, size_t n) {
     double rating = 0;
     int ts_ok = !have_ts || parse_ts(f_ts, &ts) == 0;
     int r_ok = !have_r || parse_num(f_r, &rating) == 0;
-    if (first && col >= 1 && (is_header_name(f_user) || !ts_ok || !r_ok)) return NC_OK;
+    uint8_t w = !have_w && L->o->weight_missing >= 0 ? (uint8_t)L->o->weight_missing : 1;
+    int w_ok = (!have_w && (w_col < 0 || L->o->weight_missing >= 0)) ||
+               (have_w && weight_field(L, f_w, &w) == 0);
+    if (first && col >= 1 && (is_header_name(f_user) || !ts_ok || !r_ok || (have_w && !w_ok)))
+        return NC_OK;
     if (col < 1)
         return nc_fail(L->e, NC_EINVAL, "%s:%zu: expected at least 2 %s fields (%s), found 1",
                        L->path, L->line, fmt_name(L->fmt),
@@ -434,11 +516,13 @@ static int parse_sv_line(loader *L, const char *p, size_t n) {
     if (!r_ok)
         return nc_fail(L->e, NC_EINVAL, "%s:%zu: bad rating '%.*s' in column %d", L->path,
                        L->line, (int)(f_r.n > 64 ? 64 : f_r.n), f_r.p, r_col + 1);
+    if (!w_ok) return weight_error(L, have_w, f_w);
     if (have_r && rating < L->o->min_rating) return NC_OK; /* ids of skipped rows stay unknown */
+    if (w == 0 && !L->o->type_index) return NC_OK; /* no positive: skipped like a low rating */
     int32_t u, i;
     int rc = intern_field(L, L->users, "user", f_user, &u);
     if (!rc) rc = intern_field(L, L->items, "item", f_item, &i);
-    return rc ? rc : push_row(L, u, i, ts);
+    return rc ? rc : push_row(L, u, i, ts, w);
 }
 
 /* Next whitespace-separated token of [*p, end), advancing *p; n == 0 at the end. */
@@ -460,7 +544,7 @@ static int parse_adj_line(loader *L, const char *p, size_t n) {
     if (rc) return rc;
     for (span t; (t = next_token(&p, end)).n;) {
         rc = intern_field(L, L->items, "item", t, &i);
-        if (!rc) rc = push_row(L, u, i, 0);
+        if (!rc) rc = push_row(L, u, i, 0, L->o->weight_missing >= 0 ? (uint8_t)L->o->weight_missing : 1);
         if (rc) return rc;
     }
     return NC_OK;
@@ -632,10 +716,22 @@ static int open_input(const char *path, int *fd_out, nc_err *e) {
 static int check_opts(const char *path, const nc_load_opts *o, nc_err *e) {
     if (o->fmt < NC_FMT_AUTO || o->fmt > NC_FMT_ADJ)
         return nc_fail(e, NC_EINVAL, "%s: unknown format %d", path, (int)o->fmt);
-    if (o->ts_col < -1 || o->ts_col == 0 || o->ts_col == 1 || o->rating_col < -1 ||
-        o->rating_col == 0 || o->rating_col == 1 || (o->ts_col >= 0 && o->ts_col == o->rating_col))
-        return nc_fail(e, NC_EINVAL, "%s: bad columns: timestamp %d, rating %d (0-based; 0 and 1 "
-                       "are user and item)", path, o->ts_col, o->rating_col);
+    int32_t c[3] = {o->ts_col, o->rating_col, o->weight_col};
+    int bad = 0;
+    for (int k = 0; k < 3; k++) {
+        bad |= c[k] < -1 || c[k] == 0 || c[k] == 1;
+        for (int j = 0; j < k; j++) bad |= c[k] >= 0 && c[k] == c[j];
+    }
+    if (bad)
+        return nc_fail(e, NC_EINVAL, "%s: bad columns: timestamp %d, rating %d, weight %d "
+                       "(0-based, distinct; 0 and 1 are user and item)", path, o->ts_col,
+                       o->rating_col, o->weight_col);
+    if (o->weight_missing < -1 || o->weight_missing > NC_FEEDBACK_MAX_WEIGHT ||
+        (o->type_index && !o->types))
+        return nc_fail(e, NC_EINVAL, "%s: weight_missing %d or type_index without types", path,
+                       o->weight_missing);
+    if (o->weight_col >= 0 && o->fmt == NC_FMT_ADJ)
+        return nc_fail(e, NC_EINVAL, "%s: adjacency lists have no weight column", path);
     if (!isfinite(o->min_rating))
         return nc_fail(e, NC_EINVAL, "%s: min_rating must be finite", path);
     return NC_OK;
@@ -659,7 +755,8 @@ int nc_load_file_opts(const char *path, const nc_load_opts *o, nc_idmap *users, 
         rc = nc_fail(&err, NC_EINVAL, "%s: empty file (%zu bytes, no data lines)", path, bytes);
     else if (!rc && out->n == r0)
         rc = nc_fail(&err, NC_EINVAL, "%s: no interactions in %zu lines%s", path, L.line - 1,
-                     o->rating_col >= 0 ? " (after the rating filter)" : "");
+                     o->rating_col >= 0 || o->weight_col >= 0
+                         ? " (after the rating filter and leaving out rows of weight 0)" : "");
     if (rc) {
         out->n = r0;
         idmap_truncate(users, u0);
@@ -721,11 +818,14 @@ static void shuffle_rows(size_t *perm, size_t n, uint64_t seed) {
     }
 }
 
-/* Frees the outputs and sizes them exactly for the totals of the per-user counts. */
-static int prepare_outputs(nc_interactions *out[3], const size_t tot[3], nc_err *e) {
+/* Frees the outputs and sizes them exactly for the totals of the per-user counts, with weight
+ * arrays when the input has one. */
+static int prepare_outputs(nc_interactions *out[3], const size_t tot[3], int weighted,
+                           nc_err *e) {
     for (int k = 0; k < 3; k++) {
         nc_inter_free(out[k]);
         int rc = nc_inter_reserve(out[k], tot[k], e);
+        if (!rc && weighted) rc = inter_alloc_w(out[k], e);
         if (rc) return rc;
     }
     return NC_OK;
@@ -760,7 +860,7 @@ int nc_split(const nc_interactions *all, size_t n_users, const double ratios[3],
         for (int k = 0; k < 3; k++) tot[k] += c[k];
         seen[u] = 0;
     }
-    rc = prepare_outputs(out, tot, e);
+    rc = prepare_outputs(out, tot, all->w != NULL, e);
     if (rc) goto done;
     shuffle_rows(perm, all->n, seed);
     for (size_t j = 0; j < all->n; j++) {
@@ -771,6 +871,7 @@ int nc_split(const nc_interactions *all, size_t n_users, const double ratios[3],
         o->user[o->n] = u;
         o->item[o->n] = all->item[row];
         o->ts[o->n] = all->ts[row];
+        if (all->w) o->w[o->n] = all->w[row];
         o->n++;
     }
 done:

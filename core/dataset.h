@@ -2,7 +2,8 @@
  * CSV/TSV and adjacency-list files, de-duplication and the per-user 80/10/10 split of NCL.md.
  *
  *   nc_idmap        external id strings <-> 0..n-1 (hash table + array of owned strings)
- *   nc_interactions parallel arrays user[n], item[n] (internal ids), ts[n]
+ *   nc_interactions parallel arrays user[n], item[n] (internal ids), ts[n], and w[n] (training
+ *                   weights, core/feedback.h) only once a row of weight other than 1 was added
  *   nc_dataset      one user map, one item map, and the train / valid / test interactions
  *
  * File formats (plain text only; compressed files are refused with a hint to decompress):
@@ -12,6 +13,9 @@
  *   ADJ   user item item ...            LightGCN adjacency lists: whitespace-separated, the
  *                                        first token is the user; a user may appear on several
  *                                        lines; a line with only a user adds the user, no rows
+ * A weight column (nc_load_opts.weight_col) holds either a whole number 0..100 or, with a type
+ * table (nc_load_opts.types), a feedback type name such as "purchase" mapped to its weight; a
+ * row of weight 0 is skipped like a row under min_rating (it is no positive).
  * Ids are strings (1..NC_MAX_ID_LEN bytes); spaces around CSV/TSV fields are trimmed. Columns
  * past the ones in use are ignored. Line endings LF or CRLF; blank lines are skipped. The first
  * line of a CSV/TSV file is a header when its user field (lowercased, cut at ':' as in RecBole's
@@ -30,6 +34,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "feedback.h"
 
 #define NC_MAX_ID_LEN 256              /* longest external id accepted, in bytes */
 #define NC_MAX_LINE_LEN (4u << 20)     /* longest line a loader accepts, in bytes (4 MiB) */
@@ -46,6 +51,8 @@ typedef struct nc_interactions {
     int32_t *user;       /* internal user id */
     int32_t *item;       /* internal item id */
     int64_t *ts;         /* timestamp or 0; never NULL once n > 0 */
+    uint8_t *w;          /* training weight of each row (0..NC_FEEDBACK_MAX_WEIGHT); NULL means
+                            every row weighs 1, which is the unweighted path bit for bit */
 } nc_interactions;
 
 typedef enum { NC_FMT_AUTO = 0, NC_FMT_CSV, NC_FMT_TSV, NC_FMT_ADJ } nc_format;
@@ -74,15 +81,26 @@ void nc_inter_init(nc_interactions *x);
 void nc_inter_free(nc_interactions *x);
 /* Makes room for at least cap rows in total (never shrinks). */
 int nc_inter_reserve(nc_interactions *x, size_t cap, nc_err *e);
-/* Appends one row, growing the arrays geometrically. */
+/* Appends one row of weight 1, growing the arrays geometrically. */
 int nc_inter_push(nc_interactions *x, int32_t user, int32_t item, int64_t ts, nc_err *e);
+/* Appends one row of weight w (0..NC_FEEDBACK_MAX_WEIGHT, else NC_EINVAL). The first weight
+ * other than 1 allocates x->w, giving the rows before it weight 1; while every weight is 1,
+ * x->w stays NULL. */
+int nc_inter_push_w(nc_interactions *x, int32_t user, int32_t item, int64_t ts, uint8_t w,
+                    nc_err *e);
+/* Weight of row r: x->w[r], or 1 when x->w is NULL. */
+static inline uint8_t nc_inter_weight(const nc_interactions *x, size_t r) {
+    return x->w ? x->w[r] : 1;
+}
 /* Makes dst (initialised or zeroed; its old content is freed) an independent copy of src. */
 int nc_inter_copy(nc_interactions *dst, const nc_interactions *src, nc_err *e);
-/* Removes repeated (user, item) pairs in place, keeping the first occurrence and the order of
+/* Removes repeated (user, item) pairs in place, keeping the first occurrence (with the largest
+ * weight of its repeats: a view then a purchase of one item is a purchase) and the order of
  * the rest; returns how many went. O(n) with a temporary hash set. On allocation failure it
  * removes nothing, returns 0 and fills e (e->code == NC_ENOMEM); e is cleared on success. */
 size_t nc_inter_dedup(nc_interactions *x, nc_err *e);
-/* Writes "user,item,timestamp" lines (a header line first) with external ids from the maps.
+/* Writes "user,item,timestamp" lines (a header line first) with external ids from the maps,
+ * and a fourth column "weight" when x->w is set (read back with weight_col 3).
  * Ids containing ',' or line breaks cannot be written as plain CSV and are refused. The caller
  * owns f and closes it; a write error is reported as NC_EIO. */
 int nc_inter_write_csv(FILE *f, const nc_idmap *users, const nc_idmap *items,
@@ -98,15 +116,26 @@ typedef struct nc_load_opts {
     int32_t rating_col;  /* CSV/TSV column holding a rating to filter on; default -1: none */
     double min_rating;   /* with rating_col >= 0, rows rated below this are skipped, and their
                             ids are not added to the maps */
+    int32_t weight_col;  /* CSV/TSV column holding a weight or feedback type; default -1: none.
+                            A row that does not reach the column is an error */
+    const nc_feedback_types *types; /* NULL: weight_col holds whole numbers 0..100; else type
+                            names of this table (borrowed; must outlive the call) */
+    int type_index;      /* with types: w receives the type's index in the table instead of its
+                            weight, and no row is left out (bulk import keeps the type itself) */
+    int32_t weight_missing; /* -1 (default): a row short of weight_col is an error; else the
+                            value (weight, or type index) such a row gets, as does every row
+                            of an adjacency list */
 } nc_load_opts;
 
-/* fmt AUTO, ts_col 2, rating_col -1 (e.g. ML-100K's u.data: rating_col 2, ts_col 3, min 3). */
+/* fmt AUTO, ts_col 2, rating_col -1, weight_col -1 (e.g. ML-100K's u.data: rating_col 2,
+ * ts_col 3, min 3). */
 void nc_load_opts_default(nc_load_opts *o);
 
 /* Reads one interaction file into out (rows appended), interning ids into users/items (shared
  * across files so train/valid/test agree). Errors name the file and, where there is one, the
  * line: missing (NC_EIO), unreadable (NC_EIO), empty or no rows (NC_EINVAL), binary or
- * compressed (NC_EINVAL), malformed line, empty id, bad timestamp or rating, id too long, line
+ * compressed (NC_EINVAL), malformed line, empty id, bad timestamp, rating, weight or feedback
+ * type (naming the allowed types), id too long, line
  * longer than NC_MAX_LINE_LEN (NC_EINVAL). On failure out, users and items are left exactly as
  * they were on entry. Reads in large chunks; no allocation per line. */
 int nc_load_file_opts(const char *path, const nc_load_opts *o, nc_idmap *users, nc_idmap *items,
@@ -120,8 +149,8 @@ int nc_load_file(const char *path, nc_format fmt, nc_idmap *users, nc_idmap *ite
 /* Splits all into train/valid/test per user as RecBole does (NCL.md, "Evaluation"): one
  * seeded Fisher-Yates permutation of all rows (nc_rng), then each user's rows in that order cut
  * by RecBole's _calcu_split_ids counts (n=1 -> 1/0/0, n=2 -> 1/0/1, 3..9 -> n-2/1/1, 10 ->
- * 8/1/1 for 0.8/0.1/0.1). Each output keeps the permutation order. ratios must be >= 0, sum to
- * 1 within 1e-6, with ratios[0] > 0. Every user id must be < n_users. train, valid and test must
+ * 8/1/1 for 0.8/0.1/0.1). Each output keeps the permutation order and the rows' weights.
+ * ratios must be >= 0, sum to 1 within 1e-6, with ratios[0] > 0. Every user id must be < n_users. train, valid and test must
  * be initialised (their old content is freed) and distinct from all. Deterministic for a seed. */
 int nc_split(const nc_interactions *all, size_t n_users, const double ratios[3], uint64_t seed,
              nc_interactions *train, nc_interactions *valid, nc_interactions *test, nc_err *e);

@@ -12,7 +12,17 @@
  *   k-means uses its own seed), so it is skipped there; from warm_up_step on it runs at the
  *   start of every epoch as in the reference.
  * - Repeated (user, item) rows are merged before batching (the graph uses distinct pairs in
- *   both implementations; the reference would also batch the repeats). */
+ *   both implementations; the reference would also batch the repeats).
+ *
+ * Weights (feedback types, core/feedback.h) are repeated positives: a distinct pair of weight
+ * w enters each epoch's shuffled batches w times, while the graph, the negatives' mask and the
+ * evaluation masks keep the distinct pairs. This is what the reference does when handed
+ * repeated rows (its sampler batches every row, its adjacency sets each edge to 1), so the
+ * graph's normalisation, on which the structure-contrastive term rests, is unchanged, and no
+ * kernel (nor its gradient check) gains a weighted variant. Weighted edges would instead make
+ * heavy users' neighbourhoods dominate the propagation and change every layer's scale. With
+ * every weight 1 the batches are the distinct pairs themselves: the numbers are those of the
+ * unweighted trainer bit for bit (tests/test_train_weights.c). */
 #include "train.h"
 
 #include <math.h>
@@ -41,7 +51,10 @@ typedef struct trainer {
     nc_hparams hp;
     int32_t U, I, dim;
     size_t n_params;
-    nc_interactions pairs; /* distinct training pairs, shuffled every epoch */
+    nc_interactions pairs; /* distinct training pairs, with their weights */
+    nc_interactions reps;  /* weighted runs: each pair repeated by its weight */
+    nc_interactions *batches; /* what the epochs shuffle and cut: &reps, or &pairs when every
+                                 weight is 1 */
     user_items seen;
     nc_graph graph;
     nc_ncl_ws *ws;
@@ -187,6 +200,7 @@ static int estep(trainer *t, const float *E0, nc_err *e) {
 
 static void trainer_free(trainer *t) {
     nc_inter_free(&t->pairs);
+    nc_inter_free(&t->reps);
     free(t->seen.start);
     free(t->seen.items);
     nc_graph_free(&t->graph);
@@ -209,16 +223,61 @@ static void trainer_free(trainer *t) {
     free(t->strat_assign[1]);
 }
 
-/* Copies the distinct training pairs (the batches are drawn from them). */
+/* Drops the pairs of weight 0 (kept as seen by the daemon, no positive here) in place. */
+static size_t drop_weightless(nc_interactions *p) {
+    if (!p->w) return 0;
+    size_t w = 0;
+    for (size_t k = 0; k < p->n; k++) {
+        if (!p->w[k]) continue;
+        p->user[w] = p->user[k];
+        p->item[w] = p->item[k];
+        p->w[w] = p->w[k];
+        w++;
+    }
+    size_t gone = p->n - w;
+    p->n = w;
+    return gone;
+}
+
+/* The repeated positives: each distinct pair as many times as its weight. */
+static int repeat_pairs(trainer *t, nc_err *e) {
+    size_t n = 0;
+    for (size_t k = 0; k < t->pairs.n; k++) n += t->pairs.w[k];
+    nc_inter_init(&t->reps);
+    int rc = nc_inter_reserve(&t->reps, n, e);
+    if (rc) return rc;
+    for (size_t k = 0; k < t->pairs.n; k++)
+        for (uint8_t r = 0; r < t->pairs.w[k]; r++)
+            if ((rc = nc_inter_push(&t->reps, t->pairs.user[k], t->pairs.item[k], 0, e)))
+                return rc;
+    report_note(t, "weighted positives: %zu distinct pairs sampled as %zu per epoch",
+                t->pairs.n, t->reps.n);
+    return NC_OK;
+}
+
+/* Copies the distinct training pairs (each with the largest weight of its rows) and, when a
+ * weight is not 1, the repeated positives the batches are drawn from. */
 static int copy_pairs(trainer *t, nc_err *e) {
     const nc_interactions *src = &t->d->train;
     nc_inter_init(&t->pairs);
     for (size_t k = 0; k < src->n; k++) {
-        int rc = nc_inter_push(&t->pairs, src->user[k], src->item[k], 0, e);
+        int rc = nc_inter_push_w(&t->pairs, src->user[k], src->item[k], 0,
+                                 nc_inter_weight(src, k), e);
         if (rc) return rc;
     }
     size_t dropped = nc_inter_dedup(&t->pairs, e);
+    if (e->code) return e->code;
     if (dropped) report_note(t, "merged %zu repeated training pairs", dropped);
+    size_t weightless = drop_weightless(&t->pairs);
+    if (weightless) report_note(t, "left out %zu training pairs of weight 0", weightless);
+    t->batches = &t->pairs;
+    for (size_t k = 0; t->pairs.w && k < t->pairs.n; k++)
+        if (t->pairs.w[k] != 1) {
+            t->batches = &t->reps;
+            return repeat_pairs(t, e);
+        }
+    free(t->pairs.w); /* every weight 1: the unweighted path, whose shuffle ignores weights */
+    t->pairs.w = NULL;
     return NC_OK;
 }
 
@@ -260,6 +319,8 @@ static int trainer_setup(trainer *t, nc_err *e) {
     if (t->U < 1 || t->I < 2) return nc_fail(e, NC_EINVAL, "need at least 1 user and 2 items");
     int rc = copy_pairs(t, e);
     if (rc) return rc;
+    if (t->pairs.n == 0)
+        return nc_fail(e, NC_EINVAL, "no training interactions of a weight above 0");
     if ((rc = user_items_build(&t->seen, &t->pairs, t->U, e))) return rc;
     rc = nc_graph_build(t->U, t->I, t->pairs.user, t->pairs.item, t->pairs.n, &t->graph, e);
     if (rc) return rc;
@@ -324,25 +385,27 @@ static void fill_progress(const trainer *t, nc_progress *p, nc_phase ph, int32_t
     p->message = NULL;
 }
 
-/* One pass over the shuffled pairs. Returns NC_ECANCEL when asked to stop. */
+/* One pass over the shuffled pairs (repeated by weight). Returns NC_ECANCEL when asked to
+ * stop. */
 static int run_epoch(trainer *t, int32_t epoch, const nc_protos *protos, nc_progress *p,
                      nc_err *e) {
     const nc_hparams *hp = &t->hp;
+    const nc_interactions *bp = t->batches;
     int32_t B = hp->train_batch_size;
-    int32_t n_batches = (int32_t)((t->pairs.n + (size_t)B - 1) / (size_t)B);
+    int32_t n_batches = (int32_t)((bp->n + (size_t)B - 1) / (size_t)B);
     epoch_acc acc = {0};
     double ts = nc_now();
-    shuffle_pairs(&t->pairs, &t->rng);
+    shuffle_pairs(t->batches, &t->rng);
     p->t_sample += nc_now() - ts;
     for (int32_t b = 0; b < n_batches; b++) {
         if (cancelled(t)) return nc_fail(e, NC_ECANCEL, "training cancelled");
         size_t off = (size_t)b * B;
-        int32_t n = (int32_t)((t->pairs.n - off) < (size_t)B ? t->pairs.n - off : (size_t)B);
+        int32_t n = (int32_t)((bp->n - off) < (size_t)B ? bp->n - off : (size_t)B);
         ts = nc_now();
         for (int32_t k = 0; k < n; k++)
-            t->neg[k] = draw_negative(&t->seen, t->pairs.user[off + k], t->I, &t->rng);
+            t->neg[k] = draw_negative(&t->seen, bp->user[off + k], t->I, &t->rng);
         p->t_sample += nc_now() - ts;
-        nc_batch batch = {n, t->pairs.user + off, t->pairs.item + off, t->neg};
+        nc_batch batch = {n, bp->user + off, bp->item + off, t->neg};
         nc_loss l;
         int rc = nc_ncl_loss_grad(t->ws, t->E0, &batch, protos, t->grad, &l, e);
         if (rc) return rc;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "config/config.h"
 #include "dataset.h"
 #include "item_io.h"
 #include "store/store.h"
@@ -124,25 +125,51 @@ typedef struct data_cmd {
     const char *data_dir, *file, *out;
     int items;               /* --items: the catalogue (JSON lines, item_io.h), not interactions */
     nc_load_opts load;
+    const char *types;       /* --feedback-types (or NCLREC_FEEDBACK_TYPES) */
+    int type_col_given;      /* --type-col was given (else 3, unless a column option took 3) */
+    nc_feedback_types ft;    /* load.types points here */
 } data_cmd;
+
+/* The import's type column: the set it is checked against (the daemon's, so a file cannot
+ * store a type the API would refuse) and "view" for rows without one. */
+static int import_types(data_cmd *c) {
+    nc_err e;
+    if (cfg_parse_types(c->types ? c->types : "view=1", &c->ft, &e)) {
+        fprintf(stderr, "nclrec import: %s\n", e.msg);
+        return 2;
+    }
+    int taken = c->load.weight_col == c->load.ts_col || c->load.weight_col == c->load.rating_col;
+    if (!c->type_col_given && taken) c->load.weight_col = -1;
+    if (c->load.weight_col < 0) return 0;
+    c->load.types = &c->ft;
+    c->load.type_index = 1;
+    c->load.weight_missing = nc_feedback_find(&c->ft, "view", 4);
+    return 0;
+}
 
 static int parse_data_cmd(data_cmd *c, int is_import, int argc, char **argv) {
     c->data_dir = getenv("NCLREC_DATA_DIR") ? getenv("NCLREC_DATA_DIR") : "./var";
+    c->types = getenv("NCLREC_FEEDBACK_TYPES");
     nc_load_opts_default(&c->load);
+    c->load.weight_col = 3;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
             if (is_import)
                 printf("usage: nclrec import FILE [--data-dir DIR] [--min-rating R "
-                       "--rating-col N] [--ts-col N]\n       nclrec import --items FILE [--data-dir DIR]\n\n"
+                       "--rating-col N] [--ts-col N]\n"
+                       "                    [--type-col N] [--feedback-types T]\n"
+                       "       nclrec import --items FILE [--data-dir DIR]\n\n"
                        "Loads a CSV/TSV/adjacency file into DIR/nclrec.db (default ./var or\n"
-                       "$NCLREC_DATA_DIR); with --items, item documents as JSON lines (one object\n"
+                       "$NCLREC_DATA_DIR). Column --type-col (0-based, default 3 as `nclrec export`\n"
+                       "writes it; -1: none) holds each row's feedback type, one of --feedback-types\n"
+                       "(default $NCLREC_FEEDBACK_TYPES or view=1); a row without it is a view. With --items, item documents as JSON lines (one object\n"
                        "with \"id\", categories, labels, hidden, available_from per line, each a PUT).\n"
                        "A bad row refuses the whole file; a re-run after an interruption skips\nchunks already "
                        "committed.\n");
             else
                 printf("usage: nclrec export [--items] [--data-dir DIR] [--out FILE]\n\nWrites every "
-                       "stored interaction as CSV (user,item,timestamp) to FILE or stdout;\nwith --items, "
+                       "stored interaction as CSV (user,item,timestamp,type) to FILE or stdout;\nwith --items, "
                        "every item document that is not deleted, as JSON lines.\n");
             return 1;
         }
@@ -153,6 +180,8 @@ static int parse_data_cmd(data_cmd *c, int is_import, int argc, char **argv) {
         else if (is_import && !strcmp(f, "--min-rating") && v) c->load.min_rating = atof(argv[++i]);
         else if (is_import && !strcmp(f, "--rating-col") && v) c->load.rating_col = atoi(argv[++i]);
         else if (is_import && !strcmp(f, "--ts-col") && v) c->load.ts_col = atoi(argv[++i]);
+        else if (is_import && !strcmp(f, "--type-col") && v) c->load.weight_col = atoi(argv[++i]), c->type_col_given = 1;
+        else if (is_import && !strcmp(f, "--feedback-types") && v) c->types = argv[++i];
         else if (is_import && f[0] != '-' && !c->file) c->file = f;
         else {
             fprintf(stderr, "nclrec: unknown flag or missing value '%s' (see --help)\n", f);
@@ -163,7 +192,7 @@ static int parse_data_cmd(data_cmd *c, int is_import, int argc, char **argv) {
         fprintf(stderr, "nclrec import: which FILE? (see --help)\n");
         return 2;
     }
-    return 0;
+    return is_import ? import_types(c) : 0;
 }
 
 static int open_store(const char *dir, nc_store **s) {

@@ -15,6 +15,7 @@
 #include "checkpoint.h"
 #include "commands.h"
 #include "dataset.h"
+#include "feedback.h"
 #include "hparams.h"
 #include "metrics.h"
 #include "train.h"
@@ -27,6 +28,7 @@ typedef struct data_args {
     double ratios[3];
     int split_given;
     uint64_t split_seed;
+    nc_feedback_types types; /* --feedback-types; load.types points here when given */
 } data_args;
 
 typedef struct train_args {
@@ -51,6 +53,12 @@ static void usage_data(FILE *f) {
             "  --rating-col N        CSV/TSV column of a rating to filter on (default: none)\n"
             "  --min-rating R        with --rating-col, keep rows rated >= R (e.g. ML-100K:\n"
             "                        --rating-col 2 --ts-col 3 --min-rating 3)\n"
+            "  --weight-col N        CSV/TSV column of each row's training weight, 0-based: a\n"
+            "                        whole number 0..100, or a type of --feedback-types; a\n"
+            "                        row of weight w is sampled as a positive w times per\n"
+            "                        epoch, weight 0 leaves the row out (default: none, all 1)\n"
+            "  --feedback-types T    the weight column holds these type names, e.g.\n"
+            "                        view=1,click=1,purchase=3 (an unknown type is an error)\n"
             "files: CSV/TSV `user,item[,timestamp]` (string ids, optional header) or\n"
             "adjacency lists `user item item ...` (a user may span several lines)\n");
 }
@@ -116,9 +124,10 @@ static int parse_int(const char *f, const char *v, long lo, long hi, long *out) 
 static int parse_data_flag(data_args *a, int argc, char **argv, int *i) {
     const char *f = argv[*i];
     const char *names[] = {"--train", "--valid", "--test", "--split", "--split-seed",
-                           "--format", "--ts-col", "--rating-col", "--min-rating"};
+                           "--format", "--ts-col", "--rating-col", "--min-rating",
+                           "--weight-col", "--feedback-types"};
     int which = -1;
-    for (int k = 0; k < 9; k++)
+    for (int k = 0; k < (int)(sizeof names / sizeof *names); k++)
         if (!strcmp(f, names[k])) which = k;
     if (which < 0) return 0;
     if (*i + 1 >= argc) {
@@ -156,9 +165,20 @@ static int parse_data_flag(data_args *a, int argc, char **argv, int *i) {
         break;
     case 6:
     case 7:
+    case 9:
         if (parse_int(f, v, -1, 1000, &x)) return -1;
-        *(which == 6 ? &a->load.ts_col : &a->load.rating_col) = (int32_t)x;
+        *(which == 6 ? &a->load.ts_col : which == 7 ? &a->load.rating_col
+                                                    : &a->load.weight_col) = (int32_t)x;
         break;
+    case 10: {
+        nc_err e;
+        if (nc_feedback_parse(v, &a->types, &e)) {
+            fprintf(stderr, "nclrec: --feedback-types '%s': %s\n", v, e.msg);
+            return -1;
+        }
+        a->load.types = &a->types;
+        break;
+    }
     case 8:
         errno = 0;
         a->load.min_rating = strtod(v, &end);
@@ -183,6 +203,10 @@ static void data_args_default(data_args *a) {
 static int check_data_args(const data_args *a) {
     if (!a->train) {
         fprintf(stderr, "nclrec: --train FILE is required (see --help)\n");
+        return -1;
+    }
+    if (a->load.types && a->load.weight_col < 0) {
+        fprintf(stderr, "nclrec: --feedback-types needs --weight-col (the column of the types)\n");
         return -1;
     }
     if ((a->valid || a->test) && a->split_given) {

@@ -153,6 +153,7 @@ static int open_store(srv_app *a, nc_err *e) {
     o.idem_window_s = a->cfg.idempotency_window;
     o.max_batch = a->cfg.batch_max;
     o.popular_cache_k = a->cfg.popular_n;
+    snprintf(o.seen_types, sizeof o.seen_types, "%s", a->cfg.exclude_types);
     return store_open(path, &o, &a->store, e);
 }
 
@@ -178,7 +179,7 @@ static int seed_synthetic(srv_app *a, nc_err *e) {
     for (size_t at = 0; rc == NC_OK && at < x.n; at += batch) {
         size_t n = x.n - at < batch ? x.n - at : batch;
         for (size_t i = 0; i < n; i++)
-            ev[i] = (store_event){users.ids[x.user[at + i]], items.ids[x.item[at + i]], x.ts[at + i]};
+            ev[i] = (store_event){users.ids[x.user[at + i]], items.ids[x.item[at + i]], x.ts[at + i], NULL};
         store_append_result res;
         rc = store_append(a->store, ev, n, NULL, &res, e);
     }
@@ -269,6 +270,9 @@ static srv_app *app_new(const srv_config *c) {
     const char *pat[PROM_MAX_ROUTES], *meth[PROM_MAX_ROUTES];
     routes_labels(pat, meth, PROM_MAX_ROUTES);
     prom_init(&a->metrics, pat, meth, routes_count < PROM_MAX_ROUTES ? routes_count : PROM_MAX_ROUTES);
+    const char *types[NC_FEEDBACK_MAX_TYPES];
+    for (int k = 0; k < a->cfg.ft.n; k++) types[k] = a->cfg.ft.t[k].name;
+    prom_set_types(&a->metrics, types, a->cfg.ft.n);
     live_slot_init(&a->model);
     foldin_parse(c->foldin, &a->foldin);
     a->started_at = nc_wall_time();

@@ -5,7 +5,7 @@
 -- PRAGMA user_version. This file must describe the same tables and indexes as all the
 -- migrations applied to an empty database; tests/test_store.c checks that they agree.
 --
--- user_version: 3
+-- user_version: 5
 
 PRAGMA application_id = 1852009586; -- 'nclr'
 
@@ -42,12 +42,14 @@ CREATE INDEX items_pop ON items (pop DESC, id);
 CREATE INDEX items_meta_seq ON items (meta_seq) WHERE meta_seq IS NOT NULL;
 
 -- The event log of accepted interactions, in acceptance order (seq). Repeated (user, item)
--- pairs are kept: training merges them.
+-- pairs are kept: training merges them (with the largest weight of their types).
 CREATE TABLE interactions (
     seq     INTEGER PRIMARY KEY,                       -- from counters.last_seq
     user_id INTEGER NOT NULL REFERENCES users (id),
     item_id INTEGER NOT NULL REFERENCES items (id),
-    ts      INTEGER NOT NULL                           -- seconds since the epoch
+    ts      INTEGER NOT NULL,                          -- seconds since the epoch
+    type    TEXT NOT NULL DEFAULT 'view'               -- feedback type (0005)
+            CHECK (length(CAST(type AS BLOB)) BETWEEN 1 AND 32)
 );
 CREATE INDEX interactions_user_item ON interactions (user_id, item_id);
 

@@ -74,6 +74,18 @@ stop_server() {
     else wait "$PID"; STOP_RC=$?; fi
 }
 
+# cfg_refused TEXT ARGS...: `nclrec serve ARGS` (data in $T/cfg) stops within 10 s with exit
+# status 2 and TEXT (grep) on stderr: a setting refused at start. Sets CODE and BODY.
+cfg_refused() {
+    local text=$1; shift
+    "$BIN" serve --data-dir "$T/cfg" "$@" >"$T/cfg.out" 2>"$T/cfg.err" </dev/null & local p=$!
+    for _ in $(seq 1 100); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
+    kill -KILL $p 2>/dev/null
+    wait $p; local rc=$?
+    BODY=$(cat "$T/cfg.err"); CODE=$rc
+    [ "$rc" = 2 ] && grep -q -- "$text" "$T/cfg.err"
+}
+
 # req METHOD PATH [CURL ARGS...]: sets CODE and BODY; headers in $T/hdrs.
 req() {
     local m=$1 p=$2; shift 2

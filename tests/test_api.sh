@@ -156,6 +156,8 @@ check "ingest: 422 names the field" has "item"
 post_json /interactions '{"user":"w2","item":"i1","timestamp":-5}' ; check "ingest: negative timestamp 422" problem 422
 post_json /interactions '{"user":"w2","item":"i1","timestamp":"soon"}' ; check "ingest: string timestamp 422" problem 422
 post_json /interactions '{"user":"w2","item":"i1","extra":1}' ; check "ingest: unknown field 422" problem 422
+post_json /interactions '{"user":"w2","item":"i1","type":"purchase"}' ; check "ingest: a type outside the default set 422" ok_if 'problem 422 && has "unknown feedback type .purchase. (allowed: view=1)"'
+post_json /interactions '{"user":"w2","item":"i1","type":["view"]}' ; check "ingest: a non-string type 422" problem 422
 post_json /interactions '{"user":"","item":"i1"}' ; check "ingest: empty id 422" problem 422
 post_json /interactions '[{"user":"ok","item":"i1"},{"user":"bad,id","item":"i1"}]'
 check "ingest: one bad event refuses the batch" problem 422

@@ -81,6 +81,27 @@ got=$("$NCLREC" eval --model "$T/m.ncl" --train "$T/syn.csv" 2>&1 | grep '^test 
 
 # --warm: every row of the same data starts from the saved model; a missing model is refused;
 # the sampled structure term with strata and memory trains and records its settings
+# feedback types: a weight column of all ones gives the unweighted numbers exactly (one thread,
+# so the sums run in one order); type names stand for weights; bad values name the line
+ONE="--epochs 3 --min-epochs 0 --warm-up-step 1 --num-clusters 10 --train-batch-size 512 --threads 1"
+metrics() { grep -o 'recall@10=.*'; }
+awk 'NR == 1 { print $0 ",weight"; next } { print $0 ",1" }' "$T/syn.csv" > "$T/ones.csv"
+a=$("$NCLREC" train --train "$T/syn.csv" --out "$T/u.ncl" $ONE --quiet | metrics)
+b=$("$NCLREC" train --train "$T/ones.csv" --weight-col 3 --out "$T/o.ncl" $ONE --quiet | metrics)
+[ -n "$a" ] && [ "$a" = "$b" ] && ok weights-all-ones-unweighted || bad weights-all-ones-unweighted "'$a' vs '$b'"
+awk -F, 'NR == 1 { print $0 ",type"; next } { print $0 "," (NR % 3 ? "view" : "purchase") }' "$T/syn.csv" > "$T/typed.csv"
+expect weights-by-type 0 'weighted positives: [0-9]+ distinct pairs sampled as [0-9]+ per epoch' -- \
+    "$NCLREC" train --train "$T/typed.csv" --weight-col 3 --feedback-types view=1,purchase=3 --out "$T/t.ncl" $ONE
+printf 'u1,i1,1,view\nu1,i2,2,view\nu2,i1,3,like\n' > "$T/like.csv"
+expect unknown-type 2 "like.csv:3: unknown feedback type 'like' in column 4 \(allowed: view=1,purchase=3\)" -- \
+    "$NCLREC" train --train "$T/like.csv" --weight-col 3 --feedback-types view=1,purchase=3 --out "$T/t.ncl"
+printf 'u1,i1,1,2\nu1,i2,2,x\n' > "$T/badw.csv"
+expect bad-weight 2 "badw.csv:2: bad weight 'x' in column 4" -- \
+    "$NCLREC" train --train "$T/badw.csv" --weight-col 3 --out "$T/t.ncl"
+expect types-need-column 2 'needs --weight-col' -- \
+    "$NCLREC" train --train "$T/typed.csv" --feedback-types view=1 --out "$T/t.ncl"
+expect bad-types 2 "weight '1000' is not a whole number" -- \
+    "$NCLREC" train --train "$T/typed.csv" --weight-col 3 --feedback-types view=1000 --out "$T/t.ncl"
 expect warm-start 0 'warm start: 420 of 420 rows' -- "$NCLREC" train --train "$T/syn.csv" \
     --out "$T/w.ncl" $FAST --warm "$T/m.ncl"
 expect warm-missing 2 "nope.ncl" -- "$NCLREC" train --train "$T/syn.csv" --out "$T/w.ncl" \

@@ -97,7 +97,7 @@ static void *writer_main(void *arg) {
         for (int j = 0; j < 5; j++) {
             snprintf(users[j], sizeof users[j], "w%d-%d", w->id, (k + j) % 20);
             snprintf(items[j], sizeof items[j], "i%d", (k * 5 + j) % 60);
-            ev[j] = (store_event){users[j], items[j], STORE_TS_NOW};
+            ev[j] = (store_event){users[j], items[j], STORE_TS_NOW, NULL};
         }
         store_append_result res;
         if (store_append(w->sh->a->store, ev, 5, NULL, &res, &w->e) == NC_OK) w->rows += res.n_accepted;
@@ -143,7 +143,7 @@ static int64_t seed_store(srv_app *a) {
     store_event ev[200];
     for (size_t at = 0; rows >= 0 && at < x.n; at += 200) {
         size_t n = x.n - at < 200 ? x.n - at : 200;
-        for (size_t i = 0; i < n; i++) ev[i] = (store_event){users.ids[x.user[at + i]], items.ids[x.item[at + i]], x.ts[at + i]};
+        for (size_t i = 0; i < n; i++) ev[i] = (store_event){users.ids[x.user[at + i]], items.ids[x.item[at + i]], x.ts[at + i], NULL};
         store_append_result res;
         rows = store_append(a->store, ev, n, NULL, &res, &e) == NC_OK ? rows + (int64_t)n : -1;
     }

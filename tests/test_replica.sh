@@ -72,15 +72,6 @@ if ! "$BIN" serve --help >/dev/null 2>&1; then
 fi
 
 # ============================ configuration ============================
-cfg_refused() { # cfg_refused TEXT ARGS...: exit status 2 and TEXT on stderr
-    local text=$1; shift
-    "$BIN" serve --data-dir "$T/cfg" "$@" >"$T/cfg.out" 2>"$T/cfg.err" </dev/null & local p=$!
-    for _ in $(seq 1 100); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
-    kill -KILL $p 2>/dev/null
-    wait $p; local rc=$?
-    BODY=$(cat "$T/cfg.err"); CODE=$rc
-    [ "$rc" = 2 ] && grep -q -- "$text" "$T/cfg.err"
-}
 check "config: a replica without --primary is refused" cfg_refused "setting 'primary'" --role replica
 check "config: an https primary is refused, naming TLS" cfg_refused "TLS is not supported" --role replica --primary https://127.0.0.1:9
 check "config: a primary URL without a host is refused" cfg_refused "setting 'primary'" --role replica --primary http://:80

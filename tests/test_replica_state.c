@@ -11,8 +11,8 @@
 #include "replica/replica_state.h"
 #include "testhelp.h"
 
-static rstate_event inter(int64_t seq, const char *u, const char *i) { return (rstate_event){seq, RSTATE_INTERACTION, u, i}; }
-static rstate_event del(int64_t seq, const char *u) { return (rstate_event){seq, RSTATE_DELETION, u, NULL}; }
+static rstate_event inter(int64_t seq, const char *u, const char *i) { return (rstate_event){seq, RSTATE_INTERACTION, u, i, NULL}; }
+static rstate_event del(int64_t seq, const char *u) { return (rstate_event){seq, RSTATE_DELETION, u, NULL, NULL}; }
 
 /* "id:count,id:count" of a list, for compact comparisons. */
 static const char *show(const store_items *x, char *buf, size_t cap) {
@@ -86,7 +86,7 @@ static void test_long_list_any_id_order(void) {
     rstate_stats_get(s, &st);
     CHECK(st.pairs == 2 * N && st.interactions == 3 * N, "pairs %lld interactions %lld", (long long)st.pairs,
           (long long)st.interactions);
-    rstate_event del = {m + 1, RSTATE_DELETION, "heavy", NULL};
+    rstate_event del = {m + 1, RSTATE_DELETION, "heavy", NULL, NULL};
     rstate_event back[2] = {inter(m + 2, "heavy", items[5]), inter(m + 3, "heavy", items[5])};
     CHECK(rstate_apply(s, &del, 1, m + 1, &e) == NC_OK && rstate_apply(s, back, 2, m + 3, &e) == NC_OK, "%s", e.msg);
     CHECK(rstate_user_items(s, "heavy", &it, NULL, &e) == NC_OK && it.n == 1 && it.counts[0] == 2 &&
@@ -232,7 +232,7 @@ static void test_cursor_rules(void) {
     CHECK(rstate_user_items(s, "b", &it, NULL, &e) == NC_OK && it.n == 0, "nothing after the bad event was applied");
     store_items_free(&it);
     CHECK(rstate_apply(s, ev + 3, 1, 2, &e) == NC_OK && rstate_cursor(s) == 9, "a lower page cursor does not move it back");
-    rstate_event bad = {10, RSTATE_INTERACTION, "d", NULL};
+    rstate_event bad = {10, RSTATE_INTERACTION, "d", NULL, NULL};
     CHECK(rstate_apply(s, &bad, 1, 10, &e) == NC_EINVAL, "an interaction without an item is refused");
     char longid[300];
     memset(longid, 'x', sizeof longid - 1);
@@ -249,8 +249,48 @@ static void test_cursor_rules(void) {
     rstate_free(s);
 }
 
+/* rstate_seen_types (--exclude-types on a replica): a user's items are those with an
+ * interaction of a listed type (an event without one is a view), counts stay whole, mapped
+ * reads agree, popularity and the statistics count every type. */
+static void test_seen_types(void) {
+    nc_err e;
+    replica_state *s = rstate_new(10, &e);
+    CHECK(rstate_seen_types(s, "purchase", &e) == NC_OK, "%s", e.msg);
+    rstate_event ev[] = {inter(1, "a", "x"), inter(2, "a", "y"), inter(3, "a", "x"), inter(4, "b", "y"),
+                         inter(5, "a", "z")};
+    ev[1].feedback = "purchase";
+    ev[2].feedback = "purchase";
+    ev[3].feedback = "view";
+    CHECK(rstate_apply(s, ev, 5, 5, &e) == NC_OK, "%s", e.msg);
+    store_items it;
+    char buf[256];
+    CHECK(rstate_user_items(s, "a", &it, NULL, &e) == NC_OK && !strcmp(show(&it, buf, sizeof buf), "x:2,y:1"),
+          "a: purchased x and y (x viewed first): %s", buf);
+    store_items_free(&it);
+    CHECK(rstate_user_items(s, "b", &it, NULL, &e) == NC_OK && it.n == 0, "b only viewed: %zu items", it.n);
+    store_items_free(&it);
+    counting_map c = {0, 10};
+    store_ids ids = {0};
+    CHECK(rstate_user_items_mapped(s, "a", 1, map_xyz, &c, &ids, NULL) == 1 && ids.n == 2 && ids.ids[0] == 10 &&
+              ids.ids[1] == 11, "mapped: x, y (%zu ids)", ids.n);
+    free(ids.ids);
+    rstate_stats st;
+    rstate_stats_get(s, &st);
+    CHECK(st.pairs == 4 && st.interactions == 5 && st.users == 2, "every type counts in the statistics: %lld pairs",
+          (long long)st.pairs);
+    CHECK(rstate_popular(s, 10, &it, &e) == NC_OK && it.n == 3 && !strcmp(it.ids[0], "y") && it.counts[0] == 2,
+          "popularity counts every type: %s", show(&it, buf, sizeof buf));
+    store_items_free(&it);
+    rstate_event d = del(6, "a");
+    CHECK(rstate_apply(s, &d, 1, 6, &e) == NC_OK, "%s", e.msg);
+    rstate_stats_get(s, &st);
+    CHECK(st.interactions == 1, "a deletion removes whole counts: %lld left", (long long)st.interactions);
+    rstate_free(s);
+}
+
 int main(void) {
     RUN(test_items_and_counts);
+    RUN(test_seen_types);
     RUN(test_long_list);
     RUN(test_long_list_any_id_order);
     RUN(test_deletion);

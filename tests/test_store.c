@@ -94,7 +94,7 @@ static void test_migrations_fresh_and_reopen(void) {
     tdir t;
     tdir_make(&t, "store");
     nc_store *s = open_or_die(t.db, NULL);
-    store_event ev = {"u1", "i1", 100};
+    store_event ev = {"u1", "i1", 100, NULL};
     nc_err e;
     CHECK(store_append(s, &ev, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     store_close(s);
@@ -300,8 +300,8 @@ static void test_append_and_read_back(void) {
     o.clock = fake_now;
     o.clock_ctx = &clk;
     nc_store *s = open_or_die(t.db, &o);
-    store_event ev[] = {{"u1", "i1", 10}, {"u1", "i2", 20}, {"u2", "i1", STORE_TS_NOW},
-                        {"u1", "i1", 30}};
+    store_event ev[] = {{"u1", "i1", 10, NULL}, {"u1", "i2", 20, NULL}, {"u2", "i1", STORE_TS_NOW, NULL},
+                        {"u1", "i1", 30, NULL}};
     store_append_result r;
     nc_err e;
     CHECK(store_append(s, ev, 4, NULL, &r, &e) == NC_OK, "%s", e.msg);
@@ -340,25 +340,25 @@ static void test_batch_is_all_or_nothing(void) {
     memset(long_id, 'x', sizeof long_id - 1);
     long_id[sizeof long_id - 1] = '\0';
     struct { store_event bad; const char *needle; } cases[] = {
-        {{"", "i", 1}, "user id is empty"},
-        {{"u", long_id, 1}, "longer than 256"},
-        {{"u,v", "i", 1}, "0x2c"},
-        {{"u", "i\n", 1}, "0x0a"},
-        {{" u", "i", 1}, "leading or trailing space"},
-        {{"u", "\xff", 1}, "UTF-8"},
-        {{"u", "i", -5}, "timestamp -5"},
-        {{"u", "i", 1700000000000LL}, "milliseconds"},
-        {{NULL, "i", 1}, "missing"},
+        {{"", "i", 1, NULL}, "user id is empty"},
+        {{"u", long_id, 1, NULL}, "longer than 256"},
+        {{"u,v", "i", 1, NULL}, "0x2c"},
+        {{"u", "i\n", 1, NULL}, "0x0a"},
+        {{" u", "i", 1, NULL}, "leading or trailing space"},
+        {{"u", "\xff", 1, NULL}, "UTF-8"},
+        {{"u", "i", -5, NULL}, "timestamp -5"},
+        {{"u", "i", 1700000000000LL, NULL}, "milliseconds"},
+        {{NULL, "i", 1, NULL}, "missing"},
     };
     nc_err e;
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        store_event ev[3] = {{"ok1", "a", 1}, {"ok2", "b", 2}, cases[c].bad};
+        store_event ev[3] = {{"ok1", "a", 1, NULL}, {"ok2", "b", 2, NULL}, cases[c].bad};
         int rc = store_append(s, ev, 3, NULL, NULL, &e);
         CHECK(rc == NC_EINVAL && strstr(e.msg, "event 2") && strstr(e.msg, cases[c].needle),
               "case %zu: rc %d, message: %s", c, rc, e.msg);
     }
-    store_event five[5] = {{"a", "b", 1}, {"a", "b", 1}, {"a", "b", 1}, {"a", "b", 1},
-                           {"a", "b", 1}};
+    store_event five[5] = {{"a", "b", 1, NULL}, {"a", "b", 1, NULL}, {"a", "b", 1, NULL}, {"a", "b", 1, NULL},
+                           {"a", "b", 1, NULL}};
     CHECK(store_append(s, five, 5, NULL, NULL, &e) == NC_EINVAL && strstr(e.msg, "max_batch=4"),
           "batch too big: %s", e.msg);
     CHECK(store_append(s, five, 0, NULL, NULL, &e) == NC_EINVAL, "empty batch");
@@ -368,7 +368,7 @@ static void test_batch_is_all_or_nothing(void) {
     char exact[NC_MAX_ID_LEN + 1];
     memset(exact, 'y', NC_MAX_ID_LEN);
     exact[NC_MAX_ID_LEN] = '\0';
-    store_event ok = {exact, "caf\xc3\xa9 au lait", 0};
+    store_event ok = {exact, "caf\xc3\xa9 au lait", 0, NULL};
     CHECK(store_append(s, &ok, 1, NULL, NULL, &e) == NC_OK, "256-byte id, UTF-8, inner space: %s",
           e.msg);
     store_close(s);
@@ -385,7 +385,7 @@ static void test_idempotency_key_replays(void) {
     o.clock = fake_now;
     o.clock_ctx = &clk;
     nc_store *s = open_or_die(t.db, &o);
-    store_event ev[] = {{"u1", "i1", STORE_TS_NOW}, {"u1", "i2", STORE_TS_NOW}};
+    store_event ev[] = {{"u1", "i1", STORE_TS_NOW, NULL}, {"u1", "i2", STORE_TS_NOW, NULL}};
     store_append_result r1, r2;
     nc_err e;
     CHECK(store_append(s, ev, 2, "key-1", &r1, &e) == NC_OK && !r1.replayed, "%s", e.msg);
@@ -396,7 +396,7 @@ static void test_idempotency_key_replays(void) {
     store_stats st = stats_of(s);
     CHECK(st.interactions == 2 && st.replays == 1, "no duplicate rows: %lld",
           (long long)st.interactions);
-    store_event other = {"u9", "i9", 5};
+    store_event other = {"u9", "i9", 5, NULL};
     CHECK(store_append(s, &other, 1, "key-1", NULL, &e) == NC_EINVAL &&
           strstr(e.msg, "key-1") && strstr(e.msg, "different request"),
           "same key, other content: %s", e.msg);
@@ -417,7 +417,7 @@ static void test_delete_user(void) {
     store_opts_default(&o);
     o.popular_refresh_ms = 0;
     nc_store *s = open_or_die(t.db, &o);
-    store_event ev[] = {{"u1", "i1", 1}, {"u1", "i2", 2}, {"u2", "i1", 3}};
+    store_event ev[] = {{"u1", "i1", 1, NULL}, {"u1", "i2", 2, NULL}, {"u2", "i1", 3, NULL}};
     nc_err e;
     CHECK(store_append(s, ev, 3, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     store_delete_result d;
@@ -436,7 +436,7 @@ static void test_delete_user(void) {
     CHECK(db_int(t.db, "SELECT count(*) FROM users WHERE ext = 'u1'") == 0, "id removed");
     CHECK(store_delete_user(s, "ghost", &d, &e) == NC_OK && d.n_deleted == 0 && d.seq == 5,
           "unknown user: tombstone only");
-    store_event back = {"u1", "i3", 9};
+    store_event back = {"u1", "i3", 9, NULL};
     CHECK(store_append(s, &back, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(store_user_items(s, "u1", &it, &del, &e) == NC_OK && it.n == 1 && del == 4 &&
           !strcmp(it.ids[0], "i3"), "a returning user starts afresh");
@@ -486,7 +486,7 @@ static void test_async_append_and_delete(void) {
     store_opts o;
     store_opts_default(&o);
     nc_store *s = open_or_die(t.db, &o);
-    store_event ev[] = {{"u1", "i1", 1}, {"u1", "i2", 2}, {"u2", "i1", 3}};
+    store_event ev[] = {{"u1", "i1", 1, NULL}, {"u1", "i2", 2, NULL}, {"u2", "i1", 3, NULL}};
     nc_err e;
     waiter wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     waiter wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
@@ -520,7 +520,7 @@ static void test_snapshot_and_watermark(void) {
     tdir t;
     tdir_make(&t, "store");
     nc_store *s = open_or_die(t.db, NULL);
-    store_event ev[] = {{"a", "x", 1}, {"b", "y", 2}, {"a", "y", 3}, {"c", "x", 4}};
+    store_event ev[] = {{"a", "x", 1, NULL}, {"b", "y", 2, NULL}, {"a", "y", 3, NULL}, {"c", "x", 4, NULL}};
     nc_err e;
     CHECK(store_append(s, ev, 4, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(store_delete_user(s, "c", NULL, &e) == NC_OK, "%s", e.msg);
@@ -542,7 +542,7 @@ static void test_snapshot_and_watermark(void) {
     for (size_t r = 0; r < x.n && r < 3; r++)
         CHECK(!strcmp(users.ids[x.user[r]], want[r][0]) && !strcmp(items.ids[x.item[r]], want[r][1])
               && x.ts[r] == (int64_t)(r + 1), "row %zu in sequence order", r);
-    store_event more[] = {{"d", "x", 6}, {"d", "z", 7}};
+    store_event more[] = {{"d", "x", 6, NULL}, {"d", "z", 7, NULL}};
     CHECK(store_append(s, more, 2, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     store_since since;
     CHECK(store_changes_since(s, wm, &since, &e) == NC_OK && since.interactions == 2 &&
@@ -574,7 +574,7 @@ static void *append_loop(void *arg) {
         for (size_t j = 0; j < a->batch; j++) {
             snprintf(users[j], sizeof users[j], "t%d", a->id);
             snprintf(items[j], sizeof items[j], "t%d-%d-%zu", a->id, k, j);
-            ev[j] = (store_event){users[j], items[j], 1};
+            ev[j] = (store_event){users[j], items[j], 1, NULL};
         }
         store_append_result r;
         a->rc = store_append(a->s, ev, a->batch, NULL, &r, &a->e);
@@ -678,7 +678,7 @@ static void *do_append(void *arg) {
 static void start_append(pthread_t *th, one_append *a, nc_store *s, int i) {
     a->s = s;
     snprintf(a->user, sizeof a->user, "g%d", i);
-    a->ev[0] = (store_event){a->user, "item", 1};
+    a->ev[0] = (store_event){a->user, "item", 1, NULL};
     pthread_create(th, NULL, do_append, a);
 }
 
@@ -719,7 +719,7 @@ static store_event *big_job(size_t n, char **ids) {
         char *id = *ids + i * 264;
         memset(id, 'a' + (int)(i % 26), 240);
         snprintf(id + 240, 24, "%zu", i);
-        ev[i] = (store_event){id, id, 1};
+        ev[i] = (store_event){id, id, 1, NULL};
     }
     return ev;
 }
@@ -800,7 +800,7 @@ static void test_job_failing_midway_rolls_back_alone(void) {
     memset(a, 0, sizeof a);
     start_append(&th[0], &a[0], s, 0);
     CHECK(wait_queue(s, 1, 0), "the writer took the first job");
-    store_event bad[] = {{"victim", "fresh-item", 1}, {"victim", "poison", 2}};
+    store_event bad[] = {{"victim", "fresh-item", 1, NULL}, {"victim", "poison", 2, NULL}};
     a[1].evs = bad;
     a[1].n = 2;
     start_append(&th[1], &a[1], s, 1);
@@ -842,7 +842,7 @@ static void test_group_counters_match_tables(void) {
     tdir t;
     nc_store *s = open_poisoned(&t);
     nc_err e;
-    store_event first[] = {{"u1", "i1", 1}, {"u1", "i2", 2}, {"u2", "i1", 3}};
+    store_event first[] = {{"u1", "i1", 1, NULL}, {"u1", "i2", 2, NULL}, {"u2", "i1", 3, NULL}};
     CHECK(store_append(s, first, 3, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     sqlite3 *lock = hold_write_lock(t.db);
     pthread_t th[3];
@@ -853,12 +853,12 @@ static void test_group_counters_match_tables(void) {
     waiter wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     store_pending *pd = NULL;
     CHECK(store_delete_user_async(s, "u1", waiter_done, &wd, &pd, &e) == NC_OK, "%s", e.msg);
-    store_event bad[] = {{"victim", "fresh-item", 1}, {"victim", "poison", 2}};
+    store_event bad[] = {{"victim", "fresh-item", 1, NULL}, {"victim", "poison", 2, NULL}};
     a[1].evs = bad;
     a[1].n = 2;
     start_append(&th[1], &a[1], s, 1);
     CHECK(wait_queue(s, 1, 2), "deletion and failing job queued");
-    store_event more[] = {{"u3", "i3", 4}, {"u2", "i3", 5}};
+    store_event more[] = {{"u3", "i3", 4, NULL}, {"u2", "i3", 5, NULL}};
     a[2].evs = more;
     a[2].n = 2;
     start_append(&th[2], &a[2], s, 2);
@@ -895,7 +895,7 @@ static void test_full_database_clear_error(void) {
     CHECK(rc == NC_EIO && strstr(e.msg, "full"), "rc %d: %s", rc, e.msg);
     store_stats st = stats_of(s);
     CHECK(st.writable == 0 && st.interactions == 0, "reported as not writable");
-    store_event small = {"u", "i", 1};
+    store_event small = {"u", "i", 1, NULL};
     CHECK(store_append(s, &small, 1, NULL, NULL, &e) == NC_OK, "small still fits: %s", e.msg);
     st = stats_of(s);
     CHECK(st.writable == 1 && st.interactions == 1, "writable again");
@@ -956,7 +956,7 @@ static int open_fails_unwritable(const char *path, char *msg, size_t cap) {
 static void make_closed_store(tdir *t) {
     tdir_make(t, "store");
     nc_store *s = open_or_die(t->db, NULL);
-    store_event ev = {"u", "i", 1};
+    store_event ev = {"u", "i", 1, NULL};
     nc_err e;
     CHECK(store_append(s, &ev, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     store_close(s);
@@ -1056,7 +1056,7 @@ static void test_import_export_round_trip(void) {
     CHECK(p.done == 5 && p.total == 5, "export progress");
     char *a = slurp(out1), *b = slurp(out2);
     CHECK(a && b && !strcmp(a, b), "round trip is exact:\n%s---\n%s", a, b);
-    CHECK(a && !strncmp(a, "user,item,timestamp\nu1,i1,100\n", 30), "header and order: %s", a);
+    CHECK(a && !strncmp(a, "user,item,timestamp,type\nu1,i1,100,view\n", 40), "header and order: %s", a);
     free(a);
     free(b);
     store_close(s2);
@@ -1072,6 +1072,79 @@ static void test_import_export_round_trip(void) {
     tdir_free(&t);
 }
 
+/* A store of the schema before types (an older daemon's file, rows in it) migrates on open
+ * with every row typed "view"; typed appends are stored, snapshot with their weights, exported
+ * and imported back with their types (nothing else tells a purchase from a view), and an
+ * import's unknown type is refused naming the line and the allowed set. */
+static void test_feedback_types_stored(void) {
+    tdir t;
+    tdir_make(&t, "store");
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(t.db, &db) == SQLITE_OK, "create");
+    for (int m = 0; m < 3; m++)
+        CHECK(sqlite3_exec(db, sql_migrations[m].sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    CHECK(sqlite3_exec(db, "PRAGMA user_version = 3; INSERT INTO users (id, ext) VALUES (1, 'old');"
+                           "INSERT INTO items (id, ext, pop) VALUES (1, 'i0', 1);"
+                           "INSERT INTO interactions (seq, user_id, item_id, ts) VALUES (1, 1, 1, 5);"
+                           "UPDATE counters SET last_seq = 1, n_interactions = 1, n_users = 1, n_items = 1",
+                       NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    nc_store *s = open_or_die(t.db, NULL);
+    CHECK(db_int(t.db, "SELECT count(*) FROM interactions WHERE type = 'view'") == 1, "the old row is a view");
+    store_event ev[] = {{"u1", "i1", 10, "purchase"}, {"u1", "i2", 11, NULL}, {"u1", "i1", 12, "view"},
+                        {"u2", "i2", 13, "dislike"}};
+    store_append_result res;
+    nc_err e;
+    CHECK(store_append(s, ev, 4, NULL, &res, &e) == NC_OK, "%s", e.msg);
+    CHECK(db_int(t.db, "SELECT count(*) FROM interactions WHERE type = 'purchase'") == 1 &&
+          db_int(t.db, "SELECT count(*) FROM interactions WHERE type = 'view'") == 3, "types stored");
+    store_event bad = {"u1", "i1", 1, "no such"};
+    CHECK(store_append(s, &bad, 1, NULL, &res, &e) == NC_EINVAL && strstr(e.msg, "type 'no such'"), "%s", e.msg);
+    nc_feedback_types ft;
+    CHECK(nc_feedback_parse("view=1,purchase=3,dislike=0", &ft, &e) == NC_OK, "%s", e.msg);
+    nc_idmap users, items;
+    nc_interactions x;
+    nc_idmap_init(&users);
+    nc_idmap_init(&items);
+    nc_inter_init(&x);
+    int64_t wm;
+    CHECK(store_snapshot_weighted(s, &ft, &users, &items, &x, &wm, &e) == NC_OK && x.n == 5 && x.w, "%s", e.msg);
+    CHECK(x.w && x.w[0] == 1 && x.w[1] == 3 && x.w[2] == 1 && x.w[3] == 1 && x.w[4] == 0, "weights by type");
+    char out[256], in[256];
+    snprintf(out, sizeof out, "%s/typed.csv", t.dir);
+    FILE *f = fopen(out, "w");
+    int64_t n = 0;
+    CHECK(f && store_export_csv(s, f, NULL, NULL, &n, &e) == NC_OK && n == 5, "export: %s", e.msg);
+    if (f) fclose(f);
+    char *a = slurp(out);
+    CHECK(a && strstr(a, "u1,i1,10,purchase\n") && strstr(a, "u2,i2,13,dislike\n"), "export: %s", a);
+    nc_load_opts lo;
+    nc_load_opts_default(&lo);
+    lo.weight_col = 3;
+    lo.types = &ft;
+    lo.type_index = 1;
+    lo.weight_missing = 0; /* view */
+    char db2[256];
+    snprintf(db2, sizeof db2, "%s/second.db", t.dir);
+    nc_store *s2 = open_or_die(db2, NULL);
+    int64_t rows = 0;
+    CHECK(store_import_file(s2, out, &lo, NULL, NULL, &rows, NULL, &e) == NC_OK && rows == 5, "import: %s", e.msg);
+    CHECK(db_int(db2, "SELECT count(*) FROM interactions WHERE type = 'purchase' AND ts = 10") == 1 &&
+          db_int(db2, "SELECT count(*) FROM interactions WHERE type = 'dislike'") == 1 &&
+          db_int(db2, "SELECT count(*) FROM interactions WHERE type = 'view'") == 3, "types imported");
+    snprintf(in, sizeof in, "%s/bad.csv", t.dir);
+    write_file(in, "u1,i1,1,view\nu2,i2,2,click\n");
+    CHECK(store_import_file(s2, in, &lo, NULL, NULL, &rows, NULL, &e) == NC_EINVAL &&
+          strstr(e.msg, "bad.csv:2: unknown feedback type 'click'") && strstr(e.msg, "allowed: view=1"), "%s", e.msg);
+    free(a);
+    store_close(s2);
+    store_close(s);
+    nc_inter_free(&x);
+    nc_idmap_free(&users);
+    nc_idmap_free(&items);
+    tdir_free(&t);
+}
+
 /* ==== popularity ======================================================================== */
 
 static void test_popular_order(void) {
@@ -1083,8 +1156,8 @@ static void test_popular_order(void) {
     o.popular_cache_k = 3;
     nc_store *s = open_or_die(t.db, &o);
     store_event ev[] = {
-        {"a", "w", 1}, {"a", "x", 1}, {"b", "x", 1}, {"c", "x", 1}, {"b", "y", 1},
-        {"c", "y", 1}, {"a", "z", 1}, {"a", "z", 1}, {"a", "z", 1}, {"b", "v", 1},
+        {"a", "w", 1, NULL}, {"a", "x", 1, NULL}, {"b", "x", 1, NULL}, {"c", "x", 1, NULL}, {"b", "y", 1, NULL},
+        {"c", "y", 1, NULL}, {"a", "z", 1, NULL}, {"a", "z", 1, NULL}, {"a", "z", 1, NULL}, {"b", "v", 1, NULL},
     };
     nc_err e;
     CHECK(store_append(s, ev, sizeof ev / sizeof *ev, NULL, NULL, &e) == NC_OK, "%s", e.msg);
@@ -1098,7 +1171,7 @@ static void test_popular_order(void) {
           "ties by first seen (w before z and v), repeats count once: %s",
           it.n == 3 ? it.ids[2] : "?");
     store_items_free(&it);
-    store_event more[] = {{"d", "z", 1}, {"e", "z", 1}, {"f", "z", 1}};
+    store_event more[] = {{"d", "z", 1, NULL}, {"e", "z", 1, NULL}, {"f", "z", 1, NULL}};
     CHECK(store_append(s, more, 3, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(store_popular(s, 1, &it, &e) == NC_OK && it.n == 1 && !strcmp(it.ids[0], "z") &&
           it.counts[0] == 4, "refreshed ranking");
@@ -1128,7 +1201,7 @@ static void test_wal_stays_bounded(void) {
     for (int k = 0; k < 40; k++) {
         for (int j = 0; j < 100; j++) {
             snprintf(ids[j], sizeof ids[j], "user-%d-item-%d-padding-padding", k, j);
-            ev[j] = (store_event){ids[j], ids[j], 1};
+            ev[j] = (store_event){ids[j], ids[j], 1, NULL};
         }
         if (store_append(s, ev, 100, NULL, NULL, &e)) {
             CHECK(0, "%s", e.msg);
@@ -1177,6 +1250,7 @@ int main(void) {
     RUN(test_read_only_file_clear_error);
     RUN(test_unwritable_directory_clear_error);
     RUN(test_import_export_round_trip);
+    RUN(test_feedback_types_stored);
     RUN(test_popular_order);
     RUN(test_wal_stays_bounded);
     RUN(test_check_id);

@@ -76,11 +76,11 @@ static void test_matches_user_items(void) {
     tdir_make(&t, "seen");
     nc_store *s = open_or_die(t.db, NULL);
     nc_err e;
-    store_event ev[] = {{"u1", "a", 1}, {"u1", "b", 2}, {"u1", "a", 3}, {"u2", "b", 4},
-                        {"u2", "c", 5}, {"u3", "a", 6}, {"u1", "c", 7}, {"u1", "b", 8}};
+    store_event ev[] = {{"u1", "a", 1, NULL}, {"u1", "b", 2, NULL}, {"u1", "a", 3, NULL}, {"u2", "b", 4, NULL},
+                        {"u2", "c", 5, NULL}, {"u3", "a", 6, NULL}, {"u1", "c", 7, NULL}, {"u1", "b", 8, NULL}};
     CHECK(store_append(s, ev, 8, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(store_delete_user(s, "u2", NULL, &e) == NC_OK, "%s", e.msg);
-    store_event back = {"u2", "d", 9};
+    store_event back = {"u2", "d", 9, NULL};
     CHECK(store_append(s, &back, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     got_items g;
     int64_t del;
@@ -96,7 +96,7 @@ static void test_matches_user_items(void) {
           "u1: a, b, c in order of first interaction, never deleted");
     CHECK(seen_of(s, "u2", &g, &del) && g.n == 1 && !strcmp(g.ids[0], "d") && del == 9,
           "u2 deleted at seq 9, then d: %zu items, del %lld", g.n, (long long)del);
-    store_event more[] = {{"u3", "z", 10}, {"u4", "a", 11}, {"u3", "a", 12}};
+    store_event more[] = {{"u3", "z", 10, NULL}, {"u4", "a", 11, NULL}, {"u3", "a", 12, NULL}};
     CHECK(store_append(s, more, 3, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(store_delete_user(s, "u1", NULL, &e) == NC_OK, "%s", e.msg);
     const char *after[] = {"u1", "u3", "u4"};
@@ -111,7 +111,7 @@ static void test_rebuilt_after_reopen(void) {
     tdir_make(&t, "seen");
     nc_store *s = open_or_die(t.db, NULL);
     nc_err e;
-    store_event ev[] = {{"u1", "a", 1}, {"u1", "b", 2}, {"u2", "b", 3}};
+    store_event ev[] = {{"u1", "a", 1, NULL}, {"u1", "b", 2, NULL}, {"u2", "b", 3, NULL}};
     CHECK(store_append(s, ev, 3, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(store_delete_user(s, "u2", NULL, &e) == NC_OK, "%s", e.msg);
     store_close(s);
@@ -130,7 +130,7 @@ static void test_failed_job_not_seen(void) {
     nc_store *s = open_or_die(t.db, NULL);
     nc_err e;
     CHECK(wait_ready(s), "built");
-    store_event a = {"u1", "a", 1}, b = {"u1", "b", 2};
+    store_event a = {"u1", "a", 1, NULL}, b = {"u1", "b", 2, NULL};
     CHECK(store_append(s, &a, 1, "k1", NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(store_append(s, &b, 1, "k1", NULL, &e) == NC_EINVAL, "key reused for other content");
     CHECK(store_append(s, &a, 1, "k1", NULL, &e) == NC_OK, "replay");
@@ -154,7 +154,7 @@ static void *writer_run(void *p) {
     snprintf(user, sizeof user, "w%d", a->id);
     for (int i = 0; i < a->n; i++) {
         snprintf(item, sizeof item, "it%d", i);
-        store_event ev = {user, item, STORE_TS_NOW};
+        store_event ev = {user, item, STORE_TS_NOW, NULL};
         nc_err e;
         if (store_append(a->s, &ev, 1, NULL, NULL, &e) != NC_OK) {
             a->errors++;
@@ -209,7 +209,7 @@ static void test_other_writer_arrives(void) {
     nc_store *s = open_or_die(t.db, NULL), *other = open_or_die(t.db, NULL);
     nc_err e;
     CHECK(wait_ready(s), "built");
-    store_event ev = {"u9", "x", 1};
+    store_event ev = {"u9", "x", 1, NULL};
     CHECK(store_append(other, &ev, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     got_items g;
     int seen = 0;
@@ -241,7 +241,7 @@ static void test_mapped_ids(void) {
     tdir_make(&t, "seen");
     nc_store *s = open_or_die(t.db, NULL);
     nc_err e;
-    store_event ev[] = {{"u1", "i5", 1}, {"u1", "x", 2}, {"u1", "i2", 3}, {"u2", "i5", 4}};
+    store_event ev[] = {{"u1", "i5", 1, NULL}, {"u1", "x", 2, NULL}, {"u1", "i2", 3, NULL}, {"u2", "i5", 4, NULL}};
     CHECK(store_append(s, ev, 4, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(wait_ready(s), "built");
     num_map m = {0, 0};
@@ -260,7 +260,7 @@ static void test_mapped_ids(void) {
     CHECK(store_seen_mapped(s, "u1", 8, map_num, &m2, &out, NULL) && out.n == 2 && out.ids[0] == 105 &&
               out.ids[1] == 102,
           "tag 8 maps afresh: %d", out.n ? out.ids[0] : -1);
-    store_event more = {"u1", "i9", 5};
+    store_event more = {"u1", "i9", 5, NULL};
     CHECK(store_append(s, &more, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(store_seen_mapped(s, "u1", 8, map_num, &m2, &out, NULL) && out.n == 3 && out.ids[2] == 109,
           "an item added later is mapped: n=%zu", out.n);
@@ -291,7 +291,7 @@ static void test_built_in_slices_while_writing(void) {
     for (int b = 0; ok && b < USERS * PER_USER / 1000; b++) { /* repeats within users: the build de-duplicates */
         for (int k = 0; k < 1000; k++) {
             int r = b * 1000 + k, u = (r * 7) % USERS;
-            ev[k] = (store_event){user[u], item[(r * 31 + u) % ITEMS], r + 1};
+            ev[k] = (store_event){user[u], item[(r * 31 + u) % ITEMS], r + 1, NULL};
         }
         ok = store_append(s, ev, 1000, NULL, NULL, &e) == NC_OK;
     }
@@ -300,14 +300,14 @@ static void test_built_in_slices_while_writing(void) {
     store_stats st;
     CHECK(store_stats_get(s, &st, &e) == NC_OK && st.seen_ready == 0, "not ready before its first use");
     CHECK(!seen_of(s, user[0], &g, NULL), "the first call asks for the copy");
-    store_event w = {user[1], "during-1", STORE_TS_NOW};
+    store_event w = {user[1], "during-1", STORE_TS_NOW, NULL};
     CHECK(store_append(s, &w, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(!seen_of(s, user[0], &g, NULL),
           "a write queued after the request was acknowledged before the copy was ready (200,000 rows)");
-    store_event more[] = {{user[2], "during-2", 7}, {user[2], item[0], 8}, {"newcomer", "during-3", 9}};
+    store_event more[] = {{user[2], "during-2", 7, NULL}, {user[2], item[0], 8, NULL}, {"newcomer", "during-3", 9, NULL}};
     CHECK(store_append(s, more, 3, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(store_delete_user(s, user[3], NULL, &e) == NC_OK, "%s", e.msg);
-    store_event back = {user[3], "returned", 10};
+    store_event back = {user[3], "returned", 10, NULL};
     CHECK(store_append(s, &back, 1, NULL, NULL, &e) == NC_OK, "%s", e.msg);
     CHECK(wait_ready(s), "the copy was built within 10 s");
     int bad = 0;
@@ -319,8 +319,49 @@ static void test_built_in_slices_while_writing(void) {
     tdir_free(&t);
 }
 
+/* seen_types (--exclude-types): a user's items are only those of interactions of the listed
+ * types, from the database and from the copy alike, for rows stored before the copy was built
+ * and after; a pair with one interaction of such a type counts; popularity counts every type. */
+static void test_seen_types(void) {
+    tdir t;
+    tdir_make(&t, "seen");
+    store_opts o;
+    store_opts_default(&o);
+    snprintf(o.seen_types, sizeof o.seen_types, "purchase,click");
+    nc_store *s = open_or_die(t.db, &o);
+    nc_err e;
+    store_event ev[] = {{"u1", "soap", 1, NULL}, {"u1", "tv", 2, "purchase"}, {"u1", "pen", 3, "view"},
+                        {"u1", "pen", 4, "click"}, {"u2", "soap", 5, "dislike"}};
+    CHECK(store_append(s, ev, 5, NULL, NULL, &e) == NC_OK, "%s", e.msg);
+    store_items it;
+    CHECK(store_user_items(s, "u1", &it, NULL, &e) == NC_OK && it.n == 2 && !strcmp(it.ids[0], "tv") &&
+              !strcmp(it.ids[1], "pen") && it.counts[1] == 1,
+          "database: tv and pen (its click) only: %zu items", it.n);
+    store_items_free(&it);
+    CHECK(store_user_items(s, "u2", &it, NULL, &e) == NC_OK && it.n == 0, "u2 only disliked: %zu", it.n);
+    store_items_free(&it);
+    CHECK(wait_ready(s), "the copy was built within 10 s");
+    got_items g;
+    CHECK(seen_of(s, "u1", &g, NULL) && g.n == 2 && has_item(&g, "tv") && has_item(&g, "pen") && !has_item(&g, "soap"),
+          "copy after the build: %zu items", g.n);
+    store_event later[] = {{"u2", "tv", 6, "view"}, {"u2", "mop", 7, "purchase"}};
+    CHECK(store_append(s, later, 2, NULL, NULL, &e) == NC_OK, "%s", e.msg);
+    CHECK(seen_of(s, "u2", &g, NULL) && g.n == 1 && has_item(&g, "mop"), "copy after an append: %zu items", g.n);
+    CHECK(same_as_db(s, "u1") && same_as_db(s, "u2"), "copy and database agree");
+    store_items pop;
+    CHECK(store_popular(s, 10, &pop, &e) == NC_OK && pop.n == 4 && !strcmp(pop.ids[0], "soap") && pop.counts[0] == 2,
+          "popularity counts every type: %zu items", pop.n);
+    store_items_free(&pop);
+    store_close(s);
+    snprintf(o.seen_types, sizeof o.seen_types, "purchase,no such");
+    nc_store *bad = NULL;
+    CHECK(store_open(t.db, &o, &bad, &e) == NC_EINVAL && strstr(e.msg, "'no such' is not a type name"), "%s", e.msg);
+    tdir_free(&t);
+}
+
 int main(void) {
     RUN(test_matches_user_items);
+    RUN(test_seen_types);
     RUN(test_rebuilt_after_reopen);
     RUN(test_failed_job_not_seen);
     RUN(test_acknowledged_writes_visible_at_once);

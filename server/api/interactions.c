@@ -21,18 +21,39 @@ static const char *event_id(json_t *v, char *num, size_t cap) {
     return NULL;
 }
 
-/* Validates events[i] into ev[i] (strings borrowed from the JSON tree; numeric ids copied into
- * nums). Returns 0, or -1 with a 422 problem naming the field. */
-static int decode_event(json_t *o, size_t i, store_event *ev, char (*nums)[2][24], http_resp *rs) {
+/* The event's "type" as an index into the configured set (the default "view" when absent),
+ * or -1 with a 422 problem naming the type and the allowed set. */
+static int decode_type(const nc_feedback_types *ft, json_t *o, size_t i, http_resp *rs) {
+    json_t *t = json_object_get(o, "type");
+    int absent = !t || json_is_null(t);
+    const char *name = absent ? STORE_TYPE_DEFAULT : json_string_value(t);
+    char allowed[CFG_STR_MAX];
+    nc_feedback_format(ft, allowed, sizeof allowed);
+    int k = name ? nc_feedback_find(ft, name, absent ? strlen(name) : json_string_length(t)) : -1;
+    if (k < 0 && absent) /* a configuration without the default (cfg_validate adds it) */
+        http_problem(rs, 500, "events[%zu]: the default type '%s' is not configured (types: %s)", i, name, allowed);
+    else if (k < 0 && json_is_string(t))
+        http_problem(rs, 422, "events[%zu].type: unknown feedback type '%.64s' (allowed: %s)", i, json_string_value(t),
+                     allowed);
+    else if (k < 0)
+        http_problem(rs, 422, "events[%zu].type: must be a string, one of: %s", i, allowed);
+    return k;
+}
+
+/* Validates events[i] into ev[i] (strings borrowed from the JSON tree or the configured type
+ * set; numeric ids copied into nums) and its type's index into types[i]. Returns 0, or -1 with
+ * a 422 problem naming the field. */
+static int decode_event(const nc_feedback_types *ft, json_t *o, size_t i, store_event *ev, uint8_t *types,
+                        char (*nums)[2][24], http_resp *rs) {
     if (!json_is_object(o)) {
-        http_problem(rs, 422, "events[%zu]: must be an object with user, item and optional timestamp", i);
+        http_problem(rs, 422, "events[%zu]: must be an object with user, item and optional timestamp and type", i);
         return -1;
     }
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v) {
-        if (strcmp(key, "user") && strcmp(key, "item") && strcmp(key, "timestamp")) {
-            http_problem(rs, 422, "events[%zu]: unknown field '%.64s' (expected user, item, timestamp)", i, key);
+        if (strcmp(key, "user") && strcmp(key, "item") && strcmp(key, "timestamp") && strcmp(key, "type")) {
+            http_problem(rs, 422, "events[%zu]: unknown field '%.64s' (expected user, item, timestamp, type)", i, key);
             return -1;
         }
     }
@@ -49,8 +70,11 @@ static int decode_event(json_t *o, size_t i, store_event *ev, char (*nums)[2][24
             return -1;
         }
     }
+    int t = decode_type(ft, o, i, rs);
+    if (t < 0) return -1;
+    types[i] = (uint8_t)t;
     json_t *ts = json_object_get(o, "timestamp");
-    ev[i] = (store_event){vals[0], vals[1], STORE_TS_NOW};
+    ev[i] = (store_event){vals[0], vals[1], STORE_TS_NOW, ft->t[t].name};
     if (ts && !json_is_null(ts)) {
         if (!json_is_integer(ts) || json_integer_value(ts) < 0 || json_integer_value(ts) > STORE_TS_MAX) {
             http_problem(rs, 422, "events[%zu].timestamp: must be whole seconds since the epoch, 0 to %lld", i,
@@ -98,6 +122,7 @@ typedef struct ingest_wait {
     srv_app *a;
     json_t *arr;
     store_event *ev;
+    uint8_t *types;         /* each event's index in the configured feedback types */
     char (*nums)[2][24];
     size_t n;
     char *key;              /* copy of Idempotency-Key, or NULL */
@@ -109,6 +134,7 @@ typedef struct ingest_wait {
 static void ingest_wait_free(ingest_wait *w) {
     json_decref(w->arr);
     free(w->ev);
+    free(w->types);
     free(w->nums);
     free(w->key);
     free(w);
@@ -157,6 +183,7 @@ static void ingest_finish(void *ctx, http_resp *rs) {
     if (rs && write_committed(a, rs, rc, &w->e, 422, "append")) { /* rs NULL: no answer wanted */
         prom_add(res.replayed ? &a->metrics.idempotent_replays : &a->metrics.ingested,
                  res.replayed ? 1 : (uint64_t)res.n_accepted);
+        for (size_t i = 0; !res.replayed && i < w->n; i++) prom_add(&a->metrics.ingested_type[w->types[i]], 1);
         routes_append_answer(&res, rs);
     }
     ingest_wait_free(w);
@@ -168,16 +195,16 @@ static void append_events(srv_app *a, const http_req *rq, json_t *arr, http_resp
     size_t n = json_array_size(arr);
     ingest_wait *w = calloc(1, sizeof *w);
     const char *key = http_header(rq, "Idempotency-Key");
-    if (w) *w = (ingest_wait){a, arr, calloc(n, sizeof *w->ev), calloc(n, sizeof *w->nums), n,
+    if (w) *w = (ingest_wait){a, arr, calloc(n, sizeof *w->ev), calloc(n, 1), calloc(n, sizeof *w->nums), n,
                               key ? strdup(key) : NULL, NULL, NC_OK, {0}};
-    if (!w || !w->ev || !w->nums || (key && !w->key)) {
+    if (!w || !w->ev || !w->types || !w->nums || (key && !w->key)) {
         http_problem(rs, 500, "out of memory for %zu events", n);
         if (w) ingest_wait_free(w);
         else json_decref(arr);
         return;
     }
     for (size_t i = 0; i < n; i++)
-        if (decode_event(json_array_get(arr, i), i, w->ev, w->nums, rs) != 0) {
+        if (decode_event(&a->cfg.ft, json_array_get(arr, i), i, w->ev, w->types, w->nums, rs) != 0) {
             ingest_wait_free(w); /* decode_event set the problem */
             return;
         }

@@ -152,6 +152,19 @@ static void gauge(sbuf *b, const char *name, const char *help, double v) {
     sb_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
 }
 
+void prom_set_types(prom *p, const char *const *names, int n) {
+    p->n_types = n < PROM_MAX_TYPES ? n : PROM_MAX_TYPES;
+    for (int k = 0; k < p->n_types; k++) p->type_name[k] = names[k];
+}
+
+static void render_types(sbuf *b, prom *p) {
+    sb_printf(b, "# HELP nclrec_ingested_events_total Interaction rows durably committed, by feedback type.\n"
+                 "# TYPE nclrec_ingested_events_total counter\n");
+    for (int k = 0; k < p->n_types; k++)
+        sb_printf(b, "nclrec_ingested_events_total{type=\"%s\"} %llu\n", p->type_name[k],
+                  (unsigned long long)ld(&p->ingested_type[k]));
+}
+
 static void render_retrain(sbuf *b, prom *p) {
     sb_printf(b, "# HELP nclrec_retrain_runs_total Retrain attempts by outcome.\n# TYPE nclrec_retrain_runs_total counter\n");
     for (int o = 0; o < PROM_RETRAIN_N; o++)
@@ -191,6 +204,7 @@ char *prom_render(prom *p, size_t *len) {
     if (!b.p) return NULL;
     render_requests(&b, p);
     counter(&b, "nclrec_ingested_rows_total", "Interaction rows durably committed.", ld(&p->ingested));
+    render_types(&b, p);
     counter(&b, "nclrec_idempotent_replays_total", "Writes answered from the idempotency record.", ld(&p->idempotent_replays));
     counter(&b, "nclrec_deleted_users_total", "DELETE /users requests that removed a user.", ld(&p->deleted_users));
     counter(&b, "nclrec_filtered_requests_total", "Rankings restricted to categories (category= on /recommend, /similar).",

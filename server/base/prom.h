@@ -19,6 +19,7 @@
 #define PROM_N_BUCKETS 14   /* latency buckets, + Inf */
 #define PROM_N_STATUS 20    /* known status codes, the last slot is "other" */
 #define PROM_N_RBUCKETS 10  /* retrain duration buckets */
+#define PROM_MAX_TYPES 32   /* feedback types (NC_FEEDBACK_MAX_TYPES) */
 
 typedef struct prom_hist {
     atomic_uint_fast64_t bucket[PROM_N_BUCKETS]; /* non-cumulative; summed at render */
@@ -49,6 +50,9 @@ typedef struct prom {
     /* [route or n_routes for "unmatched"][status slot] */
     prom_hist req[PROM_MAX_ROUTES + 1][PROM_N_STATUS];
     atomic_uint_fast64_t ingested;        /* interaction rows committed */
+    int n_types;                          /* feedback types counted (prom_set_types) */
+    const char *type_name[PROM_MAX_TYPES];
+    atomic_uint_fast64_t ingested_type[PROM_MAX_TYPES]; /* rows committed, by feedback type */
     atomic_uint_fast64_t idempotent_replays;
     atomic_uint_fast64_t deleted_users;
     atomic_uint_fast64_t filtered_requests; /* /recommend and /similar with category= */
@@ -71,6 +75,9 @@ typedef struct prom {
 
 /* Zeroes p and records the route labels (borrowed). n <= PROM_MAX_ROUTES. */
 void prom_init(prom *p, const char *const *routes, const char *const *methods, int n);
+
+/* Records the feedback type labels (borrowed; they must outlive p), n <= PROM_MAX_TYPES. */
+void prom_set_types(prom *p, const char *const *names, int n);
 
 /* One finished request: route index (or -1 when no route matched), HTTP status, seconds. */
 void prom_observe_request(prom *p, int route, int status, double seconds);

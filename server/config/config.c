@@ -44,6 +44,10 @@ static const cfg_desc table[] = {
     {"k_max", CT_INT, O(k_max), 1, 100000, NULL, "1000", 0, "largest k accepted"},
     {"batch_max", CT_INT, O(batch_max), 1, 1000000, NULL, "1000", 0, "interactions per POST /interactions"},
     {"max_exclude", CT_INT, O(max_exclude), 0, 100000, NULL, "1000", 0, "ids accepted in exclude="},
+    {"feedback_types", CT_STR, O(feedback_types), 0, 0, NULL, "view=1", 0,
+     "event types of POST /interactions with their training weights, name=weight,... (0..100; 'view', the type of events without one, weighs 1 unless given)"},
+    {"exclude_types", CT_STR, O(exclude_types), 0, 0, NULL, "", 0,
+     "types whose items /recommend leaves out as the user's own, name,... (empty = every type)"},
     {"idempotency_window", CT_I64, O(idempotency_window), 1, 365LL * 86400, NULL, "86400", 0, "seconds an Idempotency-Key is remembered"},
     {"sync", CT_STR, O(sync), 0, 0, "full|normal", "full", 0, "SQLite synchronous: full survives power loss, normal only process crashes"},
     {"keep_checkpoints", CT_INT, O(keep_checkpoints), 1, 1000, NULL, "3", 0, "checkpoints kept in DATA_DIR/models"},
@@ -193,6 +197,7 @@ void cfg_defaults(srv_config *c) {
         nc_err e;
         if (set_one(c, d, d->def, "default", &e) != NC_OK) abort(); /* a bug in the table */
     }
+    nc_feedback_default(&c->ft); /* what cfg_validate derives from the default feedback_types */
 }
 
 int cfg_set_default(srv_config *c, const char *name, const char *value, nc_err *e) {
@@ -300,6 +305,35 @@ static int read_key_file(srv_config *c, nc_err *e) {
     return NC_OK;
 }
 
+int cfg_parse_types(const char *spec, nc_feedback_types *ft, nc_err *e) {
+    nc_err fe;
+    if (nc_feedback_parse(spec, ft, &fe) != NC_OK)
+        return nc_fail(e, NC_EINVAL, "setting 'feedback_types': %s", fe.msg);
+    if (nc_feedback_find(ft, "view", 4) >= 0) return NC_OK;
+    if (ft->n == NC_FEEDBACK_MAX_TYPES)
+        return nc_fail(e, NC_EINVAL, "setting 'feedback_types': %d types leave no room for 'view'",
+                       NC_FEEDBACK_MAX_TYPES);
+    snprintf(ft->t[ft->n].name, sizeof ft->t[0].name, "view");
+    ft->t[ft->n++].weight = 1;
+    return NC_OK;
+}
+
+/* The type set, and every excluded type in it. */
+static int validate_types(srv_config *c, nc_err *e) {
+    if (cfg_parse_types(c->feedback_types, &c->ft, e) != NC_OK) return NC_EINVAL;
+    char allowed[CFG_STR_MAX];
+    nc_feedback_format(&c->ft, allowed, sizeof allowed);
+    for (const char *p = c->exclude_types; *p;) {
+        size_t len = strcspn(p, ",");
+        if (nc_feedback_find(&c->ft, p, len) < 0)
+            return nc_fail(e, NC_EINVAL, "setting 'exclude_types': '%.*s' is not a feedback type (allowed: %s)",
+                           (int)len, p, allowed);
+        p += len;
+        if (*p && !*++p) return nc_fail(e, NC_EINVAL, "setting 'exclude_types': '%s' ends with ','", c->exclude_types);
+    }
+    return NC_OK;
+}
+
 /* Derives role_id; a replica needs an http:// primary, and only a replica takes one (a primary
  * URL given to another role is a mistake that would otherwise pass unnoticed). */
 static int validate_role(srv_config *c, nc_err *e) {
@@ -323,6 +357,7 @@ int cfg_validate(srv_config *c, nc_err *e) {
     if (c->k_default > c->k_max)
         return nc_fail(e, NC_EINVAL, "setting 'k_default': %d is larger than k_max %d", c->k_default, c->k_max);
     if (validate_role(c, e) != NC_OK) return NC_EINVAL;
+    if (validate_types(c, e) != NC_OK) return NC_EINVAL;
     if (c->api_key_file[0] && read_key_file(c, e) != NC_OK) return NC_EINVAL;
     for (const char *k = c->api_key; *k; k++)
         if ((unsigned char)*k <= ' ' || (unsigned char)*k >= 127)

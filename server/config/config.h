@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "common.h"
+#include "feedback.h"
 #include "hparams.h"
 
 #define CFG_STR_MAX 512
@@ -49,6 +50,11 @@ typedef struct srv_config {
     int batch_max;                  /* interactions per POST */
     int max_exclude;                /* ids in exclude= */
     int64_t idempotency_window;     /* seconds an Idempotency-Key is remembered */
+    /* feedback types (core/feedback.h) */
+    char feedback_types[CFG_STR_MAX]; /* "view=1,click=1,purchase=3" */
+    char exclude_types[CFG_STR_MAX];  /* "purchase,...": /recommend excludes the items a user has
+                                       through these types; empty = every type */
+    nc_feedback_types ft;           /* derived from feedback_types; always holds "view" */
     /* storage and model */
     char data_dir[CFG_STR_MAX];
     char sync[16];                  /* "full" | "normal" */
@@ -99,6 +105,11 @@ int cfg_load(srv_config *c, int argc, char **argv, int *help, nc_err *e);
 
 /* Checks ranges and cross-field rules, derives host/port, reads api_key_file. */
 int cfg_validate(srv_config *c, nc_err *e);
+
+/* Parses a --feedback-types value into *ft with "view" in it (added with weight 1 when the
+ * spec does not name it: "view" is the type of an event that names none). Errors name the
+ * setting and the entry. */
+int cfg_parse_types(const char *spec, nc_feedback_types *ft, nc_err *e);
 
 /* Prints usage with every option, its environment name, default and help. */
 void cfg_print_help(FILE *f, const char *cmd, const srv_config *defaults);

@@ -208,12 +208,14 @@ static double pair_hash01(const char *u, const char *i) {
     return (double)(h >> 11) * 0x1.0p-53;
 }
 
-/* Reads the store into d: de-duplicated pairs, split by pair hash into train and the two
- * held-out halves of eval_fraction. */
+/* Reads the store into d: de-duplicated pairs weighted by their types (--feedback-types; a
+ * pair keeps the largest weight of its rows), split by pair hash into train and the two
+ * held-out halves of eval_fraction. A held-out pair of weight 0 is no positive to find, so it
+ * is left out; in train the trainer leaves it out (core/train.h). */
 static int snapshot(const model_env *a, nc_dataset *d, int64_t *watermark, int64_t *rows, nc_err *e) {
     nc_interactions all;
     nc_inter_init(&all);
-    int rc = store_snapshot(a->store, &d->users, &d->items, &all, watermark, e);
+    int rc = store_snapshot_weighted(a->store, &a->cfg->ft, &d->users, &d->items, &all, watermark, e);
     if (rc == NC_OK) {
         *rows = (int64_t)all.n;
         nc_inter_dedup(&all, e);
@@ -221,7 +223,8 @@ static int snapshot(const model_env *a, nc_dataset *d, int64_t *watermark, int64
         for (size_t r = 0; r < all.n && rc == NC_OK; r++) {
             double h = pair_hash01(d->users.ids[all.user[r]], d->items.ids[all.item[r]]);
             nc_interactions *dst = h < f / 2 ? &d->valid : h < f ? &d->test : &d->train;
-            rc = nc_inter_push(dst, all.user[r], all.item[r], all.ts[r], e);
+            uint8_t w = nc_inter_weight(&all, r);
+            if (w || dst == &d->train) rc = nc_inter_push_w(dst, all.user[r], all.item[r], all.ts[r], w, e);
         }
     }
     nc_inter_free(&all);

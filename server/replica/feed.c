@@ -41,7 +41,7 @@ feed *feed_open(const char *db_path, nc_err *e) {
     snprintf(f->path, sizeof f->path, "%s", db_path);
     int rc = sqlite3_open_v2(db_path, &f->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     struct { sqlite3_stmt **st; const char *sql; } t[] = {
-        {&f->inter, "SELECT x.seq, u.ext, i.ext, x.ts FROM interactions x JOIN users u ON u.id = x.user_id "
+        {&f->inter, "SELECT x.seq, u.ext, i.ext, x.ts, x.type FROM interactions x JOIN users u ON u.id = x.user_id "
                     "JOIN items i ON i.id = x.item_id WHERE x.seq > ?1 ORDER BY x.seq LIMIT ?2"},
         {&f->del, "SELECT seq, user FROM deletions WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
         {&f->items, "SELECT meta_seq, ext, CASE WHEN deleted THEN NULL ELSE meta END FROM items "
@@ -66,10 +66,13 @@ static int next_row(feed *f, sqlite3_stmt *st, nc_err *e) {
     return -1;
 }
 
+/* "type" names the kind of event (it was there first); the interaction's own feedback type is
+ * "feedback". */
 static json_t *interaction_json(sqlite3_stmt *st) {
-    return json_pack("{s:I, s:s, s:s, s:s, s:I}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "type", "interaction",
-                     "user", (const char *)sqlite3_column_text(st, 1), "item", (const char *)sqlite3_column_text(st, 2),
-                     "timestamp", (json_int_t)sqlite3_column_int64(st, 3));
+    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:s}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "type",
+                     "interaction", "user", (const char *)sqlite3_column_text(st, 1), "item",
+                     (const char *)sqlite3_column_text(st, 2), "timestamp", (json_int_t)sqlite3_column_int64(st, 3),
+                     "feedback", (const char *)sqlite3_column_text(st, 4));
 }
 
 static json_t *deletion_json(sqlite3_stmt *st) {

@@ -131,8 +131,13 @@ static int decode_events(replica *r, json_t *events, rstate_event *ev, size_t *n
         size_t i = (*n)++;
         ev[i].user = json_string_value(json_object_get(o, "user"));
         ev[i].item = json_string_value(json_object_get(o, "item"));
+        json_t *fb = json_object_get(o, "feedback"); /* absent from primaries older than types */
+        ev[i].feedback = json_string_value(fb);
         if (!json_is_integer(seq) || !type || !ev[i].user)
             return nc_fail(e, NC_EFORMAT, "changefeed event %zu lacks seq, type or user", i);
+        if (fb && (!ev[i].feedback || !nc_feedback_name_ok(ev[i].feedback, strlen(ev[i].feedback))))
+            return nc_fail(e, NC_EFORMAT, "changefeed event seq %lld: bad feedback type",
+                           (long long)json_integer_value(seq));
         ev[i].seq = json_integer_value(seq);
         if (!strcmp(type, "interaction") && ev[i].item) ev[i].kind = RSTATE_INTERACTION;
         else if (!strcmp(type, "deletion")) ev[i].kind = RSTATE_DELETION;
@@ -417,7 +422,8 @@ replica *replica_new(const model_env *a, nc_err *e) {
     r->env = *a;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL); /* CLOCK_REALTIME: the deadline is wall-clock seconds */
-    if (httpc_parse_url(a->cfg->primary, &r->url, e) != NC_OK || !(r->state = rstate_new(a->cfg->popular_n, e))) {
+    if (httpc_parse_url(a->cfg->primary, &r->url, e) != NC_OK || !(r->state = rstate_new(a->cfg->popular_n, e)) ||
+        rstate_seen_types(r->state, a->cfg->exclude_types, e) != NC_OK) {
         replica_stop(r);
         return NULL;
     }

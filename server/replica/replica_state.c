@@ -10,12 +10,16 @@
 #include <string.h>
 
 #define SMALL_LIST 16 /* a user's list is searched linearly up to this size, then by bisection */
+#define RSEEN 0x80000000u /* counts[i]: the pair has an interaction of a seen type */
+#define RCOUNT_MAX 0x7fffffffu
 
 /* One user's live items in order of first interaction, and how often each was interacted with:
  *
  *   items[0..n)   item ids, first interaction first
- *   counts[0..n)  interactions with items[i] (saturating at UINT32_MAX: only the live
- *                 interaction count of the stats would be off, after 4 billion of one pair)
+ *   counts[0..n)  interactions with items[i] (saturating at RCOUNT_MAX: only the live
+ *                 interaction count of the stats would be off, after 2 billion of one pair),
+ *                 with RSEEN set once one of them was of a type in the seen-types filter
+ *                 (rstate_seen_types): the reads then give only those items
  *   order[0..n)   positions in items[] sorted by item id, for the look-up by bisection;
  *                 NULL until the arrays' room passes SMALL_LIST (then a scan is as fast)
  *
@@ -48,6 +52,8 @@ struct replica_state {
     atomic_int dirty;          /* popularity changed since top was computed */
 
     item_memo memo;            /* rstate_user_items_mapped's numbers of the caller's (under lock) */
+    char *seen_filter;         /* ",purchase,click,": only items of these types are a user's; NULL
+                                  = every type (set before the first event, then read-only) */
 };
 
 /* ======================= per-user item lists ======================= */
@@ -109,7 +115,7 @@ static int ruser_push(ruser *u, int32_t item, nc_err *e) {
         u->order[at] = u->n;
     }
     u->items[u->n] = item;
-    u->counts[u->n] = 1;
+    u->counts[u->n] = 0;
     u->n++;
     return NC_OK;
 }
@@ -163,6 +169,7 @@ void rstate_free(replica_state *s) {
     clear_data(s);
     free(s->top);
     free(s->top_pop);
+    free(s->seen_filter);
     pthread_mutex_destroy(&s->pmu);
     pthread_rwlock_destroy(&s->lock);
     free(s);
@@ -190,21 +197,41 @@ static int intern_item(replica_state *s, const char *id, int32_t *out, nc_err *e
     return nc_reserve((void **)&s->pop, &s->pcap, (size_t)*out + 1, sizeof *s->pop, 1024, "replica items", e);
 }
 
+int rstate_seen_types(replica_state *s, const char *types, nc_err *e) {
+    free(s->seen_filter);
+    s->seen_filter = NULL;
+    if (!types || !types[0]) return NC_OK;
+    size_t n = strlen(types);
+    if (!(s->seen_filter = nc_malloc(n + 3, 1, e))) return NC_ENOMEM;
+    snprintf(s->seen_filter, n + 3, ",%s,", types);
+    return NC_OK;
+}
+
+/* Whether an interaction of this type makes its item one of the user's. */
+static int seen_type(const replica_state *s, const char *type) {
+    if (!s->seen_filter) return 1;
+    char key[NC_FEEDBACK_NAME_LEN + 3];
+    snprintf(key, sizeof key, ",%s,", type ? type : STORE_TYPE_DEFAULT);
+    return strstr(s->seen_filter, key) != NULL;
+}
+
 static int add_interaction(replica_state *s, const rstate_event *ev, nc_err *e) {
     int32_t u, it;
     if (!ev->item) return nc_fail(e, NC_EINVAL, "event seq %lld: an interaction without an item", (long long)ev->seq);
     if (intern_user(s, ev->user, &u, e) != NC_OK || intern_item(s, ev->item, &it, e) != NC_OK) return e->code;
     ruser *r = &s->u[u];
     int32_t pos = ruser_find(r, it);
-    if (pos >= 0) {
-        r->counts[pos] += r->counts[pos] < UINT32_MAX;
-    } else {
+    if (pos < 0) {
         if (ruser_push(r, it, e) != NC_OK) return e->code;
+        pos = (int32_t)r->n - 1;
         if (r->n == 1) s->live_users++;
         s->pop[it]++;
         s->pairs++;
         atomic_store(&s->dirty, 1);
     }
+    uint32_t *c = &r->counts[pos];
+    *c = (*c & RSEEN) | ((*c & RCOUNT_MAX) + ((*c & RCOUNT_MAX) < RCOUNT_MAX));
+    if (seen_type(s, ev->feedback)) *c |= RSEEN;
     s->interactions++;
     return NC_OK;
 }
@@ -215,7 +242,7 @@ static int delete_user(replica_state *s, const rstate_event *ev, nc_err *e) {
     ruser *r = &s->u[u];
     for (uint32_t i = 0; i < r->n; i++) {
         s->pop[r->items[i]]--;
-        s->interactions -= (int64_t)r->counts[i];
+        s->interactions -= (int64_t)(r->counts[i] & RCOUNT_MAX);
     }
     s->pairs -= r->n;
     if (r->n) s->live_users--;
@@ -260,6 +287,39 @@ void rstate_stats_get(replica_state *s, rstate_stats *out) {
 
 /* ======================= reads ======================= */
 
+/* A user's items as the reads give them: the user's own arrays without a seen-types filter,
+ * else a copy of the items marked RSEEN (owned when it is not r's). */
+typedef struct seen_list {
+    const int32_t *items;
+    const uint32_t *counts;
+    size_t n;
+} seen_list;
+
+static int seen_of(const replica_state *s, const ruser *r, seen_list *l, nc_err *e) {
+    if (!s->seen_filter) {
+        *l = (seen_list){r->items, r->counts, r->n};
+        return NC_OK;
+    }
+    int32_t *items = nc_malloc(r->n + 1, sizeof *items, e);
+    uint32_t *counts = items ? nc_malloc(r->n + 1, sizeof *counts, e) : NULL;
+    if (!counts) {
+        free(items);
+        return NC_ENOMEM;
+    }
+    size_t n = 0;
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->counts[i] & RSEEN) items[n] = r->items[i], counts[n++] = r->counts[i];
+    *l = (seen_list){items, counts, n};
+    return NC_OK;
+}
+
+static void seen_list_free(seen_list *l, const ruser *r) {
+    if (l->items && l->items != r->items) {
+        free((void *)l->items);
+        free((void *)l->counts);
+    }
+}
+
 /* Copies n ids (with counts: counts64[i], or counts32[i] when counts64 is NULL) into a fresh
  * store_items: one blob of strings, as the store does, so store_items_free releases it. ids[i]
  * is map->ids[idx[i]]. */
@@ -279,7 +339,7 @@ static int build_items(const nc_idmap *map, const int32_t *idx, const int64_t *c
         size_t len = strlen(map->ids[idx[i]]);
         memcpy(p, map->ids[idx[i]], len + 1);
         out->ids[i] = p;
-        out->counts[i] = counts64 ? counts64[i] : (int64_t)counts32[i];
+        out->counts[i] = counts64 ? counts64[i] : (int64_t)(counts32[i] & RCOUNT_MAX);
         p += len + 1;
     }
     out->n = n;
@@ -296,7 +356,10 @@ int rstate_user_items(replica_state *s, const char *user, store_items *out, int6
     if (u >= 0) {
         const ruser *r = &s->u[u];
         if (deleted_seq) *deleted_seq = r->deleted_seq;
-        rc = build_items(&s->items, r->items, NULL, r->counts, r->n, out, e);
+        seen_list l = {0};
+        rc = seen_of(s, r, &l, e);
+        if (!rc) rc = build_items(&s->items, l.items, NULL, l.counts, l.n, out, e);
+        seen_list_free(&l, r);
     }
     pthread_rwlock_unlock(&s->lock);
     return rc;
@@ -313,7 +376,10 @@ int rstate_user_items_mapped(replica_state *s, const char *user, uint64_t tag, s
     if (u >= 0) {
         const ruser *r = &s->u[u];
         if (deleted_seq) *deleted_seq = r->deleted_seq;
-        served = item_memo_map_list(&s->memo, use, &s->items, r->items, r->n, map, ctx, out);
+        seen_list l = {0};
+        served = seen_of(s, r, &l, NULL) == NC_OK &&
+                 item_memo_map_list(&s->memo, use, &s->items, l.items, l.n, map, ctx, out);
+        seen_list_free(&l, r);
     }
     pthread_rwlock_unlock(&s->lock);
     return served;

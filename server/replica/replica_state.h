@@ -43,6 +43,7 @@ typedef struct rstate_event {
     rstate_kind kind;
     const char *user;
     const char *item;      /* NULL for a deletion */
+    const char *feedback;  /* an interaction's feedback type, NULL = "view" */
 } rstate_event;
 
 /* A new empty state (cursor 0) keeping popular_k items in its popularity list. Caller frees
@@ -56,6 +57,11 @@ void rstate_free(replica_state *s);
  * the bad one stay applied and the cursor stops at the last of them, so fetching again from
  * the cursor resumes exactly there. */
 int rstate_apply(replica_state *s, const rstate_event *ev, size_t n, int64_t cursor, nc_err *e);
+
+/* Limits a user's items (rstate_user_items, rstate_user_items_mapped) to those of interactions
+ * of the feedback types "a,b" (copied; NULL or "" = every type, the default), as the store's
+ * seen_types option does; popularity still counts every type. Call before the first event. */
+int rstate_seen_types(replica_state *s, const char *types, nc_err *e);
 
 /* Forgets everything (cursor 0): the primary's sequence went backwards (a new database). */
 void rstate_reset(replica_state *s);

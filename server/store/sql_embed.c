@@ -119,6 +119,16 @@ const sql_migration sql_migrations[] = {
      "    detail TEXT NOT NULL\n"
      ");\n"
     },
+    {5, "0005_feedback_types.sql",
+     "-- 0005_feedback_types.sql - each interaction's feedback type (view, click, purchase, ...).\n"
+     "--\n"
+     "-- The name as the client sent it (the daemon's --feedback-types says which names exist and\n"
+     "-- what each weighs in training, so the weights can change without touching the rows). Rows\n"
+     "-- stored before types existed read as 'view', the type of an event that names none; adding\n"
+     "-- a column with a constant default rewrites no row, so the migration is instant on any size.\n"
+     "ALTER TABLE interactions ADD COLUMN type TEXT NOT NULL DEFAULT 'view'\n"
+     "    CHECK (length(CAST(type AS BLOB)) BETWEEN 1 AND 32);\n"
+    },
 };
 
 const int sql_n_migrations = (int)(sizeof sql_migrations / sizeof sql_migrations[0]);

@@ -32,6 +32,26 @@ void store_opts_default(store_opts *o) {
     o->import_chunk = 50000;
 }
 
+/* ",a,b," for seen_types "a,b" (each name checked), NULL for every type: the seen-items
+ * queries test instr(filter, ',' || type || ','), one bound string for any number of types. */
+static int seen_filter(nc_store *s, nc_err *e) {
+    const char *t = s->o.seen_types;
+    if (!t[0]) return NC_OK;
+    for (const char *p = t;; p++) {
+        size_t len = strcspn(p, ",");
+        if (!nc_feedback_name_ok(p, len))
+            return nc_fail(e, NC_EINVAL, "store option seen_types='%s': '%.*s' is not a type name", t,
+                           (int)len, p);
+        p += len;
+        if (!*p) break;
+    }
+    size_t n = strlen(t);
+    s->seen_filter = nc_malloc(n + 3, 1, e);
+    if (!s->seen_filter) return NC_ENOMEM;
+    snprintf(s->seen_filter, n + 3, ",%s,", t);
+    return NC_OK;
+}
+
 /* Refuses settings that would make the store misbehave later rather than fail now. */
 static int check_opts(const store_opts *o, nc_err *e) {
     struct { const char *name; int64_t v, lo, hi; } t[] = {
@@ -192,6 +212,10 @@ uint64_t st_hash_events(const store_event *ev, size_t n) {
             }
         uint64_t ts = (uint64_t)ev[i].ts;
         for (int b = 0; b < 8; b++) h = (h ^ ((ts >> (8 * b)) & 0xff)) * 1099511628211ULL;
+        /* a type other than the default counts, so keys recorded before types still match */
+        const char *t = store_event_type(&ev[i]);
+        if (strcmp(t, STORE_TYPE_DEFAULT))
+            for (const unsigned char *p = (const unsigned char *)t; *p; p++) h = (h ^ *p) * 1099511628211ULL;
     }
     return h;
 }
@@ -250,6 +274,9 @@ int st_check_events(const store_event *ev, size_t n, nc_err *e) {
             return nc_fail(e, NC_EINVAL, "event %zu: timestamp %lld is outside 0..%lld (seconds "
                            "since the epoch; milliseconds are not accepted)", i,
                            (long long)ev[i].ts, STORE_TS_MAX);
+        if (ev[i].type && !nc_feedback_name_ok(ev[i].type, strlen(ev[i].type)))
+            return nc_fail(e, NC_EINVAL, "event %zu: type '%.64s' is not 1..%d characters of "
+                           "[A-Za-z0-9_.-]", i, ev[i].type, NC_FEEDBACK_NAME_LEN);
     }
     return NC_OK;
 }
@@ -424,7 +451,8 @@ int store_open(const char *path, const store_opts *o, nc_store **out, nc_err *e)
     s->pop_at = -1;
     s->writable = 1;
     s->path = nc_strdup(path, e);
-    rc = s->path ? init_sync(s, e) : NC_ENOMEM;
+    rc = s->path ? seen_filter(s, e) : NC_ENOMEM;
+    if (!rc) rc = init_sync(s, e);
     if (!rc) rc = open_writer_db(s, e);
     if (!rc) rc = migrate(s, e);
     if (!rc) rc = st_writer_prepare(s, e);
@@ -451,5 +479,6 @@ void store_close(nc_store *s) {
     store_items_free(&s->pop);
     destroy_sync(s);
     free(s->path);
+    free(s->seen_filter);
     free(s);
 }

@@ -34,6 +34,9 @@
  * Ids (users, items): 1..NC_MAX_ID_LEN bytes of UTF-8 without control characters, ',' or '"',
  * and without leading or trailing spaces, so that every id exported to CSV reads back the same.
  * Timestamps: seconds since the epoch, 0 ..= STORE_TS_MAX (year 9999; milliseconds are refused).
+ * Types: each interaction is stored with its feedback type's name (core/feedback.h rules; rows
+ * of stores older than types read as "view"); which names exist and what they weigh is the
+ * daemon's configuration, checked by the API before a write.
  *
  * Errors: NC_EINVAL for a request that is wrong (bad id, batch too big, idempotency key reused
  * for different content); NC_EIO when the database refuses (disk or quota full, read-only file,
@@ -74,6 +77,10 @@ typedef struct store_opts {
     int popular_cache_k;      /* most popular items kept in memory (default 1000) */
     int popular_refresh_ms;   /* how stale that list may get (default 1000) */
     int import_chunk;         /* rows per transaction in store_import_file (default 50000) */
+    char seen_types[512];     /* "purchase,click": a user's items are only those of interactions
+                                 of these feedback types (store_user_items, store_seen_items,
+                                 store_seen_mapped: what /recommend excludes); "" = every type
+                                 (default). Names as core/feedback.h allows */
     store_clock_fn clock;     /* NULL: time(NULL) */
     void *clock_ctx;
 } store_opts;
@@ -103,7 +110,15 @@ void store_close(nc_store *s);
 typedef struct store_event {
     const char *user, *item; /* borrowed NUL-terminated ids */
     int64_t ts;              /* seconds since the epoch, or STORE_TS_NOW */
+    const char *type;        /* borrowed feedback type name (core/feedback.h), NULL = "view" */
 } store_event;
+
+#define STORE_TYPE_DEFAULT "view" /* the type of events stored without one */
+
+/* ev's type, STORE_TYPE_DEFAULT when it names none. */
+static inline const char *store_event_type(const store_event *ev) {
+    return ev->type ? ev->type : STORE_TYPE_DEFAULT;
+}
 
 typedef struct store_append_result {
     int64_t n_accepted;      /* rows stored by the original request */
@@ -272,6 +287,10 @@ int store_changes_since(nc_store *s, int64_t seq, store_since *out, nc_err *e);
  * three are caller-owned; on failure they may hold part of the data and should be discarded. */
 int store_snapshot(nc_store *s, nc_idmap *users, nc_idmap *items, nc_interactions *out,
                    int64_t *watermark, nc_err *e);
+/* store_snapshot with each row's training weight in out->w: its type's weight in ft (a type
+ * ft does not name weighs 1, as does every row when ft is NULL; see core/feedback.h). */
+int store_snapshot_weighted(nc_store *s, const nc_feedback_types *ft, nc_idmap *users, nc_idmap *items,
+                            nc_interactions *out, int64_t *watermark, nc_err *e);
 
 /* ==== bulk import and export ============================================================ */
 
@@ -285,12 +304,14 @@ typedef void (*store_progress_fn)(void *ctx, int64_t done, int64_t total);
  * is written. Each chunk carries an idempotency key derived from its content and position, so
  * re-running an interrupted import within idem_window_s skips the chunks already committed
  * (*n_replayed counts their rows). A database failure midway leaves the chunks before it
- * committed. n_rows / n_replayed may be NULL. progress may be NULL. */
+ * committed. n_rows / n_replayed may be NULL. progress may be NULL. With lo->types and
+ * lo->type_index, each row is stored with its type's name (the loader's weight column holds
+ * the types; a row without one gets lo->weight_missing's type); otherwise every row is a view. */
 int store_import_file(nc_store *s, const char *path, const nc_load_opts *lo,
                       store_progress_fn progress, void *ctx, int64_t *n_rows,
                       int64_t *n_replayed, nc_err *e);
 
-/* Writes every live interaction as "user,item,timestamp" CSV (with that header line) in
+/* Writes every live interaction as "user,item,timestamp,type" CSV (with that header line) in
  * sequence order, from one consistent snapshot; store_import_file reads it back. out is the
  * caller's (not closed). *n_rows (may be NULL) receives the rows written. */
 int store_export_csv(nc_store *s, FILE *out, store_progress_fn progress, void *ctx,

@@ -61,6 +61,7 @@ typedef struct st_reader {
 
 struct nc_store {
     char *path;                /* owned */
+    char *seen_filter;         /* ",purchase,click," from o.seen_types, NULL = every type (owned) */
     store_opts o;
 
     /* writer: wdb is used by the opening thread, then only by the writer thread */

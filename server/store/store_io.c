@@ -59,9 +59,17 @@ static int cache_id(id_cache *c, nc_idmap *m, sqlite3_stmt *st, int id_col, int 
     return rc;
 }
 
+/* The training weight of a stored type: its weight in ft, 1 for a type ft lacks (a type the
+ * configuration no longer names trains like a view) or without ft. */
+static uint8_t type_weight(const nc_feedback_types *ft, sqlite3_stmt *st, int col) {
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    int k = ft && t ? nc_feedback_find(ft, t, (size_t)sqlite3_column_bytes(st, col)) : -1;
+    return k < 0 ? 1 : ft->t[k].weight;
+}
+
 /* The snapshot's rows, read inside the caller's read transaction. */
-static int snapshot_rows(nc_store *s, st_reader *r, nc_idmap *users, nc_idmap *items,
-                         nc_interactions *out, nc_err *e) {
+static int snapshot_rows(nc_store *s, st_reader *r, const nc_feedback_types *ft, nc_idmap *users,
+                         nc_idmap *items, nc_interactions *out, nc_err *e) {
     int64_t max_u, max_i, n;
     id_cache cu = {0}, ci = {0};
     int rc = one_int(s, r, "SELECT coalesce(max(id), 0) FROM users", &max_u, e);
@@ -71,7 +79,7 @@ static int snapshot_rows(nc_store *s, st_reader *r, nc_idmap *users, nc_idmap *i
     if (!rc) rc = cache_init(&ci, max_i, e);
     if (!rc) rc = nc_inter_reserve(out, out->n + (size_t)n, e);
     sqlite3_stmt *st = NULL;
-    const char *sql = "SELECT x.user_id, x.item_id, x.ts, u.ext, i.ext FROM interactions x "
+    const char *sql = "SELECT x.user_id, x.item_id, x.ts, u.ext, i.ext, x.type FROM interactions x "
                       "JOIN users u ON u.id = x.user_id JOIN items i ON i.id = x.item_id "
                       "ORDER BY x.seq";
     if (!rc && (rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL)) != SQLITE_OK)
@@ -81,7 +89,7 @@ static int snapshot_rows(nc_store *s, st_reader *r, nc_idmap *users, nc_idmap *i
         int32_t u, i;
         rc = cache_id(&cu, users, st, 0, 3, &u, e);
         if (!rc) rc = cache_id(&ci, items, st, 1, 4, &i, e);
-        if (!rc) rc = nc_inter_push(out, u, i, sqlite3_column_int64(st, 2), e);
+        if (!rc) rc = nc_inter_push_w(out, u, i, sqlite3_column_int64(st, 2), type_weight(ft, st, 5), e);
     }
     if (!rc && src != SQLITE_DONE) rc = st_sql_fail(s, r->db, src, "read snapshot", e);
     sqlite3_finalize(st);
@@ -90,15 +98,20 @@ static int snapshot_rows(nc_store *s, st_reader *r, nc_idmap *users, nc_idmap *i
     return rc;
 }
 
-/* One read transaction: the watermark and the rows come from the same state. */
 int store_snapshot(nc_store *s, nc_idmap *users, nc_idmap *items, nc_interactions *out,
                    int64_t *watermark, nc_err *e) {
+    return store_snapshot_weighted(s, NULL, users, items, out, watermark, e);
+}
+
+/* One read transaction: the watermark and the rows come from the same state. */
+int store_snapshot_weighted(nc_store *s, const nc_feedback_types *ft, nc_idmap *users, nc_idmap *items,
+                            nc_interactions *out, int64_t *watermark, nc_err *e) {
     st_reader *r = st_reader_get(s);
     int64_t seq = 0;
     int rc = st_exec(s, r->db, "BEGIN", "begin snapshot", e);
     if (!rc) {
         rc = one_int(s, r, "SELECT last_seq FROM counters WHERE id = 1", &seq, e);
-        if (!rc) rc = snapshot_rows(s, r, users, items, out, e);
+        if (!rc) rc = snapshot_rows(s, r, ft, users, items, out, e);
         rc = end_read(s, r, rc, e);
     }
     st_reader_put(s, r);
@@ -112,20 +125,20 @@ int store_snapshot(nc_store *s, nc_idmap *users, nc_idmap *items, nc_interaction
 static int export_rows(nc_store *s, st_reader *r, FILE *f, store_progress_fn progress,
                        void *ctx, int64_t total, int64_t *n_rows, nc_err *e) {
     sqlite3_stmt *st;
-    const char *sql = "SELECT u.ext, i.ext, x.ts FROM interactions x "
+    const char *sql = "SELECT u.ext, i.ext, x.ts, x.type FROM interactions x "
                       "JOIN users u ON u.id = x.user_id JOIN items i ON i.id = x.item_id "
                       "ORDER BY x.seq";
     int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) return st_sql_fail(s, r->db, rc, "prepare export", e);
     int64_t n = 0;
     rc = NC_OK;
-    if (fputs("user,item,timestamp\n", f) == EOF)
+    if (fputs("user,item,timestamp,type\n", f) == EOF)
         rc = nc_fail(e, NC_EIO, "export: write failed: %s", strerror(errno));
     int src = SQLITE_DONE;
     while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (fprintf(f, "%s,%s,%lld\n", (const char *)sqlite3_column_text(st, 0),
+        if (fprintf(f, "%s,%s,%lld,%s\n", (const char *)sqlite3_column_text(st, 0),
                     (const char *)sqlite3_column_text(st, 1),
-                    (long long)sqlite3_column_int64(st, 2)) < 0)
+                    (long long)sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3)) < 0)
             rc = nc_fail(e, NC_EIO, "export: write failed at row %lld: %s", (long long)n + 1,
                          strerror(errno));
         else if (++n % PROGRESS_EVERY == 0 && progress)
@@ -180,12 +193,14 @@ static int check_loaded(const char *path, const nc_idmap *users, const nc_idmap 
 /* Appends rows [from, from+n) as one writer job whose idempotency key is derived from its
  * content and position, so an interrupted import can simply be run again. */
 static int import_chunk(nc_store *s, const nc_idmap *users, const nc_idmap *items,
-                        const nc_interactions *x, size_t from, size_t n, store_event *ev,
-                        int *replayed, nc_err *e) {
+                        const nc_interactions *x, const nc_feedback_types *types, size_t from,
+                        size_t n, store_event *ev, int *replayed, nc_err *e) {
     for (size_t k = 0; k < n; k++) {
         size_t r = from + k;
         ev[k] = (store_event){users->ids[x->user[r]], items->ids[x->item[r]],
-                              x->ts[r] ? x->ts[r] : STORE_TS_NOW};
+                              x->ts[r] ? x->ts[r] : STORE_TS_NOW,
+                              types && nc_inter_weight(x, r) < types->n ? types->t[nc_inter_weight(x, r)].name
+                                                                        : NULL};
     }
     char key[96];
     uint64_t h = st_hash_events(ev, n);
@@ -199,8 +214,9 @@ static int import_chunk(nc_store *s, const nc_idmap *users, const nc_idmap *item
 
 /* Feeds the loaded rows to the writer chunk by chunk, reporting progress. */
 static int import_rows(nc_store *s, const nc_idmap *users, const nc_idmap *items,
-                       const nc_interactions *x, store_progress_fn progress, void *ctx,
-                       int64_t *done, int64_t *replayed, nc_err *e) {
+                       const nc_interactions *x, const nc_feedback_types *types,
+                       store_progress_fn progress, void *ctx, int64_t *done, int64_t *replayed,
+                       nc_err *e) {
     size_t chunk = (size_t)s->o.import_chunk;
     store_event *ev = nc_malloc(chunk < x->n ? chunk : x->n, sizeof *ev, e);
     if (!ev) return NC_ENOMEM;
@@ -208,7 +224,7 @@ static int import_rows(nc_store *s, const nc_idmap *users, const nc_idmap *items
     for (size_t from = 0; !rc && from < x->n; from += chunk) {
         size_t n = x->n - from < chunk ? x->n - from : chunk;
         int rep = 0;
-        rc = import_chunk(s, users, items, x, from, n, ev, &rep, e);
+        rc = import_chunk(s, users, items, x, types, from, n, ev, &rep, e);
         if (rc) break;
         *done += (int64_t)n;
         if (rep) *replayed += (int64_t)n;
@@ -232,7 +248,8 @@ int store_import_file(nc_store *s, const char *path, const nc_load_opts *lo,
     int64_t done = 0, replayed = 0;
     int rc = nc_load_file_opts(path, lo ? lo : &def, &users, &items, &x, e);
     if (!rc) rc = check_loaded(path, &users, &items, &x, e);
-    if (!rc) rc = import_rows(s, &users, &items, &x, progress, ctx, &done, &replayed, e);
+    const nc_feedback_types *types = lo && lo->types && lo->type_index ? lo->types : NULL;
+    if (!rc) rc = import_rows(s, &users, &items, &x, types, progress, ctx, &done, &replayed, e);
     if (rc == NC_EIO && done > 0 && e) {
         nc_err first = *e;
         nc_fail(e, rc, "%s (the first %lld rows were imported; run the import again to add "

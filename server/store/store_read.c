@@ -99,6 +99,7 @@ static int reader_open(nc_store *s, st_reader *r, nc_err *e) {
         {&r->user_items, "SELECT i.ext, count(*) FROM interactions x JOIN items i "
                          "ON i.id = x.item_id WHERE x.user_id = "
                          "(SELECT id FROM users WHERE ext = ?1) "
+                         "AND (?2 IS NULL OR instr(?2, ',' || x.type || ',') > 0) "
                          "GROUP BY x.item_id ORDER BY min(x.seq)"},
         {&r->user_deleted, "SELECT coalesce(max(seq), 0) FROM deletions WHERE user = ?1"},
         {&r->popular, "SELECT ext, pop FROM items WHERE pop > 0 ORDER BY pop DESC, id LIMIT ?1"},
@@ -194,6 +195,7 @@ int store_user_items(nc_store *s, const char *user, store_items *out, int64_t *d
     int rc = st_exec(s, r->db, "BEGIN", "begin read", e);
     if (!rc) {
         sqlite3_bind_text(r->user_items, 1, user, -1, SQLITE_STATIC);
+        if (s->seen_filter) sqlite3_bind_text(r->user_items, 2, s->seen_filter, -1, SQLITE_STATIC);
         rc = ib_rows(s, r->db, r->user_items, &b, e);
         sqlite3_clear_bindings(r->user_items);
         sqlite3_bind_text(r->user_deleted, 1, user, -1, SQLITE_STATIC);

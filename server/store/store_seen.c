@@ -19,6 +19,9 @@
  * scratch a second later), callers are told to read the database instead: the copy is never
  * served stale.
  *
+ * With the seen_types option (--exclude-types) both queries keep only interactions of those
+ * types, so the copy holds exactly what store_user_items answers with the same filter.
+ *
  * Memory: 4 bytes per distinct (user, item) pair plus the id maps; a build de-duplicates each
  * user's list once at the end (sort), incremental updates scan the user's list. For
  * store_seen_mapped, 4 bytes per item remember the caller's number of each item (store.h, the item memo). */
@@ -78,6 +81,7 @@ int st_seen_open(nc_store *s, nc_err *e) {
                         "SELECT x.seq, u.ext, i.ext FROM interactions x "
                         "JOIN users u ON u.id = x.user_id JOIN items i ON i.id = x.item_id "
                         "WHERE x.seq > ?1 AND x.seq <= ?2 "
+                        "AND (?3 IS NULL OR instr(?3, ',' || x.type || ',') > 0) "
                         "UNION ALL SELECT seq, user, NULL FROM deletions "
                         "WHERE seq > ?1 AND seq <= ?2 ORDER BY 1",
                         &v->changes, e);
@@ -231,6 +235,7 @@ static int seen_sync(nc_store *s, st_seen *v, int check, double deadline, int *c
     if (!rc && last != v->seq) {
         sqlite3_bind_int64(v->changes, 1, v->seq);
         sqlite3_bind_int64(v->changes, 2, last);
+        if (s->seen_filter) sqlite3_bind_text(v->changes, 3, s->seen_filter, -1, SQLITE_STATIC);
         rc = seen_apply_rows(s, v, check, deadline, &upto, &all, e);
     }
     int crc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);

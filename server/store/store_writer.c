@@ -42,8 +42,8 @@ int st_writer_prepare(nc_store *s, nc_err *e) {
         {&w->sel_item, "SELECT id FROM items WHERE ext = ?1"},
         {&w->ins_item, "INSERT INTO items (ext) VALUES (?1)"},
         {&w->sel_pair, "SELECT 1 FROM interactions WHERE user_id = ?1 AND item_id = ?2 LIMIT 1"},
-        {&w->ins_inter, "INSERT INTO interactions (seq, user_id, item_id, ts) "
-                        "VALUES (?1, ?2, ?3, ?4)"},
+        {&w->ins_inter, "INSERT INTO interactions (seq, user_id, item_id, ts, type) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5)"},
         {&w->inc_pop, "UPDATE items SET pop = pop + 1 WHERE id = ?1"},
         {&w->sel_idem, "SELECT request_hash, created_at, n_accepted, first_seq, last_seq "
                        "FROM idempotency WHERE key = ?1"},
@@ -181,6 +181,7 @@ static int append_one(nc_store *s, const store_event *ev, wctx *c, nc_err *e) {
     sqlite3_bind_int64(st, 2, uid);
     sqlite3_bind_int64(st, 3, iid);
     sqlite3_bind_int64(st, 4, ev->ts == STORE_TS_NOW ? c->now : ev->ts);
+    sqlite3_bind_text(st, 5, store_event_type(ev), -1, SQLITE_STATIC);
     rc = step_done(s, st, "insert interaction", e);
     if (rc || exists) return rc;
     sqlite3_bind_int64(s->w.inc_pop, 1, iid);

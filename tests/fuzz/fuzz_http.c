@@ -130,7 +130,7 @@ static void fill_store(nc_store *st) {
     for (size_t at = 0; at < x.n; at += 20) {
         size_t n = x.n - at < 20 ? x.n - at : 20;
         for (size_t i = 0; i < n; i++)
-            ev[i] = (store_event){users.ids[x.user[at + i]], items.ids[x.item[at + i]], x.ts[at + i]};
+            ev[i] = (store_event){users.ids[x.user[at + i]], items.ids[x.item[at + i]], x.ts[at + i], NULL};
         store_append_result res;
         FUZZ_ASSERT(store_append(st, ev, n, NULL, &res, &e) == NC_OK, "seeding the store: %s", e.msg);
     }
@@ -178,12 +178,17 @@ static void world_init(void) {
     cfg_defaults(&a->cfg);
     a->cfg.k_max = 50, a->cfg.k_default = 10, a->cfg.batch_max = 20, a->cfg.max_exclude = 20;
     a->cfg.max_body = 4096, a->cfg.popular_n = 100;
+    nc_err te;
+    FUZZ_ASSERT(cfg_parse_types("view=1,click=1,purchase=3,dislike=0", &a->cfg.ft, &te) == NC_OK, "%s", te.msg);
     snprintf(a->cfg.api_key, sizeof a->cfg.api_key, "%s", FUZZ_KEY);
     snprintf(a->cfg.data_dir, sizeof a->cfg.data_dir, "%s", world.dir);
     slog_init(&a->log, SLOG_ERROR, 2);
     const char *pat[PROM_MAX_ROUTES], *meth[PROM_MAX_ROUTES];
     routes_labels(pat, meth, PROM_MAX_ROUTES);
     prom_init(&a->metrics, pat, meth, routes_count < PROM_MAX_ROUTES ? routes_count : PROM_MAX_ROUTES);
+    const char *types[NC_FEEDBACK_MAX_TYPES];
+    for (int k = 0; k < a->cfg.ft.n; k++) types[k] = a->cfg.ft.t[k].name;
+    prom_set_types(&a->metrics, types, a->cfg.ft.n);
     live_slot_init(&a->model);
     foldin_parse(a->cfg.foldin, &a->foldin);
     a->started_at = nc_wall_time();
