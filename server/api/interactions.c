@@ -27,17 +27,18 @@ static int decode_type(const nc_feedback_types *ft, json_t *o, size_t i, http_re
     json_t *t = json_object_get(o, "type");
     int absent = !t || json_is_null(t);
     const char *name = absent ? STORE_TYPE_DEFAULT : json_string_value(t);
-    char allowed[CFG_STR_MAX];
-    nc_feedback_format(ft, allowed, sizeof allowed);
     int k = name ? nc_feedback_find(ft, name, absent ? strlen(name) : json_string_length(t)) : -1;
-    if (k < 0 && absent) /* a configuration without the default (cfg_validate adds it) */
+    if (k >= 0) return k;
+    char allowed[CFG_STR_MAX]; /* for the refusal only: formatting it costs more than the look-up */
+    nc_feedback_format(ft, allowed, sizeof allowed);
+    if (absent) /* a configuration without the default (cfg_validate adds it) */
         http_problem(rs, 500, "events[%zu]: the default type '%s' is not configured (types: %s)", i, name, allowed);
-    else if (k < 0 && json_is_string(t))
+    else if (json_is_string(t))
         http_problem(rs, 422, "events[%zu].type: unknown feedback type '%.64s' (allowed: %s)", i, json_string_value(t),
                      allowed);
-    else if (k < 0)
+    else
         http_problem(rs, 422, "events[%zu].type: must be a string, one of: %s", i, allowed);
-    return k;
+    return -1;
 }
 
 /* Validates events[i] into ev[i] (strings borrowed from the JSON tree or the configured type
