@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "scale_rule.h"
-#include "synth.h"
+#include "small_data.h"
 #include "testhelp.h"
 #include "train.h"
 
@@ -68,16 +68,9 @@ static int keep_notes(const nc_progress *p, void *ctx) {
 
 /* Trains 2 epochs of a 600 x 300 generated set with exact_limit `limit`; fills *ck. */
 static int train_small(float limit, nc_checkpoint *ck, notes *n) {
-    nc_synth_opts so;
-    nc_synth_default(&so);
-    so.n_users = 600;
-    so.n_items = 300;
-    so.mean_per_user = 12;
     nc_dataset d;
-    nc_dataset_init(&d);
     nc_err e;
-    const double ratios[3] = {0.8, 0.1, 0.1};
-    int rc = nc_synth_dataset(&so, ratios, 2020, &d, &e);
+    int rc = small_data(&d, &e);
     nc_train_opts o;
     memset(&o, 0, sizeof o);
     nc_hparams_default(&o.hp);
