@@ -505,6 +505,11 @@ static int train_loop(trainer *t, nc_stopper *s, int32_t *epochs_run, nc_err *e)
         if (t->o->progress && t->o->progress(&p, t->o->progress_ctx))
             return nc_fail(e, NC_ECANCEL, "training stopped by the caller");
         if (stop) break;
+        if (hp->max_seconds > 0 && p.seconds >= hp->max_seconds && epoch + 1 < hp->epochs) {
+            report_note(t, "time budget: %.0f s >= max_seconds %g after epoch %d: stopping",
+                        p.seconds, hp->max_seconds, epoch);
+            break;
+        }
     }
     return NC_OK;
 }

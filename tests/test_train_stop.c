@@ -11,7 +11,9 @@
  *   trainer     nc_train on small generated data stops at the epoch the rule gives for the
  *               valid curve it reported (replayed here from the rule's text, not the code),
  *               cold with min_delta and warm from the cold model with warm_patience, and a warm
- *               start with warm_patience 0 runs to the epoch limit under min_epochs. */
+ *               start with warm_patience 0 runs to the epoch limit under min_epochs;
+ *   budget      max_seconds stops after the first epoch past it (a budget below any epoch's
+ *               length: after epoch 0), the model still written; 0 runs every epoch. */
 #include <math.h>
 #include <string.h>
 
@@ -188,10 +190,35 @@ static void test_trainer(void) {
     nc_dataset_free(&d);
 }
 
+static void test_budget(void) {
+    nc_dataset d;
+    nc_err e;
+    CHECK(small_data(&d, &e) == 0, "synth: %s", e.msg);
+    nc_hparams hp;
+    nc_hparams_default(&hp);
+    hp.epochs = 5;
+    hp.num_clusters = 10;
+    hp.embedding_size = 16;
+    hp.threads = 2;
+    hp.max_seconds = 1e-6f;
+    curve c = {{0}, 0};
+    nc_checkpoint ck;
+    CHECK(train_small(&d, &hp, NULL, &c, &ck) == 0, "training under a budget failed");
+    CHECK(ck.meta.epochs_run == 1 && ck.E0 != NULL, "budget: ran %d epochs, want 1",
+          ck.meta.epochs_run);
+    nc_checkpoint_free(&ck);
+    hp.max_seconds = 0;
+    CHECK(train_small(&d, &hp, NULL, &c, &ck) == 0, "training without a budget failed");
+    CHECK(ck.meta.epochs_run == 5, "no budget: ran %d of 5", ck.meta.epochs_run);
+    nc_checkpoint_free(&ck);
+    nc_dataset_free(&d);
+}
+
 int main(void) {
     RUN(test_reference);
     RUN(test_min_delta);
     RUN(test_warm);
     RUN(test_trainer);
+    RUN(test_budget);
     return TEST_REPORT();
 }
