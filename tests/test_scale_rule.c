@@ -2,7 +2,7 @@
  * given size runs, that flags override it, and that the trainer records the choice.
  *
  *   sizes     ML-1M's size keeps the exact term; 100,000 x 50,000 x 3.2 M takes the fast path
- *             (the documented settings); the boundary is strict (work == limit stays exact);
+ *             (the documented settings: 4096 uniform rows per side); the boundary is strict (work == limit stays exact);
  *   overrides an explicit ssl_negatives / ssl_stratum_size / ssl_memory is used as given at
  *             any size, and exact_limit 0 keeps the exact term at any size;
  *   trainer   nc_train on a small generated set with a limit below its size logs the rule's
@@ -25,10 +25,10 @@ static void test_sizes(void) {
     CHECK(strstr(why, "exact structure term") != NULL, "ML-1M: %s", why);
     nc_hparams big = hp;
     CHECK(nc_scale_rule(&big, 3273700, 100000, 50000, why, sizeof why) == 1, "100k: %s", why);
-    CHECK(big.ssl_negatives == NC_FAST_NEGATIVES && big.ssl_stratum_size == 0 &&
+    CHECK(big.ssl_negatives == 4096 && big.ssl_stratum_size == 0 &&
               big.ssl_memory == 0, "100k: %d %d %d", big.ssl_negatives, big.ssl_stratum_size,
           big.ssl_memory);
-    CHECK(strstr(why, "fast path") && strstr(why, "ssl_negatives=1024"), "100k: %s", why);
+    CHECK(strstr(why, "fast path") && strstr(why, "ssl_negatives=4096"), "100k: %s", why);
     nc_hparams edge = hp;
     edge.exact_limit = 1000.0f * (10 + 20);
     CHECK(nc_scale_rule(&edge, 1000, 10, 20, NULL, 0) == 0, "work == limit must stay exact");
