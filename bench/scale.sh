@@ -122,12 +122,17 @@ shop_data() {
 SHOP="--valid $OUT/s100k-valid.csv --test $OUT/s100k-test.csv --min-epochs 0 \
 --train-batch-size 32768 --learning-rate 2.83e-3 --ssl-reg 1.25e-8 --proto-reg 1e-8 --timings"
 # The cold run's plateau: progress = +0.1% valid NDCG@10 over the last progress, patience 2.
+# Time budgets (--max-seconds; the best epoch is kept): COLD_BUDGET 2700 s and WARM_BUDGET
+# 1200 s, those of the 2026-12-07 runs; 0 = none.
 PLATEAU="--min-delta 0.001 --stopping-step 2"
+COLD_BUDGET=${COLD_BUDGET:-2700}
+WARM_BUDGET=${WARM_BUDGET:-1200}
 
 part_shop() {
     shop_data
     # shellcheck disable=SC2086
-    run u100k-cold99-b32k --train "$OUT/s100k-train99.csv" $SHOP $PLATEAU --threads "$THREADS"
+    run u100k-cold99-b32k --train "$OUT/s100k-train99.csv" $SHOP $PLATEAU --threads "$THREADS" \
+        --max-seconds "$COLD_BUDGET"
 }
 
 part_warm() {
@@ -135,6 +140,7 @@ part_warm() {
     [ -s "$OUT/u100k-cold99-b32k.ncl" ] || part_shop
     # shellcheck disable=SC2086
     run u100k-warm-b32k --train "$OUT/s100k-train.csv" $SHOP $PLATEAU --threads "$THREADS" \
+        --max-seconds "$WARM_BUDGET" \
         --warm "$OUT/u100k-cold99-b32k.ncl"
 }
 
