@@ -13,8 +13,8 @@
  * so there each step's estimate is noisier than on ML-1M (its quality against exact at that
  * size is not measured: the exact term would take a day). Anything the caller set wins: an
  * explicit --ssl-negatives / --ssl-stratum-size / --ssl-memory is used as given, and
- * exact_limit 0 keeps the exact
- * term at any size. The resolved settings are what the model records. */
+ * exact_limit 0 keeps the exact term at any size. The resolved settings are what the model
+ * records. */
 #ifndef NCLREC_SCALE_RULE_H
 #define NCLREC_SCALE_RULE_H
 

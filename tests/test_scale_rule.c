@@ -2,7 +2,8 @@
  * given size runs, that flags override it, and that the trainer records the choice.
  *
  *   sizes     ML-1M's size keeps the exact term; 100,000 x 50,000 x 3.2 M takes the fast path
- *             (the documented settings: 4096 uniform rows per side); the boundary is strict (work == limit stays exact);
+ *             (the documented settings: 4096 uniform rows per side); the boundary is strict
+ *             (work == limit stays exact);
  *   overrides an explicit ssl_negatives / ssl_stratum_size / ssl_memory is used as given at
  *             any size, and exact_limit 0 keeps the exact term at any size;
  *   trainer   nc_train on a small generated set with a limit below its size logs the rule's
