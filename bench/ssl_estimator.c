@@ -35,6 +35,7 @@ static const estimator EST[] = {
     {"strata 256/256", 256, 256, 0},     {"strata 1024/512", 1024, 512, 0},
     {"uniform 1024 +memory", 1024, 0, 1}, {"strata 1024/512 +memory", 1024, 512, 1},
     {"strata 256/256 +memory", 256, 256, 1},
+    {"uniform N=2048", 2048, 0, 0},      {"uniform N=4096", 4096, 0, 0},
 };
 
 typedef struct setup {

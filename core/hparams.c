@@ -32,6 +32,12 @@ const nc_hparam_desc nc_hparam_table[] = {
     {"epochs", NC_HP_INT, F(epochs), 1, 100000, "maximum epochs"},
     {"stopping_step", NC_HP_INT, F(stopping_step), 1, 100000, "early-stopping patience"},
     {"min_epochs", NC_HP_INT, F(min_epochs), 0, 100000, "never stop early before this epoch"},
+    {"min_delta", NC_HP_FLOAT, F(min_delta), 0, 1,
+     "early stop: progress = valid NDCG@10 above the last progress by this fraction"},
+    {"warm_patience", NC_HP_INT, F(warm_patience), 0, 100000,
+     "warm start: stop after this + 1 evaluations without progress, from epoch 0 (0 = cold rule)"},
+    {"max_seconds", NC_HP_FLOAT, F(max_seconds), 0, 1e9,
+     "stop after the first epoch that ends this long after the start, keeping the best (0 = none)"},
     {"eval_step", NC_HP_INT, F(eval_step), 1, 100000, "evaluate every N epochs"},
     {"kmeans_niter", NC_HP_INT, F(kmeans_niter), 1, 10000, "k-means iterations"},
     {"kmeans_seed", NC_HP_INT, F(kmeans_seed), 0, 2147483647, "k-means seed"},
@@ -63,6 +69,8 @@ void nc_hparams_default(nc_hparams *hp) {
     hp->epochs = 300;
     hp->stopping_step = 10;
     hp->min_epochs = 60;
+    hp->min_delta = 0;
+    hp->warm_patience = 2;
     hp->eval_step = 1;
     hp->kmeans_niter = 25;
     hp->kmeans_seed = 1234;

@@ -36,6 +36,14 @@ typedef struct nc_hparams {
     int32_t epochs;           /* at most, 300 */
     int32_t stopping_step;    /* patience, 10 */
     int32_t min_epochs;       /* never stop before this many epochs (our addition), 60 */
+    float min_delta;          /* early stop: an evaluation is progress only when it beats the
+                                 last progress by this fraction; 0 = the reference's rule
+                                 (core/early_stop.h, our addition) */
+    int32_t warm_patience;    /* a warm start stops after this + 1 evaluations without
+                                 progress, min_epochs aside; 0 = the cold rule, 2 */
+    float max_seconds;        /* time budget: stop after the first epoch that ends this many
+                                 seconds after the start, the best epoch kept; 0 = none (our
+                                 addition) */
     int32_t eval_step;        /* evaluate every N epochs, 1 */
     int32_t kmeans_niter;     /* faiss Kmeans default 25 */
     int32_t kmeans_seed;      /* faiss Kmeans default 1234 */

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "adam.h"
+#include "early_stop.h"
 #include "graph.h"
 #include "kmeans.h"
 #include "ncl.h"
@@ -72,6 +73,7 @@ typedef struct trainer {
     float *strat_x, *strat_cent; /* max(U, I) x d rows, max k x d centroids */
     int32_t *strat_assign[2];
     nc_rng rng;
+    int32_t warm_rows; /* rows of E0 the warm model gave (0: a random start) */
     double t0;
 } trainer;
 
@@ -354,9 +356,9 @@ static int trainer_setup(trainer *t, nc_err *e) {
     if (!t->cent_user || !t->cent_item || !t->assign_user || !t->assign_item) return NC_ENOMEM;
     nc_rng_seed(&t->rng, hp->seed);
     nc_ncl_init_params(t->E0, t->U, t->I, t->dim, &t->rng);
-    int32_t warm = warm_start(t, t->o->warm);
-    if (t->o->warm) report_note(t, "warm start: %d of %d rows from the previous model", warm,
-                                t->U + t->I);
+    t->warm_rows = warm_start(t, t->o->warm);
+    if (t->o->warm) report_note(t, "warm start: %d of %d rows from the previous model",
+                                t->warm_rows, t->U + t->I);
     memcpy(t->best_E0, t->E0, t->n_params * sizeof(float));
     return NC_OK;
 }
@@ -439,31 +441,10 @@ static int evaluate_on(trainer *t, const float *E0, const nc_interactions *split
     return nc_evaluate(t->user_emb, t->item_emb, t->U, t->I, t->dim, split, m1, m2, out, e);
 }
 
-/* Reference early stopping: valid NDCG@10 rounded to 4 decimals must strictly beat the best;
- * stop after stopping_step + 1 evaluations in a row that don't, but never before min_epochs. */
-typedef struct stopper {
-    double best;
-    int32_t best_epoch, fails;
-} stopper;
-
-static int stopper_update(stopper *s, const nc_hparams *hp, int32_t epoch, double ndcg10,
-                          int *improved) {
-    double r = round(ndcg10 * 1e4) / 1e4;
-    *improved = r > s->best;
-    if (*improved) {
-        s->best = r;
-        s->best_epoch = epoch;
-        s->fails = 0;
-    } else {
-        s->fails++;
-    }
-    return s->fails > hp->stopping_step && epoch + 1 >= hp->min_epochs;
-}
-
 /* Moves the trained state into the checkpoint (arrays change hands; the trainer forgets
  * them). */
-static int fill_checkpoint(trainer *t, nc_checkpoint *c, const stopper *s, int32_t epochs_run,
-                           nc_err *e) {
+static int fill_checkpoint(trainer *t, nc_checkpoint *c, const nc_stopper *s,
+                           int32_t epochs_run, nc_err *e) {
     c->hp = t->hp;
     c->n_users = t->U;
     c->n_items = t->I;
@@ -499,7 +480,7 @@ static int fill_checkpoint(trainer *t, nc_checkpoint *c, const stopper *s, int32
 }
 
 /* Best E0 back in place: serving embeddings, final metrics, and centroids for the record. */
-static int finish(trainer *t, const stopper *s, int32_t epochs_run, nc_checkpoint *out,
+static int finish(trainer *t, const nc_stopper *s, int32_t epochs_run, nc_checkpoint *out,
                   nc_err *e) {
     const nc_dataset *d = t->d;
     nc_metrics valid = {0}, test = {0};
@@ -529,7 +510,7 @@ static int finish(trainer *t, const stopper *s, int32_t epochs_run, nc_checkpoin
 }
 
 /* The loop over epochs; returns the number of epochs run through *epochs_run. */
-static int train_loop(trainer *t, stopper *s, int32_t *epochs_run, nc_err *e) {
+static int train_loop(trainer *t, nc_stopper *s, int32_t *epochs_run, nc_err *e) {
     const nc_hparams *hp = &t->hp;
     int use_proto = hp->proto_reg > 0;
     nc_protos protos = {t->k_user, t->k_item, t->cent_user, t->cent_item,
@@ -572,7 +553,7 @@ static int train_loop(trainer *t, stopper *s, int32_t *epochs_run, nc_err *e) {
                 (rc = nc_evaluator_run(&t->ev_valid, t->user_emb, t->item_emb, t->dim, &m, e)))
                 return rc;
             int improved;
-            stop = stopper_update(s, hp, epoch, m.ndcg[0], &improved);
+            stop = nc_stopper_update(s, epoch, m.ndcg[0], &improved);
             if (improved) memcpy(t->best_E0, t->E0, t->n_params * sizeof(float));
             p.valid_ndcg10 = m.ndcg[0];
             p.t_eval = nc_now() - tv;
@@ -587,6 +568,11 @@ static int train_loop(trainer *t, stopper *s, int32_t *epochs_run, nc_err *e) {
         if (t->o->progress && t->o->progress(&p, t->o->progress_ctx))
             return nc_fail(e, NC_ECANCEL, "training stopped by the caller");
         if (stop) break;
+        if (hp->max_seconds > 0 && p.seconds >= hp->max_seconds && epoch + 1 < hp->epochs) {
+            report_note(t, "time budget: %.0f s >= max_seconds %g after epoch %d: stopping",
+                        p.seconds, hp->max_seconds, epoch);
+            break;
+        }
     }
     return NC_OK;
 }
@@ -602,9 +588,14 @@ int nc_train(const nc_dataset *d, const nc_train_opts *o, nc_checkpoint *out, nc
     int rc = nc_hparams_validate(&t.hp, e);
     if (rc) return rc;
     nc_set_threads(t.hp.threads);
-    stopper s = {-1, -1, 0};
+    nc_stopper s;
     int32_t epochs_run = 0;
     rc = trainer_setup(&t, e);
+    nc_stopper_init(&s, &t.hp, t.warm_rows > 0);
+    if (!rc)
+        report_note(&t, "early stop: after %d + 1 evaluations without progress (min_delta %g), "
+                    "not before epoch %d%s", s.patience, s.min_delta, s.min_epochs,
+                    t.warm_rows > 0 && t.hp.warm_patience > 0 ? " (warm start)" : "");
     if (!rc) rc = train_loop(&t, &s, &epochs_run, e);
     if (!rc) rc = finish(&t, &s, epochs_run, out, e);
     trainer_free(&t);

@@ -2,7 +2,8 @@
  * given size runs, that flags override it, and that the trainer records the choice.
  *
  *   sizes     ML-1M's size keeps the exact term; 100,000 x 50,000 x 3.2 M takes the fast path
- *             (the documented settings); the boundary is strict (work == limit stays exact);
+ *             (the documented settings: 4096 uniform rows per side); the boundary is strict
+ *             (work == limit stays exact);
  *   overrides an explicit ssl_negatives / ssl_stratum_size / ssl_memory is used as given at
  *             any size, and exact_limit 0 keeps the exact term at any size;
  *   trainer   nc_train on a small generated set with a limit below its size logs the rule's
@@ -11,7 +12,7 @@
 #include <string.h>
 
 #include "scale_rule.h"
-#include "synth.h"
+#include "small_data.h"
 #include "testhelp.h"
 #include "train.h"
 
@@ -25,10 +26,10 @@ static void test_sizes(void) {
     CHECK(strstr(why, "exact structure term") != NULL, "ML-1M: %s", why);
     nc_hparams big = hp;
     CHECK(nc_scale_rule(&big, 3273700, 100000, 50000, why, sizeof why) == 1, "100k: %s", why);
-    CHECK(big.ssl_negatives == NC_FAST_NEGATIVES && big.ssl_stratum_size == 0 &&
+    CHECK(big.ssl_negatives == 4096 && big.ssl_stratum_size == 0 &&
               big.ssl_memory == 0, "100k: %d %d %d", big.ssl_negatives, big.ssl_stratum_size,
           big.ssl_memory);
-    CHECK(strstr(why, "fast path") && strstr(why, "ssl_negatives=1024"), "100k: %s", why);
+    CHECK(strstr(why, "fast path") && strstr(why, "ssl_negatives=4096"), "100k: %s", why);
     nc_hparams edge = hp;
     edge.exact_limit = 1000.0f * (10 + 20);
     CHECK(nc_scale_rule(&edge, 1000, 10, 20, NULL, 0) == 0, "work == limit must stay exact");
@@ -68,16 +69,9 @@ static int keep_notes(const nc_progress *p, void *ctx) {
 
 /* Trains 2 epochs of a 600 x 300 generated set with exact_limit `limit`; fills *ck. */
 static int train_small(float limit, nc_checkpoint *ck, notes *n) {
-    nc_synth_opts so;
-    nc_synth_default(&so);
-    so.n_users = 600;
-    so.n_items = 300;
-    so.mean_per_user = 12;
     nc_dataset d;
-    nc_dataset_init(&d);
     nc_err e;
-    const double ratios[3] = {0.8, 0.1, 0.1};
-    int rc = nc_synth_dataset(&so, ratios, 2020, &d, &e);
+    int rc = small_data(&d, &e);
     nc_train_opts o;
     memset(&o, 0, sizeof o);
     nc_hparams_default(&o.hp);
