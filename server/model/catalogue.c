@@ -253,29 +253,12 @@ static void prune_released(catalogue *c, int64_t now) {
     pthread_rwlock_unlock(&c->lock);
 }
 
-size_t catalogue_blocked(catalogue *c, int64_t now, catalogue_item_fn fn, void *ctx) {
-    size_t n = 0, released = 0;
-    pthread_rwlock_rdlock(&c->lock);
-    for (size_t i = 0; i < c->n_restricted; i++) {
-        int32_t it = c->restricted[i];
-        if (blocked_at(&c->entries[it], now)) {
-            fn(ctx, c->items.ids[it]);
-            n++;
-        } else {
-            released += released_at(&c->entries[it], now);
-        }
-    }
-    pthread_rwlock_unlock(&c->lock);
-    if (released) prune_released(c, now);
-    return n;
-}
-
-/* With the read lock: the caller's ids of the items blocked at now into out (emptied first),
- * and when that answer changes next by time alone (INT64_MAX: never). *released counts the
- * items whose available_from has passed. 0, or -1 when out could not grow. */
-static int blocked_mapped(catalogue *c, int64_t now, catalogue_map_fn map, void *ctx, store_ids *out, int64_t *until,
-                          size_t *released) {
-    out->n = 0;
+/* With the read lock: calls fn for every item blocked at now; *until receives when that
+ * answer next changes by time alone (the earliest available_from among them; INT64_MAX:
+ * never) and *released how many restricted items are no longer blocked (prune_released's). */
+static size_t walk_blocked(catalogue *c, int64_t now, catalogue_item_fn fn, void *ctx, int64_t *until,
+                           size_t *released) {
+    size_t n = 0;
     *until = INT64_MAX;
     *released = 0;
     for (size_t i = 0; i < c->n_restricted; i++) {
@@ -285,18 +268,37 @@ static int blocked_mapped(catalogue *c, int64_t now, catalogue_map_fn map, void 
             continue;
         }
         if (!x->deleted && !x->hidden && x->available_from < *until) *until = x->available_from;
-        int32_t id = map(ctx, c->items.ids[c->restricted[i]]);
-        if (id < 0) continue;
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? 2 * out->cap : 16;
-            int32_t *ids = realloc(out->ids, cap * sizeof *ids);
-            if (!ids) return -1;
-            out->ids = ids;
-            out->cap = cap;
-        }
-        out->ids[out->n++] = id;
+        fn(ctx, c->items.ids[c->restricted[i]]);
+        n++;
     }
-    return 0;
+    return n;
+}
+
+size_t catalogue_blocked(catalogue *c, int64_t now, catalogue_item_fn fn, void *ctx) {
+    size_t released;
+    int64_t until;
+    pthread_rwlock_rdlock(&c->lock);
+    size_t n = walk_blocked(c, now, fn, ctx, &until, &released);
+    pthread_rwlock_unlock(&c->lock);
+    if (released) prune_released(c, now);
+    return n;
+}
+
+/* walk_blocked's callback for the memo: the caller's number of each item into out. */
+typedef struct map_into {
+    catalogue_map_fn map;
+    void *ctx;
+    store_ids *out;
+    nc_err *e;
+    int rc;
+} map_into;
+
+static void push_mapped(void *cls, const char *item) {
+    map_into *m = cls;
+    int32_t id = m->rc ? -1 : m->map(m->ctx, item);
+    if (id < 0) return;
+    m->rc = nc_reserve((void **)&m->out->ids, &m->out->cap, m->out->n + 1, sizeof *m->out->ids, 16, "blocked items", m->e);
+    if (!m->rc) m->out->ids[m->out->n++] = id;
 }
 
 int catalogue_blocked_ids(catalogue *c, int64_t now, const void *owner, uint64_t tag, catalogue_map_fn map, void *ctx,
@@ -306,12 +308,14 @@ int catalogue_blocked_ids(catalogue *c, int64_t now, const void *owner, uint64_t
     size_t released = 0;
     if (!c->memo.set || c->memo.owner != owner || c->memo.tag != tag || c->memo.version != atomic_load(&c->version) ||
         now >= c->memo.until) {
+        map_into m = {map, ctx, &c->memo.ids, e, NC_OK};
         c->memo.set = 0;
+        c->memo.ids.n = 0;
         pthread_rwlock_rdlock(&c->lock);
         c->memo.version = atomic_load(&c->version);
-        if (blocked_mapped(c, now, map, ctx, &c->memo.ids, &c->memo.until, &released) != 0)
-            rc = nc_fail(e, NC_ENOMEM, "out of memory for the blocked items");
+        walk_blocked(c, now, push_mapped, &m, &c->memo.until, &released);
         pthread_rwlock_unlock(&c->lock);
+        rc = m.rc;
         c->memo.owner = owner;
         c->memo.tag = tag;
         c->memo.set = rc == NC_OK;
