@@ -12,12 +12,12 @@
 #   ml100k_warm, ml1m_warm  epochs to plateau of a warm retrain after 1% and 10% new rows
 #   shop       100,000 users x 50,000 items (`nclrec synth`, ~3.2 M training pairs): a fixed
 #              split, 1% of the rows held back as "new", a cold training on the rest to its
-#              plateau: early stop on a 0.1% relative gain (--min-delta 0.001, patience 2; the
-#              size rule picks the structure term)
+#              plateau, all by the defaults: the size rule picks the structure term, the batch
+#              and the plateau (a 0.1% relative gain, patience 2)
 #   warm       then a warm-started retrain on all rows from that model (--warm; it stops by the
 #              warm patience, core/early_stop.h)
-#   big        1,000,000 users x 500,000 items (~32 M training pairs): one epoch at the shop's
-#              batch of 32,768, s/epoch by part and peak RSS
+#   big        1,000,000 users x 500,000 items (~32 M training pairs): one epoch with the
+#              defaults (the size rule's batch of 32,768), s/epoch by part and peak RSS
 # At the end, whatever the parts: one line per run log in OUT (metrics, epochs, wall time, peak
 # RSS, load) in OUT/summary.txt, the figures that go to bench/RESULTS.md.
 # SMALL=1 runs every part at a small size in OUT=$BUILD/scale-small (2,000 x 1,000 and 4,000 x
@@ -43,9 +43,11 @@ FORCE=${FORCE:-0}
 ML1M_TERMS=${ML1M_TERMS:-exact --ssl-negatives=4096}
 ML100K_TERMS=${ML100K_TERMS:-exact --ssl-negatives=1024}
 # sizes and epoch budgets (SMALL=1: the check of the commands)
-SHOP_USERS=100000 SHOP_ITEMS=50000 BIG_USERS=1000000 BIG_ITEMS=500000 QEPOCHS=""
+# (SMALL=1: --exact-limit 1e6 so that the generated sets take the size rule's fast path too.)
+SHOP_USERS=100000 SHOP_ITEMS=50000 BIG_USERS=1000000 BIG_ITEMS=500000 QEPOCHS="" RULE=""
 if [ "$SMALL" = 1 ]; then
     SHOP_USERS=2000 SHOP_ITEMS=1000 BIG_USERS=4000 BIG_ITEMS=2000 QEPOCHS="--epochs 2 --min-epochs 0"
+    RULE="--exact-limit 1e6"
 fi
 NCLREC=$BUILD/nclrec
 mkdir -p "$OUT"
@@ -116,32 +118,31 @@ shop_data() {
           else { print > (o "-train.csv"); if (rand() >= 0.0125) print > (o "-train99.csv") } }' "$c"
 }
 
-# The shop runs' batch: 8 x 4096 (propagation is most of a 4096-row epoch at this size, section
-# 8), learning rate x sqrt(8), structure and prototype weights / 8 (they are sums over the
-# batch's rows while BPR is a mean).
-SHOP="--valid $OUT/s100k-valid.csv --test $OUT/s100k-test.csv --min-epochs 0 \
---train-batch-size 32768 --learning-rate 2.83e-3 --ssl-reg 1.25e-8 --proto-reg 1e-8 --timings"
-# The cold run's plateau: progress = +0.1% valid NDCG@10 over the last progress, patience 2.
-# Time budgets (--max-seconds; the best epoch is kept): COLD_BUDGET 2700 s and WARM_BUDGET
-# 1200 s, those of the 2026-12-07 runs; 0 = none.
-PLATEAU="--min-delta 0.001 --stopping-step 2"
+# The shop runs: the defaults. The size rule (core/scale_rule.h) picks the fast path's term,
+# batch (8 x 4096, learning rate x sqrt(8), structure and prototype weights / 8) and plateau
+# (progress = +0.1% valid NDCG@10 over the last progress, patience 2, from epoch 0); the
+# 2026-12-07 morning runs gave those flags by hand (--min-epochs 0 --train-batch-size 32768
+# --learning-rate 2.83e-3 --ssl-reg 1.25e-8 --proto-reg 1e-8 --min-delta 0.001
+# --stopping-step 2). Time budgets (--max-seconds; the best epoch is kept): COLD_BUDGET 2700 s
+# and WARM_BUDGET 1200 s; 0 = none.
+SHOP="--valid $OUT/s100k-valid.csv --test $OUT/s100k-test.csv --timings $RULE"
 COLD_BUDGET=${COLD_BUDGET:-2700}
 WARM_BUDGET=${WARM_BUDGET:-1200}
 
 part_shop() {
     shop_data
     # shellcheck disable=SC2086
-    run u100k-cold99-b32k --train "$OUT/s100k-train99.csv" $SHOP $PLATEAU --threads "$THREADS" \
+    run u100k-cold99 --train "$OUT/s100k-train99.csv" $SHOP --threads "$THREADS" \
         --max-seconds "$COLD_BUDGET"
 }
 
 part_warm() {
     shop_data
-    [ -s "$OUT/u100k-cold99-b32k.ncl" ] || part_shop
+    [ -s "$OUT/u100k-cold99.ncl" ] || part_shop
     # shellcheck disable=SC2086
-    run u100k-warm-b32k --train "$OUT/s100k-train.csv" $SHOP $PLATEAU --threads "$THREADS" \
+    run u100k-warm --train "$OUT/s100k-train.csv" $SHOP --threads "$THREADS" \
         --max-seconds "$WARM_BUDGET" \
-        --warm "$OUT/u100k-cold99-b32k.ncl"
+        --warm "$OUT/u100k-cold99.ncl"
 }
 
 # Warm start on ML-1M's given split: train.txt without 1% / 10% of its pairs (seed 14), a
@@ -185,8 +186,8 @@ part_ml100k_warm() {
     done
 }
 
-# 1,000,000 x 500,000: one epoch at the shop's batch and settings (SHOP's scaling), the size
-# rule's structure term. Trained on 80% of the rows (awk, seed 2020: ~32 M pairs) with no
+# 1,000,000 x 500,000: one epoch with the defaults, i.e. the size rule's fast path (its term
+# and batch, as at 100,000 users). Trained on 80% of the rows (awk, seed 2020: ~32 M pairs) with no
 # valid / test split: ranking 1,000,000 users over 500,000 items would take longer than the
 # epoch, and nothing here measures quality.
 part_big() {
@@ -194,9 +195,9 @@ part_big() {
         --mean-per-user 40 --out "$OUT/u1m.csv"
     [ -s "$OUT/s1m-train.csv" ] || awk 'BEGIN { srand(2020) } NR == 1 || rand() < 0.8' \
         "$OUT/u1m.csv" > "$OUT/s1m-train.csv"
-    run u1m-e1-b32k --train "$OUT/s1m-train.csv" --split 1,0,0 --epochs 1 --min-epochs 0 \
-        --train-batch-size 32768 --learning-rate 2.83e-3 --ssl-reg 1.25e-8 --proto-reg 1e-8 \
-        --threads "$THREADS" --timings
+    # shellcheck disable=SC2086
+    run u1m-e1 --train "$OUT/s1m-train.csv" --split 1,0,0 --epochs 1 --threads "$THREADS" \
+        --timings $RULE
 }
 
 # One line per run log: tag, final metrics, the last epoch's timing, structure term, wall time,

@@ -326,7 +326,7 @@ static int trainer_setup(trainer *t, nc_err *e) {
     if ((rc = user_items_build(&t->seen, &t->pairs, t->U, e))) return rc;
     rc = nc_graph_build(t->U, t->I, t->pairs.user, t->pairs.item, t->pairs.n, &t->graph, e);
     if (rc) return rc;
-    char why[256];
+    char why[512];
     nc_scale_rule(&t->hp, (int64_t)t->pairs.n, t->U, t->I, why, sizeof why);
     report_note(t, "%s", why);
     if ((hp->ssl_stratum_size > 0 || hp->ssl_memory) && hp->ssl_negatives < 1)

@@ -109,6 +109,14 @@ expect warm-missing 2 "nope.ncl" -- "$NCLREC" train --train "$T/syn.csv" --out "
 expect fast-structure-term 0 'ssl_negatives=64 ssl_stratum_size=40 ssl_memory=1' -- \
     "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $FAST --ssl-negatives 64 \
     --ssl-stratum-size 40 --ssl-memory 1
+# the size rule's fast path (here forced by --exact-limit 1): its line lists the whole setting,
+# the batch x2 (~3,600 pairs leave 64 batches of 32 rows, not of 64); --ssl-negatives keeps
+# one's own batch and stop
+RULE="--epochs 2 --min-epochs 0 --warm-up-step 1 --num-clusters 10 --train-batch-size 16 --threads 1 --exact-limit 1"
+expect size-rule-fast-path 0 'fast path \(ssl_negatives=4096 train_batch_size=32 learning_rate=0\.001414 ssl_reg=5e-08 proto_reg=4e-08 min_delta=0\.001 stopping_step=2 min_epochs=0\)' -- \
+    "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $RULE
+expect size-rule-as-set 0 'early stop: after 10 \+ 1 evaluations without progress \(min_delta 0\)' -- \
+    "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $RULE --ssl-negatives 4096
 expect memory-needs-negatives 2 'need ssl_negatives > 0' -- "$NCLREC" train \
     --train "$T/syn.csv" --out "$T/f.ncl" $FAST --ssl-memory 1
 
