@@ -39,6 +39,8 @@ const nc_hparam_desc nc_hparam_table[] = {
     {"max_seconds", NC_HP_FLOAT, F(max_seconds), 0, 1e9,
      "stop after the first epoch that ends this long after the start, keeping the best (0 = none)"},
     {"eval_step", NC_HP_INT, F(eval_step), 1, 100000, "evaluate every N epochs"},
+    {"eval_users", NC_HP_INT, F(eval_users), 0, 2147483647,
+     "validate on a fixed random sample of N valid users, test on all (0 = all)"},
     {"kmeans_niter", NC_HP_INT, F(kmeans_niter), 1, 10000, "k-means iterations"},
     {"kmeans_seed", NC_HP_INT, F(kmeans_seed), 0, 2147483647, "k-means seed"},
     {"kmeans_max_points", NC_HP_INT, F(kmeans_max_points), 1, 1 << 24,

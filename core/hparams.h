@@ -45,6 +45,8 @@ typedef struct nc_hparams {
                                  seconds after the start, the best epoch kept; 0 = none (our
                                  addition) */
     int32_t eval_step;        /* evaluate every N epochs, 1 */
+    int32_t eval_users;       /* validate on a fixed random sample of this many valid users
+                                 (test metrics stay on all); 0 = all (our addition) */
     int32_t kmeans_niter;     /* faiss Kmeans default 25 */
     int32_t kmeans_seed;      /* faiss Kmeans default 1234 */
     int32_t kmeans_max_points;/* per centroid, faiss default 256 */

@@ -146,6 +146,67 @@ int nc_evaluator_build(nc_evaluator *ev, int32_t n_users, int32_t n_items,
     return NC_OK;
 }
 
+/* Copies rows keep[0..n) (ascending) of one CSR list into fresh arrays. */
+static int csr_keep(const int64_t *off, const int32_t *val, const int32_t *keep, int32_t n,
+                    int64_t **off_out, int32_t **val_out, nc_err *e) {
+    int64_t *o = nc_malloc((size_t)n + 1, sizeof *o, e);
+    if (!o) return NC_ENOMEM;
+    o[0] = 0;
+    for (int32_t k = 0; k < n; k++) o[k + 1] = o[k] + off[keep[k] + 1] - off[keep[k]];
+    int32_t *v = nc_malloc(o[n] ? (size_t)o[n] : 1, sizeof *v, e);
+    if (!v) {
+        free(o);
+        return NC_ENOMEM;
+    }
+    for (int32_t k = 0; k < n; k++)
+        memcpy(v + o[k], val + off[keep[k]], (size_t)(o[k + 1] - o[k]) * sizeof *v);
+    *off_out = o;
+    *val_out = v;
+    return NC_OK;
+}
+
+/* n distinct indices of 0..m-1, drawn from seed (the first n of a Fisher-Yates shuffle),
+ * ascending. Caller frees. */
+static int32_t *draw_sorted(int32_t m, int32_t n, uint64_t seed, nc_err *e) {
+    int32_t *idx = nc_malloc((size_t)m, sizeof *idx, e);
+    if (!idx) return NULL;
+    for (int32_t k = 0; k < m; k++) idx[k] = k;
+    nc_rng r;
+    nc_rng_seed(&r, seed);
+    for (int32_t k = 0; k < n; k++) {
+        int32_t j = k + (int32_t)nc_rng_below(&r, (uint64_t)(m - k));
+        int32_t t = idx[k];
+        idx[k] = idx[j];
+        idx[j] = t;
+    }
+    qsort(idx, (size_t)n, sizeof *idx, cmp_i32);
+    return idx;
+}
+
+int nc_evaluator_sample(nc_evaluator *ev, int32_t n, uint64_t seed, nc_err *e) {
+    if (n < 1) return nc_fail(e, NC_EINVAL, "an evaluation sample needs n >= 1 (got %d)", n);
+    if (!ev->pos_off) return nc_fail(e, NC_EINVAL, "an evaluation sample needs a built evaluator");
+    if (n >= ev->n_eval) return NC_OK;
+    int32_t *idx = draw_sorted(ev->n_eval, n, seed, e);
+    if (!idx) return NC_ENOMEM;
+    nc_evaluator out = *ev;
+    out.n_eval = n;
+    out.pos_off = NULL, out.pos = NULL, out.mask_off = NULL, out.mask = NULL;
+    out.eval_user = nc_malloc((size_t)n, sizeof *out.eval_user, e);
+    int rc = out.eval_user ? NC_OK : NC_ENOMEM;
+    for (int32_t k = 0; !rc && k < n; k++) out.eval_user[k] = ev->eval_user[idx[k]];
+    if (!rc) rc = csr_keep(ev->pos_off, ev->pos, idx, n, &out.pos_off, &out.pos, e);
+    if (!rc) rc = csr_keep(ev->mask_off, ev->mask, idx, n, &out.mask_off, &out.mask, e);
+    free(idx);
+    if (rc) {
+        nc_evaluator_free(&out);
+        return rc;
+    }
+    nc_evaluator_free(ev);
+    *ev = out;
+    return NC_OK;
+}
+
 /* ==== ranking ========================================================================== */
 
 typedef struct cand {

@@ -54,6 +54,13 @@ int nc_evaluator_build(nc_evaluator *ev, int32_t n_users, int32_t n_items,
                        const nc_interactions *positives, const nc_interactions *mask1,
                        const nc_interactions *mask2, nc_err *e);
 
+/* Keeps n of the evaluated users, drawn without replacement from seed (each kept user's lists
+ * unchanged, users still ascending), so that every later nc_evaluator_run scores those n and
+ * costs n / n_eval of the full ranking: validation at a million users. The metrics are then
+ * those of the positives restricted to the kept users. n >= n_eval keeps every user; n < 1 is
+ * NC_EINVAL. On an error ev is unchanged. */
+int nc_evaluator_sample(nc_evaluator *ev, int32_t n, uint64_t seed, nc_err *e);
+
 /* Scores user_emb (n_users x dim) against item_emb (n_items x dim), row-major, both borrowed:
  * for each evaluated user all items by inner product, masked ones dropped, top 50 kept.
  * Memory: one block of scores of at most ~32 MiB plus per-user results. Uses the OpenMP and

@@ -311,6 +311,18 @@ static int strata_update(trainer *t, nc_err *e) {
                                  t->strat_k[1], e);
 }
 
+/* eval_users: validation on a fixed sample of the valid users, the same users every epoch,
+ * so that ranking every user against every item each epoch does not outgrow the epoch at a
+ * million users (metrics.h, nc_evaluator_sample). The test metrics stay on all users. */
+static int valid_sample(trainer *t, nc_err *e) {
+    const int32_t all = t->ev_valid.n_eval;
+    if (!t->d->valid.n || t->hp.eval_users < 1 || t->hp.eval_users >= all) return NC_OK;
+    int rc = nc_evaluator_sample(&t->ev_valid, t->hp.eval_users, t->hp.seed ^ 0x76616c6964ULL, e);
+    if (!rc) report_note(t, "validation on %d of %d users (eval_users); test metrics on all",
+                         t->ev_valid.n_eval, all);
+    return rc;
+}
+
 static int trainer_setup(trainer *t, nc_err *e) {
     const nc_hparams *hp = &t->hp;
     t->U = (int32_t)t->d->users.n;
@@ -339,6 +351,7 @@ static int trainer_setup(trainer *t, nc_err *e) {
     if (t->d->valid.n &&
         (rc = nc_evaluator_build(&t->ev_valid, t->U, t->I, &t->d->valid, &t->pairs, NULL, e)))
         return rc;
+    if ((rc = valid_sample(t, e))) return rc;
     t->E0 = nc_aligned_alloc(t->n_params, sizeof(float), e);
     t->best_E0 = nc_aligned_alloc(t->n_params, sizeof(float), e);
     t->grad = nc_aligned_alloc(t->n_params, sizeof(float), e);

@@ -117,6 +117,8 @@ expect size-rule-fast-path 0 'fast path \(ssl_negatives=4096 train_batch_size=32
     "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $RULE
 expect size-rule-as-set 0 'early stop: after 10 \+ 1 evaluations without progress \(min_delta 0\)' -- \
     "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $RULE --ssl-negatives 4096
+expect eval-users-sample 0 'validation on 50 of [0-9]+ users \(eval_users\); test metrics on all' -- \
+    "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $ONE --eval-users 50
 expect memory-needs-negatives 2 'need ssl_negatives > 0' -- "$NCLREC" train \
     --train "$T/syn.csv" --out "$T/f.ncl" $FAST --ssl-memory 1
 

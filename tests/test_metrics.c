@@ -1,12 +1,17 @@
 /* test_metrics.c - Recall@K / NDCG@K against hand-computed values (masking, a positive that is
  * also a training item, repeated positives, fewer and more positives than K, NaN scores), against
  * a plain full-sort implementation on random data (several blocks, 1 and 2 threads), the
- * reusable evaluator, input checks and the text format. */
+ * reusable evaluator, its user sample (nc_evaluator_sample), input checks and the text format. */
 #include "metrics.h"
 #include "testhelp.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+static int cmp_user(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
 
 static void push_all(nc_interactions *x, int32_t u, const int32_t *items, int n) {
     nc_err e;
@@ -203,6 +208,66 @@ static void test_random_against_full_sort(void) {
     free(ue), free(ie);
 }
 
+/* Keeps the rows of x whose user is one of users[0..n) (ascending). */
+static void restrict_to(const nc_interactions *x, const int32_t *users, int32_t n,
+                        nc_interactions *out) {
+    nc_err e;
+    nc_inter_init(out);
+    for (size_t r = 0; r < x->n; r++)
+        if (bsearch(&x->user[r], users, (size_t)n, sizeof *users, cmp_user))
+            nc_inter_push(out, x->user[r], x->item[r], 0, &e);
+}
+
+/* nc_evaluator_sample: n of the users, ascending, by seed; their metrics are those of the
+ * data restricted to them; n >= all keeps everything; n < 1 is refused with ev unchanged. */
+static void test_sample(void) {
+    enum { U = 300, I = 90, D = 5 };
+    nc_rng r;
+    nc_rng_seed(&r, 5);
+    float *ue = malloc(sizeof(float) * U * D), *ie = malloc(sizeof(float) * I * D);
+    for (int k = 0; k < U * D; k++) ue[k] = (float)nc_rng_uniform(&r) - 0.5f;
+    for (int k = 0; k < I * D; k++) ie[k] = (float)nc_rng_uniform(&r) - 0.5f;
+    nc_interactions pos, m1;
+    nc_inter_init(&pos), nc_inter_init(&m1);
+    nc_err e;
+    for (int u = 0; u < U; u++)
+        for (int k = 0; k < 1 + u % 5; k++) {
+            nc_inter_push(&pos, u, (int32_t)nc_rng_below(&r, I), 0, &e);
+            nc_inter_push(&m1, u, (int32_t)nc_rng_below(&r, I), 0, &e);
+        }
+    nc_evaluator ev, again;
+    nc_evaluator_init(&ev), nc_evaluator_init(&again);
+    CHECK(nc_evaluator_build(&ev, U, I, &pos, &m1, NULL, &e) == NC_OK, "%s", e.msg);
+    nc_metrics all, got, want;
+    CHECK(nc_evaluator_run(&ev, ue, ie, D, &all, &e) == NC_OK, "%s", e.msg);
+    CHECK(nc_evaluator_sample(&ev, 0, 1, &e) == NC_EINVAL && ev.n_eval == U, "n = 0 refused");
+    CHECK(nc_evaluator_sample(&ev, U, 1, &e) == NC_OK && ev.n_eval == U, "n = all keeps all");
+    CHECK(nc_evaluator_run(&ev, ue, ie, D, &got, &e) == NC_OK && !memcmp(&got, &all, sizeof got),
+          "n = all changed the metrics");
+    CHECK(nc_evaluator_sample(&ev, 40, 7, &e) == NC_OK && ev.n_eval == 40, "%d users", ev.n_eval);
+    int ascending = 1;
+    for (int k = 1; k < ev.n_eval; k++) ascending &= ev.eval_user[k - 1] < ev.eval_user[k];
+    CHECK(ascending, "kept users are not ascending");
+    nc_interactions p2, q2;
+    restrict_to(&pos, ev.eval_user, ev.n_eval, &p2);
+    restrict_to(&m1, ev.eval_user, ev.n_eval, &q2);
+    CHECK(nc_evaluate(ue, ie, U, I, D, &p2, &q2, NULL, &want, &e) == NC_OK, "%s", e.msg);
+    CHECK(nc_evaluator_run(&ev, ue, ie, D, &got, &e) == NC_OK, "%s", e.msg);
+    CHECK(!memcmp(&got, &want, sizeof got) && got.n_users == 40,
+          "sample's recall@20 %.6f, the restricted data's %.6f", got.recall[1], want.recall[1]);
+    CHECK(memcmp(&got, &all, sizeof got) != 0, "the sample scored like all users");
+    /* the same seed draws the same users, another seed others */
+    CHECK(nc_evaluator_build(&again, U, I, &pos, &m1, NULL, &e) == NC_OK, "%s", e.msg);
+    CHECK(nc_evaluator_sample(&again, 40, 7, &e) == NC_OK &&
+              !memcmp(again.eval_user, ev.eval_user, 40 * sizeof(int32_t)), "seed 7 twice differs");
+    CHECK(nc_evaluator_build(&again, U, I, &pos, &m1, NULL, &e) == NC_OK, "%s", e.msg);
+    CHECK(nc_evaluator_sample(&again, 40, 8, &e) == NC_OK &&
+              memcmp(again.eval_user, ev.eval_user, 40 * sizeof(int32_t)), "seeds 7 and 8 agree");
+    nc_evaluator_free(&ev), nc_evaluator_free(&again);
+    nc_inter_free(&pos), nc_inter_free(&m1), nc_inter_free(&p2), nc_inter_free(&q2);
+    free(ue), free(ie);
+}
+
 static void test_input_checks(void) {
     example x;
     example_make(&x);
@@ -248,6 +313,7 @@ int main(void) {
     RUN(test_hand_computed_example);
     RUN(test_nan_scores_rank_last);
     RUN(test_random_against_full_sort);
+    RUN(test_sample);
     RUN(test_input_checks);
     RUN(test_format);
     return TEST_REPORT();
