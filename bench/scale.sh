@@ -2,7 +2,7 @@
 # make bench-scale: NCL at a real shop's size (docs/scaling.md, sections 7-8). Figures of each
 # run go to bench/RESULTS.md by hand, with the load average printed before and after it.
 #
-# Parts (PARTS, default "estimator ml1m ml100k ml100k_warm ml1m_warm shop warm big"):
+# Parts (PARTS, default "estimator ml1m ml100k evalusers ml100k_warm ml1m_warm shop warm big"):
 #   estimator  bench/ssl_estimator on ML-1M: bias and per-draw error of the structure term's
 #              estimators against the exact term, on the initial and on a trained model's E0
 #              (the model: the exact ml1m run below, trained first if missing)
@@ -10,6 +10,8 @@
 #              2020), 45 epochs without early stop, for each structure term in ML1M_TERMS
 #   ml100k     bench_quality's ML-100K setting (early stopping), for each term in ML100K_TERMS
 #   ml100k_warm, ml1m_warm  epochs to plateau of a warm retrain after 1% and 10% new rows
+#   evalusers  the ml100k setting (exact term) validated on 471 and 200 of its 943 users
+#              (--eval-users), against all
 #   shop       100,000 users x 50,000 items (`nclrec synth`, ~3.2 M training pairs): a fixed
 #              split, 1% of the rows held back as "new", a cold training on the rest to its
 #              plateau, all by the defaults: the size rule picks the structure term, the batch
@@ -32,7 +34,7 @@ set -euo pipefail
 BUILD=${BUILD:-build}
 SMALL=${SMALL:-0}
 if [ "$SMALL" = 1 ]; then OUT=${OUT:-$BUILD/scale-small}; else OUT=${OUT:-$BUILD/scale}; fi
-PARTS=${PARTS:-estimator ml1m ml100k ml100k_warm ml1m_warm shop warm big}
+PARTS=${PARTS:-estimator ml1m ml100k evalusers ml100k_warm ml1m_warm shop warm big}
 NICE=${NICE:-5}
 THREADS=${THREADS:-2}
 QTHREADS=${QTHREADS:-1}
@@ -40,7 +42,7 @@ DATA=${DATA:-$BUILD/data}
 FORCE=${FORCE:-0}
 # (2026-12-07 runs, docs/scaling.md section 7: also --ssl-negatives=1024, with +--ssl-memory=1
 # and +--ssl-stratum-size=512+--ssl-memory=1; on ML-100K 128 with the same refinements.)
-ML1M_TERMS=${ML1M_TERMS:-exact --ssl-negatives=4096}
+ML1M_TERMS=${ML1M_TERMS:-exact --ssl-negatives=4096 --ssl-negatives=2048}
 ML100K_TERMS=${ML100K_TERMS:-exact --ssl-negatives=1024}
 # sizes and epoch budgets (SMALL=1: the check of the commands)
 # (SMALL=1: --exact-limit 1e6 so that the generated sets take the size rule's fast path too.)
@@ -100,6 +102,15 @@ part_ml100k() {
         # shellcheck disable=SC2046
         run "ml100k-$(name "$t")" --train "$DATA/ml100k.csv" --split 0.8,0.1,0.1 \
             --num-clusters 100 --seed 2020 --threads "$QTHREADS" --timings $(flags "$t") $QEPOCHS
+    done
+}
+
+part_evalusers() {
+    local n
+    for n in 471 200; do
+        # shellcheck disable=SC2086
+        run "ml100k-evalusers$n" --train "$DATA/ml100k.csv" --split 0.8,0.1,0.1 \
+            --num-clusters 100 --seed 2020 --threads "$QTHREADS" --timings --eval-users "$n" $QEPOCHS
     done
 }
 
@@ -219,7 +230,7 @@ summary() {
 
 for p in $PARTS; do
     case $p in
-    estimator|ml1m|ml100k|shop|warm|big|ml1m_warm|ml100k_warm) "part_$p" ;;
+    estimator|ml1m|ml100k|evalusers|shop|warm|big|ml1m_warm|ml100k_warm) "part_$p" ;;
     *) echo "bench-scale: unknown part '$p'"; exit 2 ;;
     esac
 done
