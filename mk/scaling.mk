@@ -25,7 +25,8 @@ bench-scaling: all
 # make bench-scale: NCL at a real shop's size (issue 14; docs/scaling.md, sections 7-8):
 # the structure term's estimators against the exact term on ML-1M embeddings, quality of each
 # term on ML-1M and ML-100K, validation on a user sample (ML-100K), a cold training to its
-# plateau and a warm retrain at 100,000 users, one epoch at 1,000,000 users. Hours on 2 cores; SCALE_PARTS picks parts (bench/scale.sh).
+# plateau and a warm retrain at 100,000 users, one epoch at 1,000,000 users. Hours on 2 cores;
+# SCALE_PARTS picks parts (bench/scale.sh).
 SCALE_PARTS ?= estimator ml1m ml100k evalusers ml100k_warm ml1m_warm shop warm big
 
 .PHONY: bench-scale
