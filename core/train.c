@@ -316,10 +316,11 @@ static int strata_update(trainer *t, nc_err *e) {
  * million users (metrics.h, nc_evaluator_sample). The test metrics stay on all users. */
 static int valid_sample(trainer *t, nc_err *e) {
     const int32_t all = t->ev_valid.n_eval;
-    if (!t->d->valid.n || t->hp.eval_users < 1 || t->hp.eval_users >= all) return NC_OK;
+    if (!t->d->valid.n || t->hp.eval_users < 1) return NC_OK;
     int rc = nc_evaluator_sample(&t->ev_valid, t->hp.eval_users, t->hp.seed ^ 0x76616c6964ULL, e);
-    if (!rc) report_note(t, "validation on %d of %d users (eval_users); test metrics on all",
-                         t->ev_valid.n_eval, all);
+    if (!rc && t->ev_valid.n_eval < all)
+        report_note(t, "validation on %d of %d users (eval_users); test metrics on all",
+                    t->ev_valid.n_eval, all);
     return rc;
 }
 
