@@ -18,6 +18,11 @@
 #              and the plateau (a 0.1% relative gain, patience 2)
 #   warm       then a warm-started retrain on all rows from that model (--warm; it stops by the
 #              warm patience, core/early_stop.h)
+#   mid        20,000 users x 10,000 items (~650,000 training pairs), where the exact term is
+#              still affordable but 4096 rows are 20% and 41% of the sides, as they are a few
+#              percent at a shop's size: the exact term against each of MID_TERMS on the same
+#              split, seed and 40-epoch budget, every other setting the fast path's (the
+#              size rule's batch of 8,192 and the weights scaled with it, given by hand)
 #   big        1,000,000 users x 500,000 items (~32 M training pairs): one epoch with the
 #              defaults (the size rule's batch of 32,768), s/epoch by part and peak RSS
 # At the end, whatever the parts: one line per run log in OUT (metrics, epochs, wall time, peak
@@ -34,7 +39,7 @@ set -euo pipefail
 BUILD=${BUILD:-build}
 SMALL=${SMALL:-0}
 if [ "$SMALL" = 1 ]; then OUT=${OUT:-$BUILD/scale-small}; else OUT=${OUT:-$BUILD/scale}; fi
-PARTS=${PARTS:-estimator ml1m ml100k evalusers ml100k_warm ml1m_warm shop warm big}
+PARTS=${PARTS:-estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop warm big}
 NICE=${NICE:-5}
 THREADS=${THREADS:-2}
 QTHREADS=${QTHREADS:-1}
@@ -44,11 +49,14 @@ FORCE=${FORCE:-0}
 # and +--ssl-stratum-size=512+--ssl-memory=1; on ML-100K 128 with the same refinements.)
 ML1M_TERMS=${ML1M_TERMS:-exact --ssl-negatives=4096 --ssl-negatives=2048}
 ML100K_TERMS=${ML100K_TERMS:-exact --ssl-negatives=1024}
+MID_TERMS=${MID_TERMS:---exact-limit=0 --ssl-negatives=4096}
 # sizes and epoch budgets (SMALL=1: the check of the commands)
 # (SMALL=1: --exact-limit 1e6 so that the generated sets take the size rule's fast path too.)
 SHOP_USERS=100000 SHOP_ITEMS=50000 BIG_USERS=1000000 BIG_ITEMS=500000 QEPOCHS="" RULE=""
+MID_USERS=20000 MID_ITEMS=10000 MID_EPOCHS=40
 if [ "$SMALL" = 1 ]; then
     SHOP_USERS=2000 SHOP_ITEMS=1000 BIG_USERS=4000 BIG_ITEMS=2000 QEPOCHS="--epochs 2 --min-epochs 0"
+    MID_USERS=2000 MID_ITEMS=1000 MID_EPOCHS=2
     RULE="--exact-limit 1e6"
 fi
 NCLREC=$BUILD/nclrec
@@ -111,6 +119,24 @@ part_evalusers() {
         # shellcheck disable=SC2086
         run "ml100k-evalusers$n" --train "$DATA/ml100k.csv" --split 0.8,0.1,0.1 \
             --num-clusters 100 --seed 2020 --threads "$QTHREADS" --timings --eval-users "$n" $QEPOCHS
+    done
+}
+
+# The fast path's quality against the exact term where both can run. The settings are the
+# size rule's at this size (batch 2 x 4096, learning rate x sqrt(2), ssl_reg and proto_reg / 2),
+# given by hand so that both runs use them: "--exact-limit=0" is the exact term, any other term
+# its flags. No early stop: the same 40 epochs for every term, test metrics of the best valid
+# epoch. Seed 2020 for the data, the split and the training.
+part_mid() {
+    local c=$OUT/u20k.csv t
+    [ -s "$c" ] || "$NCLREC" synth --users "$MID_USERS" --items "$MID_ITEMS" --mean-per-user 40 \
+        --out "$c"
+    for t in $MID_TERMS; do
+        # shellcheck disable=SC2046
+        run "mid-$(name "$t")" --train "$c" --split 0.8,0.1,0.1 --seed 2020 \
+            --train-batch-size 8192 --learning-rate 1.4142e-3 --ssl-reg 5e-8 --proto-reg 4e-8 \
+            --epochs "$MID_EPOCHS" --min-epochs "$MID_EPOCHS" --timings --threads "$QTHREADS" \
+            $(flags "$t")
     done
 }
 
@@ -230,7 +256,7 @@ summary() {
 
 for p in $PARTS; do
     case $p in
-    estimator|ml1m|ml100k|evalusers|shop|warm|big|ml1m_warm|ml100k_warm) "part_$p" ;;
+    estimator|ml1m|ml100k|evalusers|mid|shop|warm|big|ml1m_warm|ml100k_warm) "part_$p" ;;
     *) echo "bench-scale: unknown part '$p'"; exit 2 ;;
     esac
 done

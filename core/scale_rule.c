@@ -45,6 +45,9 @@ int nc_scale_rule(nc_hparams *hp, int64_t n_pairs, int32_t n_users, int32_t n_it
                  (double)hp->exact_limit, hp->ssl_negatives, hp->train_batch_size,
                  hp->learning_rate, hp->ssl_reg, hp->proto_reg, hp->min_delta,
                  hp->stopping_step, hp->min_epochs);
+    else if (hp->exact_limit <= 0)
+        snprintf(why, cap, "size rule off (exact_limit 0): exact structure term at pairs x "
+                 "(users + items) = %.3g", work);
     else
         snprintf(why, cap, "size rule: pairs x (users + items) = %.3g <= exact_limit %.3g: exact "
                  "structure term", work, (double)hp->exact_limit);

@@ -116,6 +116,8 @@ static void test_overrides(void) {
     c.exact_limit = 0;
     CHECK(nc_scale_rule(&c, 32000000, 1000000, 500000, why, sizeof why) == 0, "%s", why);
     CHECK(c.ssl_negatives == 0 && c.ssl_stratum_size == 0, "exact_limit 0 picked the fast path");
+    CHECK(strstr(why, "size rule off (exact_limit 0): exact structure term") != NULL,
+          "exact_limit 0's line: %s", why);
 }
 
 typedef struct notes {
