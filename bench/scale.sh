@@ -87,13 +87,18 @@ run() {
 flags() { [ "$1" = exact ] || echo "$1" | tr '+=' '  '; }
 name() { echo "$1" | tr -d '-' | tr '+=' '_-'; }
 
+# ML1M_SEED: the training seed of part ml1m (the split stays --split-seed 2020's); a seed other
+# than 2020 is in the run's name.
+ML1M_SEED=${ML1M_SEED:-2020}
 LB="--split 0.8,0.1,0.1 --learning-rate 2e-3 --ssl-reg 1e-6 --alpha 1.5 --epochs 45 \
---min-epochs 45 --seed 2020 --timings"
+--min-epochs 45 --seed $ML1M_SEED --timings"
+SEEDTAG=""
+[ "$ML1M_SEED" = 2020 ] || SEEDTAG="-seed$ML1M_SEED"
 
 part_ml1m() {
     for t in $ML1M_TERMS; do
         # shellcheck disable=SC2046
-        run "ml1m-lb-$(name "$t")" --train "$DATA/ml1m/all.txt" $LB --threads "$QTHREADS" $(flags "$t") \
+        run "ml1m-lb-$(name "$t")$SEEDTAG" --train "$DATA/ml1m/all.txt" $LB --threads "$QTHREADS" $(flags "$t") \
             $QEPOCHS
     done
 }
