@@ -104,11 +104,19 @@ part_ml1m() {
     done
 }
 
-part_estimator() {
-    [ -s "$OUT/ml1m-lb-exact.ncl" ] || ML1M_TERMS=exact part_ml1m
+# estimate LOG DATA MODEL BATCHES DRAWS: bench/ssl_estimator with the load before and after,
+# printed and kept in OUT/LOG.
+estimate() {
     { echo "date: $(date -u)"; echo "load_before: $(load)"
-      nice -n "$NICE" "$BUILD/bench/ssl_estimator" "$DATA/ml1m/all.txt" "$OUT/ml1m-lb-exact.ncl" 3 8
-      echo "load_after: $(load)"; } | tee "$OUT/estimator.log"
+      nice -n "$NICE" "$BUILD/bench/ssl_estimator" "$2" "$3" "$4" "$5"
+      echo "load_after: $(load)"; } | tee "$OUT/$1"
+}
+
+# On the exact ML-1M model of ML1M_SEED (part ml1m's, trained first if missing).
+part_estimator() {
+    local m=$OUT/ml1m-lb-exact$SEEDTAG.ncl
+    [ -s "$m" ] || ML1M_TERMS=exact part_ml1m
+    estimate estimator.log "$DATA/ml1m/all.txt" "$m" 3 8
 }
 
 # The same bench on the 100,000-user shop's cold model (part shop's, trained first if missing),
@@ -116,9 +124,7 @@ part_estimator() {
 part_estimator_shop() {
     shop_data
     [ -s "$OUT/u100k-cold99.ncl" ] || part_shop
-    { echo "date: $(date -u)"; echo "load_before: $(load)"
-      nice -n "$NICE" "$BUILD/bench/ssl_estimator" "$OUT/s100k-train99.csv" "$OUT/u100k-cold99.ncl" 2 4
-      echo "load_after: $(load)"; } | tee "$OUT/estimator-shop.log"
+    estimate estimator-shop.log "$OUT/s100k-train99.csv" "$OUT/u100k-cold99.ncl" 2 4
 }
 
 part_ml100k() {
