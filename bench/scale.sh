@@ -23,7 +23,8 @@
 #              still affordable but 4096 rows are 20% and 41% of the sides, as they are a few
 #              percent at a shop's size: the exact term against each of MID_TERMS on the same
 #              split, seed and 40-epoch budget, every other setting the fast path's (the
-#              size rule's batch of 8,192 and the weights scaled with it, given by hand)
+#              size rule's batch of 8,192 and the weights scaled with it, from `nclrec
+#              train --settings`)
 #   big        1,000,000 users x 500,000 items (~32 M training pairs): one epoch with the
 #              defaults (the size rule's batch of 32,768), s/epoch by part and peak RSS
 # At the end, whatever the parts: one line per run log in OUT (metrics, epochs, wall time, peak
@@ -146,19 +147,22 @@ part_evalusers() {
 
 # The fast path's quality against the exact term where both can run. The settings are the
 # size rule's at this size (batch 2 x 4096, learning rate x sqrt(2), ssl_reg and proto_reg / 2),
-# given by hand so that both runs use them: "--exact-limit=0" is the exact term, any other term
-# its flags. No early stop: the same 40 epochs for every term, test metrics of the best valid
-# epoch. Seed 2020 for the data, the split and the training.
+# as `nclrec train --settings` resolves them on this data, without their structure term, so
+# that every run has them and only the term differs: "--exact-limit=0" is the exact term, any
+# other term its flags. No early stop: the same 40 epochs for every term, test metrics of the
+# best valid epoch. Seed 2020 for the data, the split and the training.
 part_mid() {
-    local c=$OUT/u20k.csv t
+    local c=$OUT/u20k.csv t fast
     [ -s "$c" ] || "$NCLREC" synth --users "$MID_USERS" --items "$MID_ITEMS" --mean-per-user 40 \
         --out "$c"
+    local data="--train $c --split 0.8,0.1,0.1 --seed 2020"
+    # shellcheck disable=SC2086
+    fast=$("$NCLREC" train $data $RULE --settings --quiet | sed 's/--ssl-negatives [0-9]* //')
+    echo "bench-scale: mid: the size rule's settings: $fast"
     for t in $MID_TERMS; do
-        # shellcheck disable=SC2046
-        run "mid-$(name "$t")" --train "$c" --split 0.8,0.1,0.1 --seed 2020 \
-            --train-batch-size 8192 --learning-rate 1.4142e-3 --ssl-reg 5e-8 --proto-reg 4e-8 \
-            --epochs "$MID_EPOCHS" --min-epochs "$MID_EPOCHS" --timings --threads "$QTHREADS" \
-            $(flags "$t")
+        # shellcheck disable=SC2046,SC2086
+        run "mid-$(name "$t")" $data $fast --epochs "$MID_EPOCHS" --min-epochs "$MID_EPOCHS" \
+            --timings --threads "$QTHREADS" $(flags "$t")
     done
 }
 

@@ -144,21 +144,56 @@ int nc_hparams_validate(const nc_hparams *hp, nc_err *e) {
     return NC_OK;
 }
 
-size_t nc_hparams_format(const nc_hparams *hp, char *buf, size_t cap) {
+/* The shortest %g form of x that reads back as x (at most 9 digits, enough for any float). */
+static int shortest_float(float x, char *buf, size_t cap) {
+    for (int p = 6; p < 9; p++) {
+        snprintf(buf, cap, "%.*g", p, x);
+        if (strtof(buf, NULL) == x) return p;
+    }
+    return 9;
+}
+
+/* One setting, "name=value" for a log or "--name value" for a command line, where the value
+ * reads back as the same number. Returns snprintf's count. */
+static int format_one(const nc_hparams *hp, const nc_hparam_desc *d, int as_flag, char *buf,
+                      size_t cap) {
+    const char *p = (const char *)hp + d->offset;
+    char name[64];
+    snprintf(name, sizeof name, "%s%s", as_flag ? "--" : "", d->name);
+    for (char *c = name; as_flag && *c; c++)
+        if (*c == '_') *c = '-';
+    const char *sep = as_flag ? " " : "=";
+    if (d->type == NC_HP_INT) return snprintf(buf, cap, "%s%s%d", name, sep, *(const int32_t *)p);
+    if (d->type == NC_HP_U64)
+        return snprintf(buf, cap, "%s%s%llu", name, sep, (unsigned long long)*(const uint64_t *)p);
+    const float x = *(const float *)p;
+    char tmp[32];
+    return snprintf(buf, cap, "%s%s%.*g", name, sep, as_flag ? shortest_float(x, tmp, sizeof tmp) : 6,
+                    x);
+}
+
+/* Every setting, space-separated, as format_one writes it; stops before one that does not fit. */
+static size_t format_all(const nc_hparams *hp, int as_flag, char *buf, size_t cap) {
     size_t n = 0;
     if (cap) buf[0] = '\0';
     for (const nc_hparam_desc *d = nc_hparam_table; d->name; d++) {
-        const char *p = (const char *)hp + d->offset;
-        int w;
-        if (d->type == NC_HP_INT)
-            w = snprintf(buf + n, cap - n, "%s%s=%d", n ? " " : "", d->name, *(const int32_t *)p);
-        else if (d->type == NC_HP_U64)
-            w = snprintf(buf + n, cap - n, "%s%s=%llu", n ? " " : "", d->name,
-                         (unsigned long long)*(const uint64_t *)p);
-        else
-            w = snprintf(buf + n, cap - n, "%s%s=%g", n ? " " : "", d->name, *(const float *)p);
-        if (w < 0 || (size_t)w >= cap - n) break;
-        n += (size_t)w;
+        if (n && n + 1 < cap) buf[n] = ' ';
+        size_t at = n ? n + 1 : 0;
+        if (at >= cap) break;
+        int w = format_one(hp, d, as_flag, buf + at, cap - at);
+        if (w < 0 || (size_t)w >= cap - at) {
+            buf[n] = '\0';
+            break;
+        }
+        n = at + (size_t)w;
     }
     return n;
+}
+
+size_t nc_hparams_format(const nc_hparams *hp, char *buf, size_t cap) {
+    return format_all(hp, 0, buf, cap);
+}
+
+size_t nc_hparams_format_flags(const nc_hparams *hp, char *buf, size_t cap) {
+    return format_all(hp, 1, buf, cap);
 }

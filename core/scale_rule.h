@@ -27,7 +27,8 @@
  * The caller keeps control: an explicit --ssl-negatives / --ssl-stratum-size / --ssl-memory is
  * used as given with every other setting untouched (`--ssl-negatives 4096` is the fast term
  * with one's own batch and stop), and exact_limit 0 keeps the exact term at any size. The
- * resolved settings are what the model records, and the line in why lists them. */
+ * resolved settings are what the model records, and the line in why lists them;
+ * nc_train_settings (train.h) resolves them for a data set without training. */
 #ifndef NCLREC_SCALE_RULE_H
 #define NCLREC_SCALE_RULE_H
 

@@ -324,24 +324,32 @@ static int valid_sample(trainer *t, nc_err *e) {
     return rc;
 }
 
-static int trainer_setup(trainer *t, nc_err *e) {
-    const nc_hparams *hp = &t->hp;
+/* The distinct training pairs, then the size rule on their count: both nc_train and
+ * nc_train_settings resolve the settings here, so that the two cannot disagree. */
+static int setup_pairs(trainer *t, char *why, size_t cap, nc_err *e) {
     t->U = (int32_t)t->d->users.n;
     t->I = (int32_t)t->d->items.n;
-    t->dim = hp->embedding_size;
-    t->n_params = ((size_t)t->U + t->I) * t->dim;
     if (t->d->train.n == 0) return nc_fail(e, NC_EINVAL, "no training interactions");
     if (t->U < 1 || t->I < 2) return nc_fail(e, NC_EINVAL, "need at least 1 user and 2 items");
     int rc = copy_pairs(t, e);
     if (rc) return rc;
     if (t->pairs.n == 0)
         return nc_fail(e, NC_EINVAL, "no training interactions of a weight above 0");
+    nc_scale_rule(&t->hp, (int64_t)t->pairs.n, t->U, t->I, why, cap);
+    return NC_OK;
+}
+
+static int trainer_setup(trainer *t, nc_err *e) {
+    const nc_hparams *hp = &t->hp;
+    char why[512];
+    int rc = setup_pairs(t, why, sizeof why, e);
+    if (rc) return rc;
+    t->dim = hp->embedding_size;
+    t->n_params = ((size_t)t->U + t->I) * t->dim;
+    report_note(t, "%s", why);
     if ((rc = user_items_build(&t->seen, &t->pairs, t->U, e))) return rc;
     rc = nc_graph_build(t->U, t->I, t->pairs.user, t->pairs.item, t->pairs.n, &t->graph, e);
     if (rc) return rc;
-    char why[512];
-    nc_scale_rule(&t->hp, (int64_t)t->pairs.n, t->U, t->I, why, sizeof why);
-    report_note(t, "%s", why);
     if ((hp->ssl_stratum_size > 0 || hp->ssl_memory) && hp->ssl_negatives < 1)
         return nc_fail(e, NC_EINVAL, "ssl_stratum_size / ssl_memory need ssl_negatives > 0 "
                        "(the sampled structure term they refine)");
@@ -589,6 +597,22 @@ static int train_loop(trainer *t, nc_stopper *s, int32_t *epochs_run, nc_err *e)
         }
     }
     return NC_OK;
+}
+
+int nc_train_settings(const nc_dataset *d, nc_hparams *hp, char *why, size_t cap, nc_err *e) {
+    nc_train_opts o = {.hp = *hp};
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.d = d;
+    t.o = &o;
+    t.hp = *hp;
+    char line[512];
+    int rc = nc_hparams_validate(&t.hp, e);
+    if (!rc) rc = setup_pairs(&t, line, sizeof line, e);
+    if (!rc) *hp = t.hp;
+    if (!rc && why && cap) snprintf(why, cap, "%s", line);
+    trainer_free(&t);
+    return rc;
 }
 
 int nc_train(const nc_dataset *d, const nc_train_opts *o, nc_checkpoint *out, nc_err *e) {

@@ -58,4 +58,10 @@ typedef struct nc_train_opts {
  * (no training rows, ...), with the reason in e. */
 int nc_train(const nc_dataset *d, const nc_train_opts *o, nc_checkpoint *out, nc_err *e);
 
+/* The settings nc_train would run d with: *hp checked and put through the size rule
+ * (core/scale_rule.h) on d's distinct training pairs, as nc_train resolves them, without
+ * training. On NC_OK *hp holds them and why (cap bytes, may be NULL) the rule's log line; on an
+ * error *hp is unchanged and e says what is wrong (a setting out of range, no training pairs). */
+int nc_train_settings(const nc_dataset *d, nc_hparams *hp, char *why, size_t cap, nc_err *e);
+
 #endif

@@ -37,6 +37,7 @@ typedef struct train_args {
     const char *curve;    /* --curve FILE, or NULL */
     nc_hparams hp;
     int quiet, timings;
+    int settings;         /* --settings: print the resolved settings, do not train */
 } train_args;
 
 static void usage_data(FILE *f) {
@@ -65,14 +66,18 @@ static void usage_data(FILE *f) {
 
 static void usage_train(FILE *f) {
     fprintf(f, "usage: nclrec train --train FILE [--valid FILE --test FILE | --split A,B,C]\n"
-               "                    --out MODEL [--curve FILE] [--quiet] [hyper-parameters]\n\n");
+               "                    --out MODEL [--curve FILE] [--quiet] [hyper-parameters]\n"
+               "       nclrec train --train FILE [data flags] --settings [hyper-parameters]\n\n");
     usage_data(f);
     fprintf(f, "  --out FILE            checkpoint to write (atomically)\n"
                "  --warm MODEL          start from MODEL's embeddings for the ids it knows (as\n"
                "                        the daemon's retrain does)\n"
                "  --curve FILE          write one CSV line per epoch (losses, valid ndcg@10, seconds)\n"
                "  --quiet               no progress output\n"
-               "  --timings             one line per epoch with seconds per part\n\nhyper-parameters (NCL.md defaults):\n");
+               "  --timings             one line per epoch with seconds per part\n"
+               "  --settings            print the settings this training would run with (after\n"
+               "                        the size rule) as flags on one line, and exit\n"
+               "\nhyper-parameters (NCL.md defaults):\n");
     nc_hparams hp;
     nc_hparams_default(&hp);
     for (const nc_hparam_desc *d = nc_hparam_table; d->name; d++) {
@@ -344,6 +349,8 @@ static int parse_train_args(train_args *a, int argc, char **argv) {
             a->quiet = 1;
         } else if (!strcmp(f, "--timings")) {
             a->timings = 1;
+        } else if (!strcmp(f, "--settings")) {
+            a->settings = 1;
         } else if (!strcmp(f, "--out") && i + 1 < argc) {
             a->out = argv[++i];
         } else if (!strcmp(f, "--warm") && i + 1 < argc) {
@@ -366,10 +373,26 @@ static int parse_train_args(train_args *a, int argc, char **argv) {
         }
     }
     if (check_data_args(&a->data)) return 2;
-    if (!a->out) {
+    if (!a->out && !a->settings) {
         fprintf(stderr, "nclrec train: --out FILE is required\n");
         return 2;
     }
+    return 0;
+}
+
+/* --settings: the rule's line on stderr, the resolved settings as flags on stdout (a script
+ * passes them to another run, e.g. the exact term with the fast path's batch). */
+static int print_settings(const nc_dataset *d, nc_hparams hp, int quiet) {
+    char why[512], flags[4096];
+    nc_err e;
+    nc_err_clear(&e);
+    if (nc_train_settings(d, &hp, why, sizeof why, &e)) {
+        fprintf(stderr, "nclrec train: %s\n", e.msg);
+        return e.code == NC_EINVAL ? 2 : 1;
+    }
+    if (!quiet) fprintf(stderr, "note: %s\n", why);
+    nc_hparams_format_flags(&hp, flags, sizeof flags);
+    printf("%s\n", flags);
     return 0;
 }
 
@@ -380,6 +403,11 @@ int cmd_train(int argc, char **argv) {
     nc_dataset d;
     nc_dataset_init(&d);
     if ((rc = load_data(&a.data, &d, a.quiet))) {
+        nc_dataset_free(&d);
+        return rc;
+    }
+    if (a.settings) {
+        rc = print_settings(&d, a.hp, a.quiet);
         nc_dataset_free(&d);
         return rc;
     }

@@ -117,6 +117,31 @@ expect size-rule-fast-path 0 'fast path \(ssl_negatives=4096 train_batch_size=32
     "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $RULE
 expect size-rule-as-set 0 'early stop: after 10 \+ 1 evaluations without progress \(min_delta 0\)' -- \
     "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $RULE --ssl-negatives 4096
+# --settings: the rule's resolved settings as flags, no training and no --out; given back to
+# --settings (with the size rule off, which would not apply twice) they resolve to themselves,
+# and a training given them runs the fast path's setting with the exact term by --exact-limit 0
+out=$(timeout 300 "$NCLREC" train --train "$T/syn.csv" $RULE --settings 2>"$T/set.err"); rc=$?
+if [ $rc -eq 0 ] && echo "$out" | grep -qE -- '--ssl-negatives 4096 .*--train-batch-size 32 .*--min-epochs 0 ' \
+    && echo "$out" | grep -qE -- '--learning-rate 0\.0014142136 ' && grep -q 'fast path' "$T/set.err"; then
+    ok settings-prints-the-rule
+else
+    bad settings-prints-the-rule "exit $rc: $out $(cat "$T/set.err")"
+fi
+# shellcheck disable=SC2086
+again=$(timeout 300 "$NCLREC" train --train "$T/syn.csv" $out --exact-limit 0 --ssl-negatives 0 \
+    --settings --quiet 2>&1)
+want=$(echo "$out" | sed 's/--ssl-negatives 4096/--ssl-negatives 0/; s/--exact-limit 1 /--exact-limit 0 /')
+[ "$again" = "$want" ] && ok settings-read-back || bad settings-read-back "got: $again want: $want"
+# shellcheck disable=SC2086
+expect settings-exact-with-fast-batch 0 'size rule off \(exact_limit 0\)' -- "$NCLREC" train \
+    --train "$T/syn.csv" --out "$T/f.ncl" $out --exact-limit 0 --ssl-negatives 0
+expect settings-with-out 0 '--ssl-negatives 0 ' -- "$NCLREC" train --train "$T/syn.csv" --settings \
+    --out "$T/s.ncl"
+[ ! -e "$T/s.ncl" ] && ok settings-writes-nothing || bad settings-writes-nothing "$T/s.ncl written"
+expect settings-no-out 0 '--ssl-negatives 0 ' -- "$NCLREC" train --train "$T/syn.csv" --settings
+expect settings-bad-value 2 'learning_rate' -- "$NCLREC" train --train "$T/syn.csv" --settings \
+    --learning-rate -1
+expect settings-bad-file 2 "short.csv:3" -- "$NCLREC" train --train "$T/short.csv" --settings
 expect eval-users-sample 0 'validation on 50 of [0-9]+ users \(eval_users\); test metrics on all' -- \
     "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $ONE --eval-users 50
 expect memory-needs-negatives 2 'need ssl_negatives > 0' -- "$NCLREC" train \

@@ -1,4 +1,5 @@
-/* test_hparams.c - defaults match NCL.md; parsing refuses bad names and values. */
+/* test_hparams.c - defaults match NCL.md; parsing refuses bad names and values; the flags
+ * form reads back exactly and a short buffer ends at a whole flag. */
 #include "hparams.h"
 #include "testhelp.h"
 
@@ -40,8 +41,32 @@ static void test_set_parses_and_refuses(void) {
     CHECK(hp.epochs == 12, "failed sets leave the value alone");
 }
 
+static void test_format_flags(void) {
+    nc_hparams hp;
+    nc_hparams_default(&hp);
+    nc_err e;
+    CHECK(nc_hparams_set(&hp, "learning_rate", "0.0014142136", &e) == 0, "%s", e.msg);
+    CHECK(nc_hparams_set(&hp, "seed", "9007199254740991", &e) == 0, "%s", e.msg);
+    char all[4096];
+    size_t n = nc_hparams_format_flags(&hp, all, sizeof all);
+    CHECK(n == strlen(all) && strncmp(all, "--embedding-size 64 --n-layers 3 ", 33) == 0,
+          "start: %.60s", all);
+    CHECK(strstr(all, " --learning-rate 0.0014142136 ") && strstr(all, " --ssl-reg 1e-07 ") &&
+              strstr(all, " --seed 9007199254740991") && !strchr(all, '_'),
+          "flags: %s", all);
+    nc_hparams back;
+    nc_hparams_default(&back);
+    CHECK(nc_hparams_set(&back, "learning-rate", "0.0014142136", &e) == 0 &&
+              back.learning_rate == hp.learning_rate, "the shortest form does not read back");
+    char small[40];
+    n = nc_hparams_format_flags(&hp, small, sizeof small);
+    CHECK(n == strlen(small) && strcmp(small, "--embedding-size 64 --n-layers 3") == 0,
+          "cut: '%s' (%zu)", small, n);
+}
+
 int main(void) {
     RUN(test_defaults_match_ncl_md);
     RUN(test_set_parses_and_refuses);
+    RUN(test_format_flags);
     return TEST_REPORT();
 }

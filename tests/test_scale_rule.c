@@ -11,10 +11,15 @@
  *             any size, and exact_limit 0 keeps the exact term at any size;
  *   trainer   nc_train on a small generated set with a limit below its size logs the rule's
  *             line and writes the fast path's settings into the checkpoint's hyper-parameters;
- *             with the default limit the same set trains exactly and records that. */
+ *             with the default limit the same set trains exactly and records that;
+ *   settings  nc_train_settings resolves the settings the training records, counts distinct
+ *             pairs as the training does (repeated rows merged), refuses bad settings and empty
+ *             data leaving *hp as it was; nc_hparams_format_flags reads back to the same
+ *             settings. */
 #include <math.h>
 #include <string.h>
 
+#include "hparams.h"
 #include "scale_rule.h"
 #include "small_data.h"
 #include "testhelp.h"
@@ -131,6 +136,17 @@ static int keep_notes(const nc_progress *p, void *ctx) {
     return 0;
 }
 
+/* The settings of the small trainings: 2 epochs, 10 clusters, d = 16, exact_limit `limit`. */
+static void small_hparams(nc_hparams *hp, float limit) {
+    nc_hparams_default(hp);
+    hp->epochs = 2;
+    hp->min_epochs = 0;
+    hp->num_clusters = 10;
+    hp->embedding_size = 16;
+    hp->threads = 2;
+    hp->exact_limit = limit;
+}
+
 /* Trains 2 epochs of a 600 x 300 generated set with exact_limit `limit`; fills *ck. */
 static int train_small(float limit, nc_checkpoint *ck, notes *n) {
     nc_dataset d;
@@ -138,13 +154,7 @@ static int train_small(float limit, nc_checkpoint *ck, notes *n) {
     int rc = small_data(&d, &e);
     nc_train_opts o;
     memset(&o, 0, sizeof o);
-    nc_hparams_default(&o.hp);
-    o.hp.epochs = 2;
-    o.hp.min_epochs = 0;
-    o.hp.num_clusters = 10;
-    o.hp.embedding_size = 16;
-    o.hp.threads = 2;
-    o.hp.exact_limit = limit;
+    small_hparams(&o.hp, limit);
     o.progress = keep_notes;
     o.progress_ctx = n;
     if (!rc) rc = nc_train(&d, &o, ck, &e);
@@ -173,10 +183,72 @@ static void test_trainer_records_choice(void) {
     nc_checkpoint_free(&ck);
 }
 
+/* Parses "--name value ..." (nc_hparams_format_flags' output) into *hp; 0 when every flag
+ * was accepted. */
+static int parse_flags(nc_hparams *hp, char *line) {
+    nc_err e;
+    for (char *save, *f = strtok_r(line, " ", &save); f; f = strtok_r(NULL, " ", &save)) {
+        char *v = strtok_r(NULL, " ", &save);
+        if (strncmp(f, "--", 2) != 0 || !v || nc_hparams_set(hp, f + 2, v, &e) != 0) return -1;
+    }
+    return 0;
+}
+
+static void test_settings(void) {
+    nc_dataset d;
+    nc_err e;
+    CHECK(small_data(&d, &e) == 0, "data: %s", e.msg);
+    nc_hparams hp, def;
+    small_hparams(&def, 1e5f);
+    hp = def;
+    char why[512] = "";
+    CHECK(nc_train_settings(&d, &hp, why, sizeof why, &e) == 0, "settings: %s", e.msg);
+    CHECK(strstr(why, "fast path") != NULL, "no fast-path line: '%s'", why);
+    nc_checkpoint ck;
+    notes n = {{0}};
+    CHECK(train_small(1e5f, &ck, &n) == 0, "training failed");
+    CHECK(same(&hp, &ck.hp), "the settings differ from what the training recorded");
+    CHECK(strcmp(why, n.text) == 0, "lines differ: '%s' / '%s'", why, n.text);
+    nc_checkpoint_free(&ck);
+    /* the flags read back to the same settings, from the defaults and from others */
+    char line[4096];
+    nc_hparams back;
+    nc_hparams_default(&back);
+    back.seed = 77;
+    nc_hparams_format_flags(&hp, line, sizeof line);
+    CHECK(parse_flags(&back, line) == 0 && same(&back, &hp), "flags do not read back");
+    /* every row twice: the same distinct pairs, so the same batch factor (batch 16: ~5,800
+     * pairs give x4, ~11,600 rows would give x8) */
+    nc_hparams once = def, twice = def;
+    once.train_batch_size = twice.train_batch_size = 16;
+    CHECK(nc_train_settings(&d, &once, NULL, 0, &e) == 0 && once.train_batch_size == 64,
+          "batch 16 x %d", once.train_batch_size / 16);
+    nc_interactions *tr = &d.train;
+    const size_t n0 = tr->n;
+    for (size_t k = 0; k < n0; k++)
+        CHECK(nc_inter_push(tr, tr->user[k], tr->item[k], 0, &e) == 0, "push: %s", e.msg);
+    CHECK(nc_train_settings(&d, &twice, NULL, 0, &e) == 0 && same(&twice, &once),
+          "repeated rows changed the settings: batch %d", twice.train_batch_size);
+    /* a bad setting and empty data: an error naming it, *hp untouched */
+    nc_hparams bad = def;
+    bad.learning_rate = -1;
+    CHECK(nc_train_settings(&d, &bad, why, sizeof why, &e) == NC_EINVAL &&
+              strstr(e.msg, "learning_rate") && bad.learning_rate == -1 && bad.ssl_negatives == 0,
+          "bad learning rate: %d %s", e.code, e.msg);
+    tr->n = 0;
+    nc_hparams none = def;
+    CHECK(nc_train_settings(&d, &none, why, sizeof why, &e) == NC_EINVAL &&
+              strstr(e.msg, "no training interactions") && same(&none, &def),
+          "empty data: %d %s", e.code, e.msg);
+    tr->n = n0 * 2;
+    nc_dataset_free(&d);
+}
+
 int main(void) {
     RUN(test_sizes);
     RUN(test_shop);
     RUN(test_overrides);
     RUN(test_trainer_records_choice);
+    RUN(test_settings);
     return TEST_REPORT();
 }
