@@ -76,8 +76,9 @@ int nc_hparams_set(nc_hparams *hp, const char *name, const char *value, nc_err *
 int nc_hparams_validate(const nc_hparams *hp, nc_err *e);
 /* Writes "name=value name=value ..." into buf (for logs); returns chars written. */
 size_t nc_hparams_format(const nc_hparams *hp, char *buf, size_t cap);
-/* Writes "--name value --name value ..." (every setting, '-' for '_', floats to 9 digits, so
- * that `nclrec train` given them runs with the same numbers) into buf; returns chars written. */
+/* Writes "--name value --name value ..." (every setting, '-' for '_', each float in the shortest
+ * form that reads back as the same float, so that `nclrec train` given them runs with the same
+ * numbers) into buf; stops before a setting that does not fit; returns chars written. */
 size_t nc_hparams_format_flags(const nc_hparams *hp, char *buf, size_t cap);
 /* Value of a setting as a double, for generic printing. */
 double nc_hparam_get(const nc_hparams *hp, const nc_hparam_desc *dsc);

@@ -336,6 +336,9 @@ static int setup_pairs(trainer *t, char *why, size_t cap, nc_err *e) {
     if (t->pairs.n == 0)
         return nc_fail(e, NC_EINVAL, "no training interactions of a weight above 0");
     nc_scale_rule(&t->hp, (int64_t)t->pairs.n, t->U, t->I, why, cap);
+    if ((t->hp.ssl_stratum_size > 0 || t->hp.ssl_memory) && t->hp.ssl_negatives < 1)
+        return nc_fail(e, NC_EINVAL, "ssl_stratum_size / ssl_memory need ssl_negatives > 0 "
+                       "(the sampled structure term they refine)");
     return NC_OK;
 }
 
@@ -350,9 +353,6 @@ static int trainer_setup(trainer *t, nc_err *e) {
     if ((rc = user_items_build(&t->seen, &t->pairs, t->U, e))) return rc;
     rc = nc_graph_build(t->U, t->I, t->pairs.user, t->pairs.item, t->pairs.n, &t->graph, e);
     if (rc) return rc;
-    if ((hp->ssl_stratum_size > 0 || hp->ssl_memory) && hp->ssl_negatives < 1)
-        return nc_fail(e, NC_EINVAL, "ssl_stratum_size / ssl_memory need ssl_negatives > 0 "
-                       "(the sampled structure term they refine)");
     if ((rc = nc_ncl_ws_create(&t->graph, hp, &t->ws, e))) return rc;
     if (hp->ssl_stratum_size > 0 && hp->ssl_reg > 0 && (rc = strata_setup(t, e))) return rc;
     if ((rc = nc_adam_init(&t->adam, t->n_params, hp->learning_rate, e))) return rc;

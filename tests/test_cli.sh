@@ -141,6 +141,8 @@ expect settings-with-out 0 '--ssl-negatives 0 ' -- "$NCLREC" train --train "$T/s
 expect settings-no-out 0 '--ssl-negatives 0 ' -- "$NCLREC" train --train "$T/syn.csv" --settings
 expect settings-bad-value 2 'learning_rate' -- "$NCLREC" train --train "$T/syn.csv" --settings \
     --learning-rate -1
+expect settings-memory-needs-negatives 2 'need ssl_negatives > 0' -- "$NCLREC" train \
+    --train "$T/syn.csv" --settings --ssl-memory 1
 expect settings-bad-file 2 "short.csv:3" -- "$NCLREC" train --train "$T/short.csv" --settings
 expect eval-users-sample 0 'validation on 50 of [0-9]+ users \(eval_users\); test metrics on all' -- \
     "$NCLREC" train --train "$T/syn.csv" --out "$T/f.ncl" $ONE --eval-users 50
