@@ -2,7 +2,7 @@
 # make bench-scale: NCL at a real shop's size (docs/scaling.md, sections 7-8). Figures of each
 # run go to bench/RESULTS.md by hand, with the load average printed before and after it.
 #
-# Parts (PARTS, default "estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop shop_exact warm big"):
+# Parts (PARTS, default "estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop shop_exact shop_proto warm big"):
 #   estimator  bench/ssl_estimator on ML-1M: bias and per-draw error of the structure term's
 #              estimators against the exact term, on the initial and on a trained model's E0
 #              (the model: the exact ml1m run below, trained first if missing)
@@ -19,6 +19,8 @@
 #              and the plateau (a 0.1% relative gain, patience 2)
 #   shop_exact that model trained on for CONT_EPOCHS (2) epochs with the fast term and with the
 #              exact term (~35 min per exact epoch on 2 cores): what exact finds beyond the plateau
+#   shop_proto the cold run with the prototype term joining at epoch PROTO_WARMUP (4) instead of
+#              20, which the shop's plateau (~epoch 12) never reaches
 #   warm       then a warm-started retrain on all rows from that model (--warm; it stops by the
 #              warm patience, core/early_stop.h)
 #   mid        20,000 users x 10,000 items (~650,000 training pairs), where the exact term is
@@ -43,7 +45,7 @@ set -euo pipefail
 BUILD=${BUILD:-build}
 SMALL=${SMALL:-0}
 if [ "$SMALL" = 1 ]; then OUT=${OUT:-$BUILD/scale-small}; else OUT=${OUT:-$BUILD/scale}; fi
-PARTS=${PARTS:-estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop shop_exact warm big}
+PARTS=${PARTS:-estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop shop_exact shop_proto warm big}
 NICE=${NICE:-5}
 THREADS=${THREADS:-2}
 QTHREADS=${QTHREADS:-1}
@@ -221,6 +223,17 @@ part_shop_exact() {
     done
 }
 
+# The prototype term at 100,000 users: the cold run of part shop plateaus at epoch ~12, before the
+# default warm-up of 20 epochs, so the shop's models are trained without it. The same cold run
+# with the term joining at epoch PROTO_WARMUP (4), every other setting the defaults.
+PROTO_WARMUP=${PROTO_WARMUP:-4}
+part_shop_proto() {
+    shop_data
+    # shellcheck disable=SC2086
+    run "u100k-cold99-warmup$PROTO_WARMUP" --train "$OUT/s100k-train99.csv" $SHOP \
+        --threads "$THREADS" --max-seconds "$COLD_BUDGET" --warm-up-step "$PROTO_WARMUP"
+}
+
 part_warm() {
     shop_data
     [ -s "$OUT/u100k-cold99.ncl" ] || part_shop
@@ -304,7 +317,7 @@ summary() {
 
 for p in $PARTS; do
     case $p in
-    estimator|estimator_shop|ml1m|ml100k|evalusers|mid|shop|shop_exact|warm|big|ml1m_warm|ml100k_warm) "part_$p" ;;
+    estimator|estimator_shop|ml1m|ml100k|evalusers|mid|shop|shop_exact|shop_proto|warm|big|ml1m_warm|ml100k_warm) "part_$p" ;;
     *) echo "bench-scale: unknown part '$p'"; exit 2 ;;
     esac
 done
