@@ -2,7 +2,7 @@
 # make bench-scale: NCL at a real shop's size (docs/scaling.md, sections 7-8). Figures of each
 # run go to bench/RESULTS.md by hand, with the load average printed before and after it.
 #
-# Parts (PARTS, default "estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop shop_exact shop_proto warm big"):
+# Parts (PARTS, default "estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop shop_exact shop_proto hops warm big"):
 #   estimator  bench/ssl_estimator on ML-1M: bias and per-draw error of the structure term's
 #              estimators against the exact term, on the initial and on a trained model's E0
 #              (the model: the exact ml1m run below, trained first if missing)
@@ -21,6 +21,9 @@
 #              exact term (~35 min per exact epoch on 2 cores): what exact finds beyond the plateau
 #   shop_proto the cold run with the prototype term joining at epoch PROTO_WARMUP (4) instead of
 #              20, which the shop's plateau (~epoch 12) never reaches
+#   hops       bench/batch_hops: the share of the graph a batch's 3 layers need (its L-hop
+#              neighbourhood) at the shop's size (batches of 32,768 and 4,096), at 1,000,000
+#              users (32,768; the data of part big) and on ML-1M
 #   warm       then a warm-started retrain on all rows from that model (--warm; it stops by the
 #              warm patience, core/early_stop.h)
 #   mid        20,000 users x 10,000 items (~650,000 training pairs), where the exact term is
@@ -45,7 +48,7 @@ set -euo pipefail
 BUILD=${BUILD:-build}
 SMALL=${SMALL:-0}
 if [ "$SMALL" = 1 ]; then OUT=${OUT:-$BUILD/scale-small}; else OUT=${OUT:-$BUILD/scale}; fi
-PARTS=${PARTS:-estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop shop_exact shop_proto warm big}
+PARTS=${PARTS:-estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop shop_exact shop_proto hops warm big}
 NICE=${NICE:-5}
 THREADS=${THREADS:-2}
 QTHREADS=${QTHREADS:-1}
@@ -234,6 +237,23 @@ part_shop_proto() {
         --threads "$THREADS" --max-seconds "$COLD_BUDGET" --warm-up-step "$PROTO_WARMUP"
 }
 
+# How much of the graph one batch's passes need (bench/batch_hops.c): the L-hop neighbourhood
+# of a batch against whole-graph propagation, at the shop's size for the size rule's batch and
+# the default one, at 1,000,000 users for the size rule's batch, and on ML-1M's train.txt at
+# the default batch.
+part_hops() {
+    shop_data
+    big_data
+    local b
+    { echo "date: $(date -u)"
+      for b in 32768 4096; do nice -n "$NICE" "$BUILD/bench/batch_hops" "$OUT/s100k-train99.csv" "$b" 3 4; done
+      nice -n "$NICE" "$BUILD/bench/batch_hops" "$OUT/s1m-train.csv" 32768 3 4
+      if [ -s "$DATA/ml1m/train.txt" ]; then
+          nice -n "$NICE" "$BUILD/bench/batch_hops" "$DATA/ml1m/train.txt" 4096 3 4
+      fi
+    } | tee "$OUT/hops.log"
+}
+
 part_warm() {
     shop_data
     [ -s "$OUT/u100k-cold99.ncl" ] || part_shop
@@ -288,11 +308,15 @@ part_ml100k_warm() {
 # and batch, as at 100,000 users). Trained on 80% of the rows (awk, seed 2020: ~32 M pairs) with no
 # valid / test split: ranking 1,000,000 users over 500,000 items would take longer than the
 # epoch, and nothing here measures quality.
-part_big() {
+big_data() {
     [ -s "$OUT/u1m.csv" ] || "$NCLREC" synth --users "$BIG_USERS" --items "$BIG_ITEMS" \
         --mean-per-user 40 --out "$OUT/u1m.csv"
     [ -s "$OUT/s1m-train.csv" ] || awk 'BEGIN { srand(2020) } NR == 1 || rand() < 0.8' \
         "$OUT/u1m.csv" > "$OUT/s1m-train.csv"
+}
+
+part_big() {
+    big_data
     # shellcheck disable=SC2086
     run u1m-e1 --train "$OUT/s1m-train.csv" --split 1,0,0 --epochs 1 --threads "$THREADS" \
         --timings $RULE
@@ -317,7 +341,7 @@ summary() {
 
 for p in $PARTS; do
     case $p in
-    estimator|estimator_shop|ml1m|ml100k|evalusers|mid|shop|shop_exact|shop_proto|warm|big|ml1m_warm|ml100k_warm) "part_$p" ;;
+    estimator|estimator_shop|ml1m|ml100k|evalusers|mid|shop|shop_exact|shop_proto|hops|warm|big|ml1m_warm|ml100k_warm) "part_$p" ;;
     *) echo "bench-scale: unknown part '$p'"; exit 2 ;;
     esac
 done

@@ -27,9 +27,10 @@ bench-scaling: all
 # term on ML-1M and ML-100K, validation on a user sample (ML-100K), a cold training to its
 # plateau and a warm retrain at 100,000 users, one epoch at 1,000,000 users. Hours on 2 cores;
 # SCALE_PARTS picks parts (bench/scale.sh).
-SCALE_PARTS ?= estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop warm big
+SCALE_PARTS ?= estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop \
+               shop_exact shop_proto hops warm big
 
 .PHONY: bench-scale
-bench-scale: all $(BUILD)/bench/ssl_estimator
+bench-scale: all $(BUILD)/bench/ssl_estimator $(BUILD)/bench/batch_hops
 	DATA_DIR=$(DATA_DIR) OUT=$(BUILD)/data bench/prepare_data.sh
 	BUILD=$(BUILD) DATA=$(BUILD)/data PARTS="$(SCALE_PARTS)" bench/scale.sh
