@@ -32,6 +32,8 @@
 #              split, seed and 40-epoch budget, every other setting the fast path's (the
 #              size rule's batch of 8,192 and the weights scaled with it, from `nclrec
 #              train --settings`)
+#              (MID_USERS, MID_ITEMS, MID_EPOCHS: another size and budget; runs named
+#              mid-uUSERS-TERM unless USERS is 20000)
 #   big        1,000,000 users x 500,000 items (~32 M training pairs): one epoch with the
 #              defaults (the size rule's batch of 32,768), s/epoch by part and peak RSS
 # At the end, whatever the parts: one line per run log in OUT (metrics, epochs, wall time, peak
@@ -62,7 +64,7 @@ MID_TERMS=${MID_TERMS:---exact-limit=0 --ssl-negatives=4096}
 # sizes and epoch budgets (SMALL=1: the check of the commands)
 # (SMALL=1: --exact-limit 1e6 so that the generated sets take the size rule's fast path too.)
 SHOP_USERS=100000 SHOP_ITEMS=50000 BIG_USERS=1000000 BIG_ITEMS=500000 QEPOCHS="" RULE=""
-MID_USERS=20000 MID_ITEMS=10000 MID_EPOCHS=40
+MID_USERS=${MID_USERS:-20000} MID_ITEMS=${MID_ITEMS:-10000} MID_EPOCHS=${MID_EPOCHS:-40}
 if [ "$SMALL" = 1 ]; then
     SHOP_USERS=2000 SHOP_ITEMS=1000 BIG_USERS=4000 BIG_ITEMS=2000 QEPOCHS="--epochs 2 --min-epochs 0"
     MID_USERS=2000 MID_ITEMS=1000 MID_EPOCHS=2
@@ -159,7 +161,8 @@ part_evalusers() {
 # other term its flags. No early stop: the same 40 epochs for every term, test metrics of the
 # best valid epoch. Seed 2020 for the data, the split and the training.
 part_mid() {
-    local c=$OUT/u20k.csv t fast
+    local c=$OUT/u$((MID_USERS / 1000))k.csv t fast tag=mid
+    [ "$MID_USERS" = 20000 ] || tag=mid-u$MID_USERS
     [ -s "$c" ] || "$NCLREC" synth --users "$MID_USERS" --items "$MID_ITEMS" --mean-per-user 40 \
         --out "$c"
     local data="--train $c --split 0.8,0.1,0.1 --seed 2020"
@@ -168,7 +171,7 @@ part_mid() {
     echo "bench-scale: mid: the size rule's settings: $fast"
     for t in $MID_TERMS; do
         # shellcheck disable=SC2046,SC2086
-        run "mid-$(name "$t")" $data $fast --epochs "$MID_EPOCHS" --min-epochs "$MID_EPOCHS" \
+        run "$tag-$(name "$t")" $data $fast --epochs "$MID_EPOCHS" --min-epochs "$MID_EPOCHS" \
             --timings --threads "$QTHREADS" $(flags "$t")
     done
 }
@@ -304,10 +307,8 @@ part_ml100k_warm() {
     done
 }
 
-# 1,000,000 x 500,000: one epoch with the defaults, i.e. the size rule's fast path (its term
-# and batch, as at 100,000 users). Trained on 80% of the rows (awk, seed 2020: ~32 M pairs) with no
-# valid / test split: ranking 1,000,000 users over 500,000 items would take longer than the
-# epoch, and nothing here measures quality.
+# The 1,000,000 x 500,000 set and 80% of its rows (awk, seed 2020: ~32 M pairs), for parts big
+# and hops.
 big_data() {
     [ -s "$OUT/u1m.csv" ] || "$NCLREC" synth --users "$BIG_USERS" --items "$BIG_ITEMS" \
         --mean-per-user 40 --out "$OUT/u1m.csv"
@@ -315,6 +316,9 @@ big_data() {
         "$OUT/u1m.csv" > "$OUT/s1m-train.csv"
 }
 
+# 1,000,000 x 500,000: one epoch with the defaults, i.e. the size rule's fast path (its term
+# and batch, as at 100,000 users), on the 80% with no valid / test split: ranking 1,000,000
+# users over 500,000 items would take longer than the epoch, and nothing here measures quality.
 part_big() {
     big_data
     # shellcheck disable=SC2086
