@@ -33,7 +33,11 @@
 #              size rule's batch of 8,192 and the weights scaled with it, from `nclrec
 #              train --settings`)
 #              (MID_USERS, MID_ITEMS, MID_EPOCHS: another size and budget; runs named
-#              mid-uUSERS-TERM unless USERS is 20000)
+#              mid-uUSERS-TERM unless USERS is 20000). The term "reference" is the trainer
+#              below the size rule's limit: the exact term with NCL's defaults (batch 4,096, lr
+#              1e-3, ssl_reg 1e-7, proto_reg 8e-8), against which the whole fast path (its term,
+#              batch and scaled weights) is measured; e.g. MID_TERMS="--ssl-negatives=4096
+#              reference" for the fast path against the reference
 #   big        1,000,000 users x 500,000 items (~32 M training pairs): one epoch with the
 #              defaults (the size rule's batch of 32,768), s/epoch by part and peak RSS
 # At the end, whatever the parts: one line per run log in OUT (metrics, epochs, wall time, peak
@@ -170,6 +174,12 @@ part_mid() {
     fast=$("$NCLREC" train $data $RULE --settings --quiet | sed 's/--ssl-negatives [0-9]* //')
     echo "bench-scale: mid: the size rule's settings: $fast"
     for t in $MID_TERMS; do
+        if [ "$t" = reference ]; then
+            # shellcheck disable=SC2086
+            run "$tag-reference" $data --exact-limit 0 --epochs "$MID_EPOCHS" \
+                --min-epochs "$MID_EPOCHS" --timings --threads "$QTHREADS"
+            continue
+        fi
         # shellcheck disable=SC2046,SC2086
         run "$tag-$(name "$t")" $data $fast --epochs "$MID_EPOCHS" --min-epochs "$MID_EPOCHS" \
             --timings --threads "$QTHREADS" $(flags "$t")
