@@ -148,9 +148,14 @@ function showTraffic(m, now) {
   prev = { t: now, by, rows };
 }
 
+// Both routes are asked at once; when both fail, /model's error is the one shown (Promise.all
+// would show whichever answer came first).
 async function poll() {
   try {
-    const [model, metrics] = await Promise.all([get("/model"), get("/metrics?format=json")]);
+    const got = await Promise.allSettled([get("/model"), get("/metrics?format=json")]);
+    const failed = got.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    const [model, metrics] = got.map((r) => r.value);
     showModel(model);
     served = { version: model.version, recall20: model.metrics.test["recall@20"], ndcg20: model.metrics.test["ndcg@20"] };
     showRetrain(model.retrain);
