@@ -21,7 +21,8 @@
 #                      as cancelled, no checkpoint written, the previous model served after.
 #
 # Prints "test_faults.sh: P passed, F failed" and exits 1 on any failure; a part that cannot
-# run on this machine prints "NOT RUN" with the reason and is not counted as passed.
+# run on this machine prints "skip NAME (NOT RUN here): REASON", is not counted as passed, and
+# tests/run.sh counts it among the skips of the run's last lines.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}

@@ -6,8 +6,10 @@
 notrun=0
 STOP_WAIT=20
 
-not_run() { # not_run NAME REASON: a check this machine cannot do; printed, never counted as passed
-    notrun=$((notrun + 1)); echo "NOT RUN $1: $2" >&2
+# not_run NAME REASON: a check this machine cannot do; never counted as passed. Printed as a
+# "skip" line, which tests/run.sh counts and reports in the run's last lines.
+not_run() {
+    notrun=$((notrun + 1)); echo "skip $1 (NOT RUN here): $2"
 }
 
 # Small, quick training: these tests check crash and fault handling, not model quality.
