@@ -18,7 +18,7 @@
 #              plateau, all by the defaults: the size rule picks the structure term, the batch
 #              and the plateau (a 0.1% relative gain, patience 2)
 #   shop_exact that model trained on for CONT_EPOCHS (2) epochs with the fast term and with the
-#              exact term (~35 min per exact epoch on 2 cores): what exact finds beyond the plateau
+#              exact term (~19 min per exact epoch on 2 cores): what exact finds beyond the plateau
 #   shop_proto the cold run with the prototype term joining at epoch PROTO_WARMUP (4) instead of
 #              20, which the shop's plateau (~epoch 12) never reaches
 #   hops       bench/batch_hops: the share of the graph a batch's 3 layers need (its L-hop
