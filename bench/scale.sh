@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench-scale: NCL at a real shop's size (docs/scaling.md, sections 7-8). Figures of each
+# make bench-scale: NCL at a real shop's size (docs/scaling.md, section 7). Figures of each
 # run go to bench/RESULTS.md by hand, with the load average printed before and after it.
 #
 # Parts (PARTS, default "estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop shop_exact shop_proto hops warm big"):

@@ -22,7 +22,7 @@ bench-scaling: all
 	DATA_DIR=$(DATA_DIR) OUT=$(BUILD)/data bench/prepare_data.sh
 	BUILD=$(BUILD) PARTS="$(SCALING_PARTS)" bench/scaling.sh
 
-# make bench-scale: NCL at a real shop's size (issue 14; docs/scaling.md, sections 7-8):
+# make bench-scale: NCL at a real shop's size (issue 14; docs/scaling.md, section 7):
 # the structure term's estimators against the exact term on ML-1M embeddings, quality of each
 # term on ML-1M and ML-100K, validation on a user sample (ML-100K), a cold training to its
 # plateau and a warm retrain at 100,000 users, one epoch at 1,000,000 users. Hours on 2 cores;
