@@ -3,12 +3,17 @@
 # exactly VERSION) installed in DIR (e.g. build/redocly) with ARGS. The first run installs it
 # there with npm; later runs use that copy and need no network. When the install fails, says
 # what failed, the npm registry and certificate settings it used and how to fix them, and
-# exits 2 (the linter's own failures keep its exit status).
+# exits 3 when npm could not download the package (the registry unreachable, or its TLS
+# certificate not trusted here: a machine matter, not the spec's), 2 for any other failure
+# (the linter's own failures keep its exit status).
 set -u
 dir=$1 version=$2
 shift 2
 bin=$dir/node_modules/.bin/redocly
 pkg=$dir/node_modules/@redocly/cli/package.json
+
+# npm's error codes for a registry this machine cannot reach or does not trust.
+UNREACHABLE='code (SELF_SIGNED_CERT[A-Z_]*|UNABLE_TO_[A-Z_]*|CERT_[A-Z_]*|DEPTH_ZERO_SELF_SIGNED_CERT|ERR_TLS_CERT_ALTNAME_INVALID|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH)'
 
 installed() {
     [ -x "$bin" ] && [ -f "$pkg" ] && grep -q "\"version\": *\"$version\"" "$pkg"
@@ -47,6 +52,7 @@ if ! installed; then
     rc=$?
     if [ $rc != 0 ] || ! installed; then
         explain $rc
+        grep -qE "$UNREACHABLE" "$dir/install.log" && exit 3
         exit 2
     fi
 fi
