@@ -25,12 +25,12 @@ static int die(const char *what, const nc_err *e) {
     return 1;
 }
 
-/* Marks in `next` (cleared here) each neighbour of a node of `mark`; returns the non-zeros of
- * the rows marked in `mark`, the cost of computing their layer. */
+#define MAX_LAYERS 16
+
+/* Marks in `next` (cleared by the caller) each neighbour of a node of `mark`; returns the
+ * non-zeros of the rows marked in `mark`, the cost of computing their layer. */
 static int64_t expand(const nc_graph *g, const uint8_t *mark, uint8_t *next) {
     int64_t cost = 0;
-    if (g->n <= 0) return 0;
-    memset(next, 0, (size_t)g->n);
     for (int32_t v = 0; v < g->n; v++) {
         if (!mark[v]) continue;
         cost += g->row_ptr[v + 1] - g->row_ptr[v];
@@ -39,11 +39,10 @@ static int64_t expand(const nc_graph *g, const uint8_t *mark, uint8_t *next) {
     return cost;
 }
 
-/* One batch's nodes: users and positive items of `batch` uniform pairs, a uniform item each. */
+/* Marks in b (cleared by the caller) one batch's nodes: users and positive items of `batch`
+ * uniform pairs, a uniform item each. */
 static void draw_batch(const nc_interactions *p, const nc_graph *g, int32_t batch, nc_rng *r,
                        uint8_t *b) {
-    if (g->n <= 0) return;
-    memset(b, 0, (size_t)g->n);
     for (int32_t k = 0; k < batch; k++) {
         size_t row = (size_t)nc_rng_below(r, p->n);
         b[p->user[row]] = 1;
@@ -65,7 +64,7 @@ int main(int argc, char **argv) {
     }
     int32_t batch = argc > 2 ? atoi(argv[2]) : 32768, L = argc > 3 ? atoi(argv[3]) : 3;
     int32_t nb = argc > 4 ? atoi(argv[4]) : 4;
-    if (batch < 1 || L < 1 || L > 16 || nb < 1) {
+    if (batch < 1 || L < 1 || L > MAX_LAYERS || nb < 1) {
         fprintf(stderr, "batch_hops: batch, layers (1..16) and batches must be positive\n");
         return 2;
     }
@@ -81,21 +80,24 @@ int main(int argc, char **argv) {
     if (nc_graph_build((int32_t)users.n, (int32_t)items.n, p.user, p.item, p.n, &g, &e))
         return die("graph", &e);
     if (p.n == 0 || g.n_items == 0) return fprintf(stderr, "batch_hops: no pairs\n"), 1;
-    uint8_t *b = malloc((size_t)g.n), *need = malloc((size_t)g.n), *next = malloc((size_t)g.n);
+    const size_t n = (size_t)g.n;
+    uint8_t *b = malloc(n), *need = malloc(n), *next = malloc(n);
     if (!b || !need || !next) return fprintf(stderr, "batch_hops: out of memory\n"), 1;
-    double nodes[17] = {0}, nnz[17] = {0}, total = 0;
+    double nodes[MAX_LAYERS + 1] = {0}, nnz[MAX_LAYERS + 1] = {0}, total = 0;
     nc_rng r;
     nc_rng_seed(&r, 2020);
     for (int32_t t = 0; t < nb; t++) {
+        memset(b, 0, n);
         draw_batch(&p, &g, batch, &r, b);
-        memcpy(need, b, (size_t)g.n);
+        memcpy(need, b, n);
         int64_t cost_all = 0;
-        for (int32_t k = L; k >= 1; k--) {
+        for (int32_t k = L; k >= 1; k--) { /* need = the rows of layer k */
             nodes[k] += (double)count(need, g.n) / g.n / nb;
+            memset(next, 0, n);
             int64_t c = expand(&g, need, next);
             nnz[k] += (double)c / (double)g.nnz / nb;
             cost_all += c;
-            for (int32_t v = 0; v < g.n; v++) need[v] = b[v] | next[v];
+            for (size_t v = 0; v < n; v++) need[v] = b[v] | next[v];
         }
         total += (double)cost_all / ((double)L * (double)g.nnz) / nb;
     }
