@@ -24,9 +24,11 @@ bench-scaling: all
 
 # make bench-scale: NCL at a real shop's size (issue 14; docs/scaling.md, section 7):
 # the structure term's estimators against the exact term on ML-1M embeddings, quality of each
-# term on ML-1M and ML-100K, validation on a user sample (ML-100K), a cold training to its
-# plateau and a warm retrain at 100,000 users, one epoch at 1,000,000 users. Hours on 2 cores;
-# SCALE_PARTS picks parts (bench/scale.sh).
+# term on ML-1M and ML-100K, validation on a user sample (ML-100K), the fast path against the
+# exact term at 20,000 users, a cold training to its plateau, its continuation with the exact
+# term, the prototype term's earlier warm-up and a warm retrain at 100,000 users, a batch's
+# neighbourhood, one epoch at 1,000,000 users. Hours on 2 cores; SCALE_PARTS picks parts
+# (bench/scale.sh).
 SCALE_PARTS ?= estimator ml1m ml100k evalusers ml100k_warm ml1m_warm mid shop estimator_shop \
                shop_exact shop_proto hops warm big
 
