@@ -32,8 +32,9 @@
 #              split, seed and 40-epoch budget, every other setting the fast path's (the
 #              size rule's batch of 8,192 and the weights scaled with it, from `nclrec
 #              train --settings`)
-#              (MID_USERS, MID_ITEMS, MID_EPOCHS: another size and budget; runs named
-#              mid-uUSERS-TERM unless USERS is 20000). The term "reference" is the trainer
+#              (MID_USERS, MID_ITEMS, MID_MEAN rows per user, MID_EPOCHS: another size and
+#              budget; runs named mid-uUSERS[-iITEMS][-mMEAN]-TERM, ITEMS where it is not
+#              USERS / 2 and MEAN where it is not 40, unless the size is the default). The term "reference" is the trainer
 #              below the size rule's limit: the exact term with NCL's defaults (batch 4,096, lr
 #              1e-3, ssl_reg 1e-7, proto_reg 8e-8), against which the whole fast path (its term,
 #              batch and scaled weights) is measured; e.g. MID_TERMS="--ssl-negatives=4096
@@ -69,6 +70,7 @@ MID_TERMS=${MID_TERMS:---exact-limit=0 --ssl-negatives=4096}
 # (SMALL=1: --exact-limit 1e6 so that the generated sets take the size rule's fast path too.)
 SHOP_USERS=100000 SHOP_ITEMS=50000 BIG_USERS=1000000 BIG_ITEMS=500000 QEPOCHS="" RULE=""
 MID_USERS=${MID_USERS:-20000} MID_ITEMS=${MID_ITEMS:-10000} MID_EPOCHS=${MID_EPOCHS:-40}
+MID_MEAN=${MID_MEAN:-40}
 if [ "$SMALL" = 1 ]; then
     SHOP_USERS=2000 SHOP_ITEMS=1000 BIG_USERS=4000 BIG_ITEMS=2000 QEPOCHS="--epochs 2 --min-epochs 0"
     MID_USERS=2000 MID_ITEMS=1000 MID_EPOCHS=2
@@ -158,6 +160,13 @@ part_evalusers() {
     done
 }
 
+# The part of mid's names that says how its data differs from USERS x USERS/2 at 40 rows per
+# user: "-iITEMS" and "-mMEAN" where they differ, so that another size never reuses a file.
+mid_size() {
+    [ "$MID_ITEMS" = $((MID_USERS / 2)) ] || printf -- '-i%s' "$MID_ITEMS"
+    [ "$MID_MEAN" = 40 ] || printf -- '-m%s' "$MID_MEAN"
+}
+
 # The fast path's quality against the exact term where both can run. The settings are the
 # size rule's at this size (batch 2 x 4096, learning rate x sqrt(2), ssl_reg and proto_reg / 2),
 # as `nclrec train --settings` resolves them on this data, without their structure term, so
@@ -165,10 +174,12 @@ part_evalusers() {
 # other term its flags. No early stop: the same 40 epochs for every term, test metrics of the
 # best valid epoch. Seed 2020 for the data, the split and the training.
 part_mid() {
-    local c=$OUT/u$((MID_USERS / 1000))k.csv t fast tag=mid
-    [ "$MID_USERS" = 20000 ] || tag=mid-u$MID_USERS
-    [ -s "$c" ] || "$NCLREC" synth --users "$MID_USERS" --items "$MID_ITEMS" --mean-per-user 40 \
-        --out "$c"
+    local size c t fast tag=mid
+    size=$(mid_size)
+    c=$OUT/u$((MID_USERS / 1000))k$size.csv
+    [ "$MID_USERS" = 20000 ] && [ -z "$size" ] || tag=mid-u$MID_USERS$size
+    [ -s "$c" ] || "$NCLREC" synth --users "$MID_USERS" --items "$MID_ITEMS" \
+        --mean-per-user "$MID_MEAN" --out "$c"
     local data="--train $c --split 0.8,0.1,0.1 --seed 2020"
     # shellcheck disable=SC2086
     fast=$("$NCLREC" train $data $RULE --settings --quiet | sed 's/--ssl-negatives [0-9]* //')
