@@ -65,7 +65,8 @@ int main(int argc, char **argv) {
     int32_t batch = argc > 2 ? atoi(argv[2]) : 32768, L = argc > 3 ? atoi(argv[3]) : 3;
     int32_t nb = argc > 4 ? atoi(argv[4]) : 4;
     if (batch < 1 || L < 1 || L > MAX_LAYERS || nb < 1) {
-        fprintf(stderr, "batch_hops: batch, layers (1..16) and batches must be positive\n");
+        fprintf(stderr, "batch_hops: batch, layers (1..%d) and batches must be positive\n",
+                MAX_LAYERS);
         return 2;
     }
     nc_err e;

@@ -34,11 +34,12 @@
 #              train --settings`)
 #              (MID_USERS, MID_ITEMS, MID_MEAN rows per user, MID_EPOCHS: another size and
 #              budget; runs named mid-uUSERS[-iITEMS][-mMEAN]-TERM, ITEMS where it is not
-#              USERS / 2 and MEAN where it is not 40, unless the size is the default). The term "reference" is the trainer
-#              below the size rule's limit: the exact term with NCL's defaults (batch 4,096, lr
-#              1e-3, ssl_reg 1e-7, proto_reg 8e-8), against which the whole fast path (its term,
-#              batch and scaled weights) is measured; e.g. MID_TERMS="--ssl-negatives=4096
-#              reference" for the fast path against the reference
+#              USERS / 2 and MEAN where it is not 40, unless the size is the default). The
+#              term "reference" is the trainer below the size rule's limit: the exact term
+#              with NCL's defaults (batch 4,096, lr 1e-3, ssl_reg 1e-7, proto_reg 8e-8),
+#              against which the whole fast path (its term, batch and scaled weights) is
+#              measured; e.g. MID_TERMS="--ssl-negatives=4096 reference" for the fast path
+#              against the reference
 #   big        1,000,000 users x 500,000 items (~32 M training pairs): one epoch with the
 #              defaults (the size rule's batch of 32,768), s/epoch by part and peak RSS
 # At the end, whatever the parts: one line per run log in OUT (metrics, epochs, wall time, peak
